@@ -8,10 +8,22 @@ using static TorchSharp.torch;
 
 namespace Hybrid.Bench;
 
+/// <summary>What the flow-quality benchmark trains and when it measures.</summary>
+/// <param name="Sizes">Lattice extents L.</param>
+/// <param name="Flows">"realnvp" and/or "cnf".</param>
+/// <param name="Steps">Measure after these numbers of optimizer steps (equal steps).</param>
+/// <param name="Seconds">Measure after these training wall-clock budgets (equal time).</param>
+public sealed record FlowQualityPlan(IReadOnlyList<int> Sizes, IReadOnlyList<string> Flows, IReadOnlyList<int> Steps, IReadOnlyList<int> Seconds)
+{
+    /// <summary>A file-name tag for plans other than the default, e.g. <c>L12-cnf</c>.</summary>
+    public string Tag => $"L{string.Join("-", Sizes)}" + (Flows.Count == 1 ? "-" + Flows[0] : "");
+}
+
 /// <summary>
-/// Flow benchmarks (issue 3): training throughput of realNVP and the equivariant continuous flow, the CNF's
-/// operation count, ESS after equal numbers of steps, and the CNF's solver accuracy (n vs 2n RK4 steps).
-/// All at m² = −4 with λ from physics.md §1 (ξ ≈ L/4), batch 64, float32.
+/// Flow benchmarks (issue 3): training throughput of realNVP and the equivariant continuous flow with the CNF's
+/// operation count (<see cref="Throughput"/>); ESS and F_q after equal numbers of steps and equal wall-clock
+/// budgets, with the CNF's solver accuracy (<see cref="Quality"/>). All at m² = −4 with λ from physics.md §1
+/// (ξ ≈ L/4), batch 64, float32, and the optimiser settings of phi4-flow.
 /// </summary>
 public static class FlowBenchmarks
 {
@@ -22,26 +34,73 @@ public static class FlowBenchmarks
         _ => throw new ArgumentException($"no reference λ for L = {l}; known: 6, 8, 10, 12, 14, 20, 32, 64"),
     };
 
-    private static LatticeFlow Build(string kind, SquareLattice lattice, int rkSteps) => kind switch
+    private static LatticeFlow Build(string kind, SquareLattice lattice) => kind switch
     {
         "realnvp" => new RealNvpDefinition().Build(lattice, 1),
-        _ => new EquivariantContinuousFlow(lattice, new EquivariantFlowDefinition { SolverSteps = rkSteps }, 1),
+        "cnf" => new EquivariantContinuousFlow(lattice, new EquivariantFlowDefinition(), 1),
+        _ => throw new ArgumentException($"flow '{kind}' is not known; allowed: realnvp, cnf"),
     };
 
-    private static (ReverseKlTrainer Trainer, FlowDistribution Model, Phi4Action Action) Trainer(string kind, int l, int rkSteps, Device device)
+    private static (ReverseKlTrainer Trainer, FlowDistribution Model, Phi4Action Action) Trainer(string kind, int l, Device device)
     {
         var lattice = new SquareLattice(l);
         var action = new Phi4Action(lattice, Phi4Parameters.FromMass(-4, ReferenceLambda(l)));
-        var model = new FlowDistribution(Build(kind, lattice, rkSteps), lattice);
-        // The optimiser settings of phi4-flow: the tutorial's for realNVP, Gerdes et al.'s for the CNF.
+        var model = new FlowDistribution(Build(kind, lattice), lattice);
+        // The optimiser settings of phi4-flow: the tutorial's for realNVP, Gerdes et al.'s for the CNF (with its solver guard).
         var options = kind == "realnvp"
             ? new FlowTrainingOptions { LearningRate = 1e-3, BatchSize = 64 }
             : new FlowTrainingOptions { LearningRate = 5e-3, AdamBetas = (0.8, 0.9), BatchSize = 64 };
         return (new ReverseKlTrainer(model, action, options, 1, device), model, action);
     }
 
-    /// <summary>ESS/N with a bootstrap error from 4096 fresh proposals.</summary>
-    private static (double Ess, double Error, double FreeEnergy) Quality(FlowDistribution model, Phi4Action action, Device device)
+    /// <summary>Training throughput at 1 and 2 intra-op threads, and the CNF's operations per evaluation.</summary>
+    public static string Throughput(BenchContext context)
+    {
+        var md = new Report();
+        md.Line("# Flow training throughput, lattice φ⁴ (m² = −4, λ at ξ ≈ L/4)");
+        md.Line("");
+        md.Line(context.Describe());
+        md.Line("");
+        md.Line("Batch 64, float32, one optimizer step = sample with log q, action, backward, Adam. realNVP: 16 couplings, conv 1→8→8→2, kernel 3. " +
+                "CNF: 49 frequencies + linear, 20 feature and 20 time channels, RK4 with 50 steps (its solver guard is off here). " +
+                "Median of 3 timed runs of ≥ 4 s each after 3 warm-up steps. The last column counts the CNF's tensor operations per vector-field evaluation (forward).");
+        md.Line("");
+        int cores = Environment.ProcessorCount;
+        var threadCounts = cores >= 2 ? new[] { 1, 2 } : new[] { 1 };
+        md.Line("| L | " + string.Join(" | ", threadCounts.Select(t => $"realNVP steps/s ({t} thr)")) + " | " +
+                string.Join(" | ", threadCounts.Select(t => $"CNF steps/s ({t} thr)")) + " | CNF ops/evaluation |");
+        md.Line("|---:|" + string.Concat(Enumerable.Repeat("---:|", 2 * threadCounts.Length + 1)));
+        int original = get_num_threads();
+        foreach (int l in new[] { 6, 8, 12, 20 })
+        {
+            var rates = new List<string>();
+            int ops = 0;
+            foreach (var kind in new[] { "realnvp", "cnf" })
+            {
+                foreach (int threads in threadCounts)
+                {
+                    set_num_threads(threads);
+                    var (trainer, model, _) = Trainer(kind, l, context.Device);
+                    if (model.Flow is EquivariantContinuousFlow cnf) ops = cnf.OperationsPerEvaluation;
+                    using (trainer)
+                    {
+                        for (int i = 0; i < 3; i++) trainer.Step();
+                        double rate = Timing.MedianRate(() => { trainer.Step(); return 1; }, repetitions: 3, minSeconds: 4.0);
+                        rates.Add(rate.ToString("F2", CultureInfo.InvariantCulture));
+                    }
+                    model.Flow.Dispose();
+                }
+            }
+            md.Line($"| {l} | {string.Join(" | ", rates)} | {ops} |");
+        }
+        set_num_threads(original);
+        md.Line("");
+        md.Line("Anchors (eager PyTorch, 2 threads, same batch): realNVP 15 steps/s at L = 8 and 13 at L = 12; CNF 1.4 steps/s at L = 6 and 0.48 at L = 12.");
+        return md.ToString();
+    }
+
+    /// <summary>ESS/N with a bootstrap error, and F_q with its error, from 4096 fresh proposals.</summary>
+    private static (double Ess, double EssError, double FreeEnergy, double FreeEnergyError) Measure(FlowDistribution model, Phi4Action action, Device device)
     {
         using var g = new Generator(12345, device);
         var logW = model.Propose(action, 4096, 256, g, ScalarType.Float32, device, _ => { });
@@ -49,79 +108,80 @@ public static class FlowBenchmarks
         var boot = Enumerable.Range(0, 100).Select(_ =>
             FlowDiagnostics.EffectiveSampleSizeFraction(Enumerable.Range(0, logW.Length).Select(__ => logW[rng.Next(logW.Length)]).ToArray())).ToArray();
         double mean = boot.Average();
-        return (FlowDiagnostics.EffectiveSampleSizeFraction(logW), Math.Sqrt(boot.Sum(b => (b - mean) * (b - mean)) / (boot.Length - 1)),
-            FlowDiagnostics.VariationalFreeEnergy(logW).Mean);
+        var (f, df) = FlowDiagnostics.VariationalFreeEnergy(logW);
+        return (FlowDiagnostics.EffectiveSampleSizeFraction(logW), Math.Sqrt(boot.Sum(b => (b - mean) * (b - mean)) / (boot.Length - 1)), f, df);
     }
 
-    /// <summary>Runs the benchmark; <paramref name="qualitySteps"/> and <paramref name="qualitySizes"/> choose the (expensive) quality runs.</summary>
-    public static string Run(BenchContext context, IReadOnlyList<int> qualitySteps, IReadOnlyList<int> qualitySizes)
+    /// <summary>Trains each flow of the plan at each L, measuring at every step and time milestone; then the CNF's solver accuracy.</summary>
+    public static string Quality(BenchContext context, FlowQualityPlan plan)
     {
-        var md = new StringBuilder();
-        void Line(string s) { md.AppendLine(s); Console.WriteLine(s); }
-        Line("# Flow benchmarks, lattice φ⁴ (m² = −4, λ at ξ ≈ L/4)");
-        Line("");
-        Line(context.Describe());
-        Line("");
-        Line("## Training throughput (batch 64, float32, reverse KL: sample, action, backward, Adam)");
-        Line("");
-        Line($"realNVP: 16 couplings, conv 1→8→8→2, kernel 3. CNF: 49 frequencies + linear, 20 feature and 20 time channels, RK4 with 50 steps; the last column counts the CNF's tensor operations per vector-field evaluation (forward).");
-        Line("");
-        Line("| L | realNVP steps/s | CNF steps/s | CNF ops/evaluation |");
-        Line("|---:|---:|---:|---:|");
-        foreach (int l in new[] { 6, 12, 20 })
+        var md = new Report();
+        md.Line("# Flow quality, lattice φ⁴ (m² = −4, λ at ξ ≈ L/4)");
+        md.Line("");
+        md.Line(context.Describe());
+        md.Line("");
+        md.Line("Batch 64, float32, optimiser settings of phi4-flow (realNVP: Adam 1e-3; CNF: Adam 5e-3, β = (0.8, 0.9), RK4 with 50 steps, solver guard every 50 steps). " +
+                "ESS/N (± bootstrap) and F_q (± standard error) from 4096 fresh proposals at each milestone: after equal numbers of optimizer steps, and after equal training wall-clock budgets " +
+                "(measured at the first step past the budget; measurement time is not counted). Back-offs: how often the CNF's solver guard returned to an earlier state and halved the learning rate.");
+        md.Line("");
+        md.Line("| L | λ | flow | milestone | steps | training s | ESS/N | F_q | back-offs |");
+        md.Line("|---:|---:|---|---|---:|---:|---:|---:|---:|");
+        var trained = new List<(int L, FlowDistribution Model, Phi4Action Action)>();
+        foreach (int l in plan.Sizes)
         {
-            var rates = new List<string>();
-            int ops = 0;
-            foreach (var kind in new[] { "realnvp", "cnf" })
+            foreach (var kind in plan.Flows)
             {
-                var (trainer, model, _) = Trainer(kind, l, 50, context.Device);
-                if (model.Flow is EquivariantContinuousFlow cnf) ops = cnf.OperationsPerEvaluation;
+                var (trainer, model, action) = Trainer(kind, l, context.Device);
                 using (trainer)
                 {
-                    trainer.Step();
-                    double rate = Timing.MedianRate(() => { trainer.Step(); return 1; }, repetitions: 3, minSeconds: kind == "cnf" ? 4.0 : 2.0);
-                    rates.Add(rate.ToString("F2", CultureInfo.InvariantCulture));
+                    var steps = new Queue<int>(plan.Steps.Order());
+                    var seconds = new Queue<int>(plan.Seconds.Order());
+                    var clock = new Stopwatch();
+                    var lastReport = Stopwatch.StartNew();
+                    while (steps.Count > 0 || seconds.Count > 0)
+                    {
+                        clock.Start();
+                        TrainingStep s;
+                        try { s = trainer.Step(); }
+                        catch (TrainingDivergenceException e)
+                        {
+                            // The solver guard gave up (or the loss diverged): measure the flow as left, then move on.
+                            clock.Stop();
+                            var (e1, e1Error, f1, f1Error) = Measure(model, action, context.Device);
+                            md.Line(string.Create(CultureInfo.InvariantCulture,
+                                $"| {l} | {ReferenceLambda(l)} | {kind} | stopped | {trainer.CompletedSteps} | {clock.Elapsed.TotalSeconds:F0} | {e1:F3} ± {e1Error:F3} | {f1:F3} ± {f1Error:F3} | {trainer.SolverBackoffs} |"));
+                            Console.WriteLine("  " + e.Message);
+                            break;
+                        }
+                        clock.Stop();
+                        if (lastReport.Elapsed.TotalSeconds > 30)
+                        {
+                            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                                $"  L = {l} {kind}: step {s.Step}, {clock.Elapsed.TotalSeconds:F0} s, {s.Step / clock.Elapsed.TotalSeconds:F2} steps/s, batch F_q {s.FreeEnergy:F3}, batch ESS {s.EffectiveSampleSize:F3}, back-offs {trainer.SolverBackoffs}"));
+                            lastReport.Restart();
+                        }
+                        var milestones = new List<string>();
+                        while (steps.Count > 0 && s.Step >= steps.Peek()) milestones.Add($"{steps.Dequeue()} steps");
+                        while (seconds.Count > 0 && clock.Elapsed.TotalSeconds >= seconds.Peek()) milestones.Add($"{seconds.Dequeue()} s");
+                        if (milestones.Count == 0) continue;
+                        var (ess, essError, f, fError) = Measure(model, action, context.Device);
+                        md.Line(string.Create(CultureInfo.InvariantCulture,
+                            $"| {l} | {ReferenceLambda(l)} | {kind} | {string.Join(", ", milestones)} | {s.Step} | {clock.Elapsed.TotalSeconds:F0} | {ess:F3} ± {essError:F3} | {f:F3} ± {fError:F3} | {trainer.SolverBackoffs} |"));
+                    }
                 }
+                if (kind == "cnf") trained.Add((l, model, action));
+                else model.Flow.Dispose();
             }
-            Line($"| {l} | {rates[0]} | {rates[1]} | {ops} |");
         }
-        Line("");
-        Line("Anchors (eager PyTorch, 2 threads, same batch): realNVP 15 steps/s at L = 8 and 13 at L = 12; CNF 1.4 steps/s at L = 6 and 0.48 at L = 12.");
-        Line("");
-        Line("## Quality: ESS/N (± bootstrap) and F_q after equal numbers of training steps (4096 fresh proposals)");
-        Line("");
-        Line("| L | λ | steps | realNVP ESS | realNVP F_q | realNVP s | CNF ESS | CNF F_q | CNF s |");
-        Line("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-        var trainedCnf = new Dictionary<int, (FlowDistribution Model, Phi4Action Action)>();
-        foreach (int l in qualitySizes)
-        {
-            var trainers = new[] { "realnvp", "cnf" }.Select(k => (Kind: k, T: Trainer(k, l, 50, context.Device), Clock: new Stopwatch())).ToList();
-            int done = 0;
-            foreach (int target in qualitySteps.OrderBy(s => s))
-            {
-                var cells = new List<string>();
-                foreach (var (kind, (trainer, model, action), clock) in trainers)
-                {
-                    clock.Start();
-                    for (int s = done; s < target; s++) trainer.Step();
-                    clock.Stop();
-                    var (ess, err, f) = Quality(model, action, context.Device);
-                    cells.Add(string.Create(CultureInfo.InvariantCulture, $"{ess:F3} ± {err:F3} | {f:F2} | {clock.Elapsed.TotalSeconds:F0}"));
-                    if (kind == "cnf") trainedCnf[l] = (model, action);
-                }
-                done = target;
-                Line(string.Create(CultureInfo.InvariantCulture, $"| {l} | {ReferenceLambda(l)} | {target} | {cells[0]} | {cells[1]} |"));
-            }
-            foreach (var t in trainers) t.T.Trainer.Dispose();
-        }
-        Line("");
-        Line("## CNF solver accuracy: the same trained CNF integrated with n and 2n RK4 steps");
-        Line("");
-        Line("log q is exact only up to the ODE solver's error, and flow-MCMC is exact only if log q is the density of the samples: the number of RK4 steps is the accuracy knob.");
-        Line("");
-        Line("| L | n | mean \\|log q(n) − log q(2n)\\| | max | ESS(n) | ESS(2n) |");
-        Line("|---:|---:|---:|---:|---:|---:|");
-        foreach (var (l, (model, action)) in trainedCnf)
+        if (trained.Count == 0) return md.ToString();
+        md.Line("");
+        md.Line("## CNF solver accuracy: the trained CNF integrated with n and 2n RK4 steps (1024 fresh latent fields)");
+        md.Line("");
+        md.Line("log q is exact only up to the ODE solver's error, and flow-MCMC is exact only if log q is the density of the samples: the number of RK4 steps is the accuracy knob.");
+        md.Line("");
+        md.Line("| L | n | mean \\|log q(n) − log q(2n)\\| | max | max \\|φ(n) − φ(2n)\\| | ESS(n) | ESS(2n) |");
+        md.Line("|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var (l, model, action) in trained)
         {
             var flow = (EquivariantContinuousFlow)model.Flow;
             foreach (int n in new[] { 10, 20, 50 })
@@ -130,18 +190,32 @@ public static class FlowBenchmarks
                 using var noGrad = no_grad();
                 using var g = new Generator(7, context.Device);
                 var z = randn(new long[] { 1024, l, l }, dtype: ScalarType.Float32, device: context.Device, generator: g);
-                var (phiN, ljN) = flow.Forward(z, n);
-                var (phi2N, lj2N) = flow.Forward(z, 2 * n);
-                var prior = FlowDistribution.PriorLogDensity(z);
-                var logqN = prior - ljN;
-                var logq2N = prior - lj2N;
-                var diff = (logqN - logq2N).abs();
-                double Ess(Tensor phi, Tensor logq) =>
-                    FlowDiagnostics.EffectiveSampleSizeFraction((action.Action(phi) + logq).neg().to(ScalarType.Float64).cpu().data<double>().ToArray());
-                Line(string.Create(CultureInfo.InvariantCulture,
-                    $"| {l} | {n} | {diff.mean().item<float>():E2} | {diff.max().item<float>():E2} | {Ess(phiN, logqN):F3} | {Ess(phi2N, logq2N):F3} |"));
+                var accuracy = SolverAccuracy.Measure(flow, z, n);
+                double Ess(int steps)
+                {
+                    var (phi, logJ) = flow.Forward(z, steps);
+                    var logq = FlowDistribution.PriorLogDensity(z) - logJ;
+                    return FlowDiagnostics.EffectiveSampleSizeFraction((action.Action(phi) + logq).neg().to(ScalarType.Float64).cpu().data<double>().ToArray());
+                }
+                md.Line(string.Create(CultureInfo.InvariantCulture,
+                    $"| {l} | {n} | {accuracy.LogQShiftMean:E2} | {accuracy.LogQShiftMax:E2} | {accuracy.FieldShiftMax:E2} | {Ess(n):F3} | {Ess(2 * n):F3} |"));
             }
+            model.Flow.Dispose();
         }
         return md.ToString();
+    }
+
+    /// <summary>Markdown that is echoed to the console as it is written, so long runs show where they are.</summary>
+    private sealed class Report
+    {
+        private readonly StringBuilder text = new();
+
+        public void Line(string s)
+        {
+            text.AppendLine(s);
+            Console.WriteLine(s);
+        }
+
+        public override string ToString() => text.ToString();
     }
 }

@@ -4,33 +4,52 @@ using System.Runtime.InteropServices;
 using System.Text;
 using Hybrid.Bench;
 
-// Usage: Hybrid.Bench [hmc] [flows] [--out DIR] [--device auto|cpu|cuda] [--quality-steps 500,2000] [--quality-sizes 8,12,20]
-var qualitySteps = new List<int> { 500 };
-var qualitySizes = new List<int> { 8, 12 };
+// Usage: Hybrid.Bench [hmc] [flows] [flows-quality] [--out DIR] [--device auto|cpu|cuda]
+//        [--quality-sizes 8,12,20] [--quality-flows realnvp,cnf] [--quality-steps 500,2000] [--quality-seconds 600]
+var plan = new FlowQualityPlan(new[] { 8, 12 }, new[] { "realnvp", "cnf" }, new[] { 500, 2000 }, new[] { 600 });
+var defaultPlan = plan;
 var benchmarks = new Dictionary<string, Func<BenchContext, string>>
 {
     ["hmc"] = HmcThroughput.Run,
-    ["flows"] = context => FlowBenchmarks.Run(context, qualitySteps, qualitySizes),
+    ["flows"] = FlowBenchmarks.Throughput,
+    ["flows-quality"] = context => FlowBenchmarks.Quality(context, plan),
 };
 var selected = new List<string>();
 string outDir = Path.Combine("bench", "results");
 string device = "auto";
 static List<int> IntList(string text) =>
-    text.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(s => int.TryParse(s, out int v) && v > 0 ? v
-        : throw new ArgumentException($"'{s}' in '{text}' is not a positive integer")).ToList();
-for (int i = 0; i < args.Length; i++)
+    text.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(s => int.TryParse(s, out int v) && v >= 0 ? v
+        : throw new ArgumentException($"'{s}' in '{text}' is not a non-negative integer")).Where(v => v > 0).ToList();
+static List<string> FlowList(string text) =>
+    text.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(s => s is "realnvp" or "cnf" ? s
+        : throw new ArgumentException($"flow '{s}' in '{text}' is not known; allowed: realnvp, cnf")).ToList();
+try
 {
-    switch (args[i])
+    for (int i = 0; i < args.Length; i++)
     {
-        case "--out" when i + 1 < args.Length: outDir = args[++i]; break;
-        case "--device" when i + 1 < args.Length: device = args[++i]; break;
-        case "--quality-steps" when i + 1 < args.Length: qualitySteps = IntList(args[++i]); break;
-        case "--quality-sizes" when i + 1 < args.Length: qualitySizes = IntList(args[++i]); break;
-        case var name when benchmarks.ContainsKey(name): selected.Add(name); break;
-        default:
-            Console.Error.WriteLine($"error: unknown benchmark or option '{args[i]}'; allowed: {string.Join(", ", benchmarks.Keys)}, --out DIR, --device auto|cpu|cuda, --quality-steps N,N, --quality-sizes L,L");
-            return 2;
+        switch (args[i])
+        {
+            case "--out" when i + 1 < args.Length: outDir = args[++i]; break;
+            case "--device" when i + 1 < args.Length: device = args[++i]; break;
+            case "--quality-steps" when i + 1 < args.Length: plan = plan with { Steps = IntList(args[++i]) }; break;
+            case "--quality-seconds" when i + 1 < args.Length: plan = plan with { Seconds = IntList(args[++i]) }; break;
+            case "--quality-sizes" when i + 1 < args.Length:
+                plan = plan with { Sizes = IntList(args[++i]) };
+                foreach (int l in plan.Sizes) FlowBenchmarks.ReferenceLambda(l);   // unknown L: error before any work
+                break;
+            case "--quality-flows" when i + 1 < args.Length: plan = plan with { Flows = FlowList(args[++i]) }; break;
+            case var name when benchmarks.ContainsKey(name): selected.Add(name); break;
+            default:
+                Console.Error.WriteLine($"error: unknown benchmark or option '{args[i]}'; allowed: {string.Join(", ", benchmarks.Keys)}, --out DIR, --device auto|cpu|cuda, --quality-sizes L,L, --quality-flows realnvp,cnf, --quality-steps N,N, --quality-seconds S,S");
+                return 2;
+        }
     }
+}
+catch (ArgumentException e) { Console.Error.WriteLine($"error: {e.Message}"); return 2; }
+if (plan.Sizes.Count == 0 || plan.Flows.Count == 0 || plan.Steps.Count + plan.Seconds.Count == 0)
+{
+    Console.Error.WriteLine("error: flows-quality needs at least one lattice size, one flow and one step or time milestone");
+    return 2;
 }
 if (selected.Count == 0) selected.AddRange(benchmarks.Keys);
 
@@ -42,7 +61,9 @@ Directory.CreateDirectory(outDir);
 foreach (var name in selected)
 {
     var markdown = benchmarks[name](context);
-    var path = Path.Combine(outDir, $"{name}-{context.MachineSlug}.md");
+    // A partial quality plan (e.g. one L per process) gets its own file rather than overwriting the full one.
+    string tag = name == "flows-quality" && plan != defaultPlan ? "-" + plan.Tag : "";
+    var path = Path.Combine(outDir, $"{name}{tag}-{context.MachineSlug}.md");
     Hybrid.IO.AtomicFile.WriteAllBytes(path, System.Text.Encoding.UTF8.GetBytes(markdown));
     Console.WriteLine(markdown);
     Console.WriteLine($"written {path}");

@@ -95,7 +95,7 @@ public sealed record EquivariantFlowDefinition
 /// <para>Work in one dtype and device: call <c>flow.to(dtype)</c> / <c>flow.to(device)</c> and pass fields
 /// of the same dtype and device. Constant tables are built lazily for the input's dtype and device.</para>
 /// </remarks>
-public sealed class EquivariantContinuousFlow : LatticeFlow
+public sealed class EquivariantContinuousFlow : LatticeFlow, IOdeFlow
 {
     /// <summary>Up to this lattice extent the Hartley transform is applied as one V×V matrix product.</summary>
     public const int KroneckerMaxExtent = 7;
@@ -149,6 +149,9 @@ public sealed class EquivariantContinuousFlow : LatticeFlow
 
     /// <summary>The architecture.</summary>
     public EquivariantFlowDefinition Definition { get; }
+
+    /// <inheritdoc/>
+    public int SolverSteps => Definition.SolverSteps;
 
     /// <summary>The D4 orbits of lattice offsets on which the kernel is constant; orbit 0 is the zero offset.</summary>
     public OffsetOrbits Orbits => orbits;
@@ -423,7 +426,8 @@ public sealed class EquivariantContinuousFlow : LatticeFlow
         var gaussian = randn(wide ? new long[] { columns, rows } : new long[] { rows, columns }, dtype: ScalarType.Float64, generator: generator);
         var (q, r) = linalg.qr(gaussian);
         var fixedSigns = q.mul(r.diagonal().sign().unsqueeze(0));
-        return (wide ? fixedSigns.t().contiguous() : fixedSigns).MoveToOuterDisposeScope();
+        // contiguous in both cases: LAPACK's q is column-major, and a strided parameter cannot be saved.
+        return (wide ? fixedSigns.t() : fixedSigns).contiguous().MoveToOuterDisposeScope();
     }
 
     /// <inheritdoc/>

@@ -30,6 +30,21 @@ public sealed record FlowTrainingOptions
     /// <summary>Floating-point type of the flow and its samples.</summary>
     public ScalarType DType { get; init; } = ScalarType.Float32;
 
+    /// <summary>
+    /// For flows with an ODE solver (<see cref="IOdeFlow"/>): every this many steps the trainer measures the solver's
+    /// error on fixed latent fields (<see cref="SolverAccuracy"/>); 0 switches the guard off. Reverse KL sees only the
+    /// solver's log q and, left alone, can learn to exploit the solver's error (the loss falls below −ln Z while the
+    /// true ESS collapses). When the error exceeds <see cref="SolverTolerance"/>, training returns to the state of the
+    /// last check that passed and continues with half the learning rate.
+    /// </summary>
+    public int SolverCheckInterval { get; init; } = 50;
+
+    /// <summary>The guard's tolerance on the mean |log q(n) − log q(2n)|.</summary>
+    public double SolverTolerance { get; init; } = SolverAccuracy.DefaultTolerance;
+
+    /// <summary>How often the guard may halve the learning rate before training stops with a diagnosis.</summary>
+    public int MaxSolverBackoffs { get; init; } = 4;
+
     /// <summary>The learning rate in effect at <paramref name="step"/>.</summary>
     public double LearningRateAt(int step) => LearningRate * Math.Pow(LearningRateDecay, DecaySteps.Count(s => step >= s));
 
@@ -43,6 +58,9 @@ public sealed record FlowTrainingOptions
         if (!(AdamBetas.Beta1 >= 0 && AdamBetas.Beta1 < 1 && AdamBetas.Beta2 >= 0 && AdamBetas.Beta2 < 1))
             throw new ArgumentException($"Adam betas ({AdamBetas.Beta1}, {AdamBetas.Beta2}) are not allowed; each must lie in [0, 1)");
         if (DType is not (ScalarType.Float32 or ScalarType.Float64)) throw new ArgumentException($"dtype {DType} is not allowed; use Float32 or Float64");
+        if (SolverCheckInterval < 0) throw new ArgumentException($"solver check interval {SolverCheckInterval} is not allowed; it must be ≥ 0 (0: off)");
+        if (!(SolverTolerance > 0) || !double.IsFinite(SolverTolerance)) throw new ArgumentException($"solver tolerance {SolverTolerance} is not allowed; it must be a finite number > 0");
+        if (MaxSolverBackoffs < 0) throw new ArgumentException($"maximal solver back-offs {MaxSolverBackoffs} is not allowed; it must be ≥ 0");
     }
 }
 
@@ -53,7 +71,10 @@ public sealed record FlowTrainingOptions
 /// <param name="EffectiveSampleSize">ESS/N of the batch.</param>
 /// <param name="GradientNorm">Gradient norm before clipping.</param>
 /// <param name="LearningRate">Learning rate used.</param>
-public sealed record TrainingStep(int Step, double FreeEnergy, double FreeEnergyError, double EffectiveSampleSize, double GradientNorm, double LearningRate);
+/// <param name="Solver">The solver-accuracy check made after this step (ODE flows, every <see cref="FlowTrainingOptions.SolverCheckInterval"/> steps), else null.</param>
+/// <param name="RolledBack">The check failed and training returned to the state of the last check that passed.</param>
+public sealed record TrainingStep(int Step, double FreeEnergy, double FreeEnergyError, double EffectiveSampleSize, double GradientNorm, double LearningRate,
+    SolverAccuracy? Solver = null, bool RolledBack = false);
 
 /// <summary>Training stopped because the loss or the gradient left finite values.</summary>
 public sealed class TrainingDivergenceException(string message) : Exception(message);
@@ -70,18 +91,24 @@ public sealed record FlowCheckpointHeader(string Flow, string Definition, int La
 /// <summary>
 /// Reverse-KL training of a flow towards p ∝ e^{−S}: minimises F_q = E_q[S + log q] = KL(q‖p) − ln Z with the
 /// reparameterisation gradient, Adam, a step learning-rate schedule and gradient clipping. Every step runs in
-/// its own dispose scope, so memory stays flat; a non-finite loss stops training with a diagnosis.
+/// its own dispose scope, so memory stays flat; a non-finite loss stops training with a diagnosis. For ODE flows a
+/// solver guard (<see cref="FlowTrainingOptions.SolverCheckInterval"/>) keeps training from exploiting the solver's error.
 /// Deterministic on CPU for a given seed, including across <see cref="SaveCheckpoint"/>/<see cref="LoadCheckpoint"/>.
 /// </summary>
 public sealed class ReverseKlTrainer : IDisposable
 {
-    private const string Magic = "hybrid-flow-checkpoint/1";
+    private const string Magic = "hybrid-flow-checkpoint/2";
+    private const int SolverProbeFields = 32;
     private readonly FlowDistribution model;
     private readonly ILatticeAction action;
     private readonly Generator generator;
     private readonly Adam optimizer;
     private readonly IReadOnlyList<Parameter> parameters;
+    private readonly IOdeFlow? odeFlow;
+    private readonly Tensor? solverProbe;
     private double lastFiniteLoss = double.NaN;
+    private byte[] lastAccurateState;
+    private int lastAccurateStep;
 
     /// <summary>Prepares training of <paramref name="model"/> towards e^{−S} of <paramref name="action"/>; moves the flow to the dtype and device.</summary>
     public ReverseKlTrainer(FlowDistribution model, ILatticeAction action, FlowTrainingOptions options, long seed, Device? device = null)
@@ -101,6 +128,15 @@ public sealed class ReverseKlTrainer : IDisposable
         if (parameters.Count == 0) throw new ArgumentException("the flow has no parameters to train");
         optimizer = optim.Adam(parameters, options.LearningRate, options.AdamBetas.Beta1, options.AdamBetas.Beta2);
         generator = new Generator((ulong)seed, Device);
+        odeFlow = model.Flow as IOdeFlow;
+        if (odeFlow is not null && options.SolverCheckInterval > 0)
+        {
+            // Fixed latent fields from their own stream: the guard must not move the training generator.
+            using var probeGenerator = new Generator(unchecked((ulong)seed ^ 0x9E3779B97F4A7C15UL), Device);
+            solverProbe = randn(new long[] { SolverProbeFields, model.Lattice.Extent, model.Lattice.Extent },
+                dtype: options.DType, device: Device, generator: probeGenerator).DetachFromDisposeScope();
+        }
+        lastAccurateState = TrainingState();
     }
 
     /// <summary>The training settings.</summary>
@@ -109,8 +145,14 @@ public sealed class ReverseKlTrainer : IDisposable
     /// <summary>Device of the flow and its samples.</summary>
     public Device Device { get; }
 
-    /// <summary>Optimizer steps taken so far (including those restored from a checkpoint).</summary>
+    /// <summary>Optimizer steps taken so far (including those restored from a checkpoint and those undone by the solver guard).</summary>
     public int CompletedSteps { get; private set; }
+
+    /// <summary>How often the solver guard has returned to an earlier state and halved the learning rate.</summary>
+    public int SolverBackoffs { get; private set; }
+
+    /// <summary>The learning rate of the next step: the schedule's, halved once per solver back-off.</summary>
+    public double LearningRate => Options.LearningRateAt(CompletedSteps) * Math.Pow(0.5, SolverBackoffs);
 
     /// <summary>One optimizer step on a fresh batch.</summary>
     /// <exception cref="TrainingDivergenceException">The loss or gradient is NaN or infinite.</exception>
@@ -118,7 +160,7 @@ public sealed class ReverseKlTrainer : IDisposable
     {
         using var scope = NewDisposeScope();
         int step = CompletedSteps + 1;
-        double lr = Options.LearningRateAt(CompletedSteps);
+        double lr = LearningRate;
         foreach (var group in optimizer.ParamGroups) group.LearningRate = lr;
         optimizer.zero_grad();
         var (phi, logQ) = model.Sample(Options.BatchSize, generator, Options.DType, Device);
@@ -138,7 +180,56 @@ public sealed class ReverseKlTrainer : IDisposable
         optimizer.step();
         lastFiniteLoss = f;
         CompletedSteps = step;
-        return new TrainingStep(step, f, df, FlowDiagnostics.EffectiveSampleSizeFraction(logWeights), norm, lr);
+        var ess = FlowDiagnostics.EffectiveSampleSizeFraction(logWeights);
+        if (solverProbe is null || step % Options.SolverCheckInterval != 0)
+            return new TrainingStep(step, f, df, ess, norm, lr);
+        var (accuracy, rolledBack) = GuardSolver(step);
+        return new TrainingStep(step, f, df, ess, norm, lr, accuracy, rolledBack);
+    }
+
+    /// <summary>
+    /// Measures the solver's error on the probe fields. Within tolerance, the state becomes the one to return to;
+    /// beyond it, training returns to the last accurate state with half the learning rate, or stops when the
+    /// back-offs are used up.
+    /// </summary>
+    private (SolverAccuracy Accuracy, bool RolledBack) GuardSolver(int step)
+    {
+        var accuracy = SolverAccuracy.Measure(odeFlow!, solverProbe!);
+        if (accuracy.IsWithin(Options.SolverTolerance))
+        {
+            lastAccurateState = TrainingState();
+            lastAccurateStep = step;
+            return (accuracy, false);
+        }
+        RestoreTrainingState(lastAccurateState);
+        if (SolverBackoffs == Options.MaxSolverBackoffs)
+            throw new TrainingDivergenceException(FormattableString.Invariant(
+                $"training stopped at step {step}: the ODE solver's error left its tolerance again (mean |log q({accuracy.Steps}) − log q({2 * accuracy.Steps})| = {accuracy.LogQShiftMean:G3} > {Options.SolverTolerance:G3}) ") +
+                FormattableString.Invariant(
+                $"after {SolverBackoffs} halvings of the learning rate: reverse KL is exploiting the solver's error, and the flow's log q would not be its density. ") +
+                FormattableString.Invariant(
+                $"The flow is back at its state of step {lastAccurateStep}, the last within tolerance. Use more solver steps (now {accuracy.Steps}) or a smaller learning rate (now {LearningRate:G3})."));
+        SolverBackoffs++;
+        return (accuracy, true);
+    }
+
+    /// <summary>Flow parameters and optimizer state, serialised.</summary>
+    private byte[] TrainingState()
+    {
+        using var buffer = new MemoryStream();
+        using (var writer = new BinaryWriter(buffer, System.Text.Encoding.UTF8, leaveOpen: true))
+        {
+            model.Flow.save(writer);
+            optimizer.save_state_dict(writer);
+        }
+        return buffer.ToArray();
+    }
+
+    private void RestoreTrainingState(byte[] state)
+    {
+        using var reader = new BinaryReader(new MemoryStream(state));
+        model.Flow.load(reader);
+        optimizer.load_state_dict(reader);
     }
 
     private double GradientNorm()
@@ -154,7 +245,7 @@ public sealed class ReverseKlTrainer : IDisposable
         FormattableString.Invariant(
             $"training diverged at step {step}: {what} (last finite F_q = {lastFiniteLoss:G6}). ") +
         FormattableString.Invariant(
-            $"Try a smaller learning rate (now {Options.LearningRateAt(step - 1):G3}), gradient clipping (now {(Options.GradientClipNorm > 0 ? Options.GradientClipNorm.ToString("G3", System.Globalization.CultureInfo.InvariantCulture) : "off")}) or float64.");
+            $"Try a smaller learning rate (now {LearningRate:G3}), gradient clipping (now {(Options.GradientClipNorm > 0 ? Options.GradientClipNorm.ToString("G3", System.Globalization.CultureInfo.InvariantCulture) : "off")}) or float64.");
 
     /// <summary>Writes model, optimizer and random-generator state with <paramref name="header"/>, atomically.</summary>
     public void SaveCheckpoint(string path, FlowCheckpointHeader header)
@@ -167,6 +258,10 @@ public sealed class ReverseKlTrainer : IDisposable
             writer.Write(JsonSerializer.Serialize(header));
             writer.Write(CompletedSteps);
             writer.Write(lastFiniteLoss);
+            writer.Write(SolverBackoffs);
+            writer.Write(lastAccurateStep);
+            writer.Write(lastAccurateState.Length);
+            writer.Write(lastAccurateState);
             model.Flow.save(writer);
             optimizer.save_state_dict(writer);
             using var state = generator.get_state();
@@ -232,6 +327,9 @@ public sealed class ReverseKlTrainer : IDisposable
         ReadHeader(reader, path);
         CompletedSteps = reader.ReadInt32();
         lastFiniteLoss = reader.ReadDouble();
+        SolverBackoffs = reader.ReadInt32();
+        lastAccurateStep = reader.ReadInt32();
+        lastAccurateState = reader.ReadBytes(reader.ReadInt32());
         model.Flow.load(reader);
         optimizer.load_state_dict(reader);
         var bytes = reader.ReadBytes(reader.ReadInt32());
@@ -244,5 +342,6 @@ public sealed class ReverseKlTrainer : IDisposable
     {
         optimizer.Dispose();
         generator.Dispose();
+        solverProbe?.Dispose();
     }
 }

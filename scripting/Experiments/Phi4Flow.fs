@@ -41,19 +41,9 @@ type Phi4FlowResult =
       Physics: Phi4Physics
       /// Physics along the flow-MCMC chain, then the flow's own figures of merit.
       Observables: (string * Estimate) list
-      /// For continuous flows: how much log q and φ move when the RK4 steps are doubled.
-      Solver: SolverCheck option
+      /// For continuous flows: how much log q and φ move when the RK4 steps are doubled, on 256 fresh fields.
+      Solver: SolverAccuracy option
       Device: string }
-
-/// The accuracy of a continuous flow's ODE solver on fresh samples: log q and φ with n and 2n RK4 steps.
-and SolverCheck =
-    { Steps: int
-      LogQShiftMean: float
-      LogQShiftMax: float
-      FieldShiftMax: float }
-
-    /// Above this mean |Δ log q| (importance weights moving by ~5 %), the solver limits flow-MCMC and training may exploit it.
-    static member Tolerance = 0.05
 
 /// Normalizing flows for lattice φ⁴: reverse-KL training, ESS, exact flow-MCMC.
 module Phi4Flow =
@@ -70,6 +60,8 @@ module Phi4Flow =
             CommandLine.option "lr-decay" FloatOption "1" "step schedule: factor applied to the learning rate at 80% and 95% of the steps (1: constant)"
             CommandLine.optional "adam-betas" TextOption "Adam's β₁,β₂ (default 0.9,0.999 for realnvp as in the Albergo tutorial; 0.8,0.9 for cnf as in Gerdes et al.)"
             CommandLine.option "clip" FloatOption "100" "gradient-norm clipping (0: off)"
+            CommandLine.option "solver-check" IntOption "50" "cnf: every this many steps, compare log q at n and 2n RK4 steps; beyond --solver-tolerance, return to the last accurate state with half the learning rate (0: off)"
+            CommandLine.option "solver-tolerance" FloatOption "0.05" "cnf: largest allowed mean |log q(n) − log q(2n)|"
             CommandLine.option "dtype" TextOption "float32" "float32 | float64"
             CommandLine.option "samples" IntOption "8192" "flow proposals for independence Metropolis"
             CommandLine.optional "checkpoint" TextOption "checkpoint file to write (default: checkpoint.bin in the run directory)"
@@ -109,6 +101,8 @@ module Phi4Flow =
                 DecaySteps = [| steps * 4 / 5; steps * 19 / 20 |],
                 LearningRateDecay = (CommandLine.float o "lr-decay" |> CommandLine.required "lr-decay"),
                 GradientClipNorm = (CommandLine.float o "clip" |> CommandLine.required "clip"),
+                SolverCheckInterval = (CommandLine.intIn o "solver-check" 0L 100_000_000L |> CommandLine.required "solver-check" |> int),
+                SolverTolerance = (CommandLine.float o "solver-tolerance" |> CommandLine.required "solver-tolerance"),
                 DType = dtype)
         CommandLine.validate training.Validate
         let checkpoint = CommandLine.text o "checkpoint"
@@ -158,6 +152,8 @@ module Phi4Flow =
                 "lr_decay_steps", Json.numbers (c.Training.DecaySteps |> Seq.map float)
                 "adam_betas", (let struct (b1, b2) = c.Training.AdamBetas in Json.numbers [ b1; b2 ])
                 "clip", Json.number c.Training.GradientClipNorm
+                "solver_check_interval", Json.integer c.Training.SolverCheckInterval
+                "solver_tolerance", Json.number c.Training.SolverTolerance
                 "dtype", Json.text (string c.Training.DType)
                 "samples", Json.integer c.Samples
                 "seed", Json.integer c.Seed
@@ -185,6 +181,9 @@ module Phi4Flow =
             let s = trainer.Step()
             history.Add s
             if s.Step % every = 0 then trainer.SaveCheckpoint(checkpoint, header c)
+            if s.RolledBack then
+                eprintfn "step %d: log q moved by %.3g on average between %d and %d RK4 steps (tolerance %.3g); back to the last accurate state, learning rate halved"
+                    s.Step s.Solver.LogQShiftMean s.Solver.Steps (2 * s.Solver.Steps) c.Training.SolverTolerance
             progress.Report(i, sprintf "F_q %.3f ± %.3f  ESS %.3f  lr %.1e" s.FreeEnergy s.FreeEnergyError s.EffectiveSampleSize s.LearningRate)
         trainer.SaveCheckpoint(checkpoint, header c)
         model, action, device, List.ofSeq history, progress.Elapsed
@@ -206,27 +205,16 @@ module Phi4Flow =
         logWeights, chain, Phi4Study.ofProposals c.Lattice.Extent (List.ofSeq batches), clock.Elapsed.TotalSeconds
 
     /// Compares the trained continuous flow at n and 2n RK4 steps on 256 fresh latent fields.
-    let solverCheck (c: Phi4FlowConfig) (model: FlowDistribution) (device: torch.Device) : SolverCheck option =
-        match model.Flow with
-        | :? EquivariantContinuousFlow as flow ->
-            use scope = torch.NewDisposeScope()
-            use noGrad = torch.no_grad()
+    let solverCheck (c: Phi4FlowConfig) (model: FlowDistribution) (device: torch.Device) : SolverAccuracy option =
+        match box model.Flow with
+        | :? IOdeFlow as flow ->
             use generator = new torch.Generator(uint64 (c.Seed + 2L), device)
             let l = int64 c.Lattice.Extent
-            let z = torch.randn([| 256L; l; l |], dtype = c.Training.DType, device = device, generator = generator)
-            let n = flow.Definition.SolverSteps
-            let struct (phiN, logJN) = flow.Forward(z, n)
-            let struct (phi2N, logJ2N) = flow.Forward(z, 2 * n)
-            // log q = log r(z) − log J: the prior term cancels in the difference.
-            let shift = (logJN - logJ2N).abs().``to``(torch.ScalarType.Float64)
-            Some
-                { Steps = n
-                  LogQShiftMean = shift.mean().item<float>()
-                  LogQShiftMax = shift.max().item<float>()
-                  FieldShiftMax = (phiN - phi2N).abs().max().``to``(torch.ScalarType.Float64).item<float>() }
+            use z = torch.randn([| 256L; l; l |], dtype = c.Training.DType, device = device, generator = generator)
+            Some(SolverAccuracy.Measure(flow, z))
         | _ -> None
 
-    let private solverWarning (check: SolverCheck) =
+    let private solverWarning (check: SolverAccuracy) =
         sprintf "warning: log q moves by %.3g on average (max %.3g) between %d and %d RK4 steps; flow-MCMC is exact only up to this solver error, and training may have exploited it. Increase --rk-steps."
             check.LogQShiftMean check.LogQShiftMax check.Steps (2 * check.Steps)
 
@@ -253,7 +241,7 @@ module Phi4Flow =
         let checkpoint = c.Checkpoint |> Option.defaultValue (dir.File "checkpoint.bin")
         let model, action, device, history, trainingSeconds = train c checkpoint
         let solver = solverCheck c model device
-        solver |> Option.filter (fun s -> s.LogQShiftMean > SolverCheck.Tolerance) |> Option.iter (solverWarning >> eprintfn "%s")
+        solver |> Option.filter (fun s -> not (s.IsWithin c.Training.SolverTolerance)) |> Option.iter (solverWarning >> eprintfn "%s")
         let logWeights, chain, proposals, samplingSeconds = sample c model action device
         let series = Phi4Study.alongChain chain.State proposals
         let physics = Phi4Study.analyse c.Lattice series
@@ -274,7 +262,7 @@ module Phi4Flow =
             "\nF_q = ⟨S + log q⟩ is the training loss: it omits ln Z, bounds −ln Z from above and can be negative. Physics rows come from the exact flow-MCMC chain; τ_int counts proposals.\n"
         let solver =
             match r.Solver with
-            | Some check when check.LogQShiftMean > SolverCheck.Tolerance -> "\n**" + solverWarning check + "**\n"
+            | Some check when not (check.IsWithin c.Training.SolverTolerance) -> "\n**" + solverWarning check + "**\n"
             | Some check ->
                 sprintf "\nODE solver: doubling the RK4 steps (%d → %d) moves log q by %.2g on average (max %.2g) and φ by at most %.2g.\n"
                     check.Steps (2 * check.Steps) check.LogQShiftMean check.LogQShiftMax check.FieldShiftMax
@@ -285,9 +273,10 @@ module Phi4Flow =
     and write (dir: RunDirectory) (r: Phi4FlowResult) =
         let c = r.Config
         AtomicFile.write (dir.File "training.csv") (fun w ->
-            w.WriteLine "step,free_energy_q,free_energy_q_error,ess,gradient_norm,learning_rate"
+            w.WriteLine "step,free_energy_q,free_energy_q_error,ess,gradient_norm,learning_rate,solver_log_q_shift,rolled_back"
             for s in r.History do
-                w.WriteLine(FormattableString.Invariant $"{s.Step},{s.FreeEnergy:G10},{s.FreeEnergyError:G10},{s.EffectiveSampleSize:G10},{s.GradientNorm:G10},{s.LearningRate:G10}"))
+                let shift = if isNull s.Solver then "" else FormattableString.Invariant $"{s.Solver.LogQShiftMean:G6}"
+                w.WriteLine(FormattableString.Invariant $"{s.Step},{s.FreeEnergy:G10},{s.FreeEnergyError:G10},{s.EffectiveSampleSize:G10},{s.GradientNorm:G10},{s.LearningRate:G10},{shift},{s.RolledBack}"))
         let accepted = [| r.Chain.Accepted |> Array.map (fun a -> if a then 1.0 else 0.0) |]
         Phi4Study.writeMeasurements (dir.File "measurements.csv") [ "log_w", [| r.LogWeights |]; "accepted", accepted; "state", [| r.Chain.State |> Array.map float |] ] r.Proposals
         Json.write

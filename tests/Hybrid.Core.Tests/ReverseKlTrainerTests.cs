@@ -120,4 +120,89 @@ public class ReverseKlTrainerTests
             Assert.Equal(2, trainer.CompletedSteps);
         }
     }
+    // A one-step RK4 solver and a large learning rate make the solver's error grow at once, so that a tiny tolerance
+    // trips the guard deterministically.
+    private static readonly EquivariantFlowDefinition CoarseCnf = new() { Frequencies = 4, FeatureChannels = 3, TimeFrequencies = 1, TimeChannels = 3, SolverSteps = 1 };
+
+    private static (FlowDistribution Model, ReverseKlTrainer Trainer) MakeCnf(SquareLattice lattice, long seed, double tolerance, int maxBackoffs)
+    {
+        var model = new FlowDistribution(new EquivariantContinuousFlow(lattice, CoarseCnf, seed), lattice);
+        var options = new FlowTrainingOptions
+        {
+            DType = ScalarType.Float64, LearningRate = 0.05, SolverCheckInterval = 2, SolverTolerance = tolerance, MaxSolverBackoffs = maxBackoffs,
+        };
+        return (model, new ReverseKlTrainer(model, new Phi4Action(lattice, Phi4Parameters.FromMass(-4, 8)), options, seed));
+    }
+
+    private static double[][] Snapshot(LatticeFlow flow) =>
+        flow.parameters().Select(p => p.to(ScalarType.Float64).data<double>().ToArray()).ToArray();
+
+    [Fact]
+    public void SolverGuardReturnsToTheLastAccurateStateWithHalfTheLearningRateThenStops()
+    {
+        var lattice = new SquareLattice(4);
+        var (model, trainer) = MakeCnf(lattice, 3, tolerance: 1e-15, maxBackoffs: 1);
+        using var _ = trainer;
+        var initial = Snapshot(model.Flow);
+
+        var first = trainer.Step();
+        Assert.Null(first.Solver);                       // checks only every SolverCheckInterval steps
+        var second = trainer.Step();
+        Assert.NotNull(second.Solver);
+        Assert.True(second.Solver!.LogQShiftMean > 1e-15, $"shift {second.Solver.LogQShiftMean}");
+        Assert.True(second.RolledBack);
+        Assert.Equal(1, trainer.SolverBackoffs);
+        Assert.Equal(0.025, trainer.LearningRate, 15);
+        Assert.Equal(initial, Snapshot(model.Flow));     // back at the only accurate state: the identity flow
+
+        trainer.Step();
+        var e = Assert.Throws<TrainingDivergenceException>(() => trainer.Step());
+        Assert.Contains("step 4", e.Message);
+        Assert.Contains("solver", e.Message);
+        Assert.Contains("state of step 0", e.Message);
+        Assert.Equal(initial, Snapshot(model.Flow));
+    }
+
+    [Fact]
+    public void SolverGuardWithinToleranceLeavesTrainingAlone()
+    {
+        var lattice = new SquareLattice(4);
+        var (model, trainer) = MakeCnf(lattice, 3, tolerance: 1e6, maxBackoffs: 0);
+        using var _ = trainer;
+        var initial = Snapshot(model.Flow);
+        TrainingStep last = trainer.Step();
+        for (int i = 0; i < 3; i++) last = trainer.Step();
+        Assert.NotNull(last.Solver);
+        Assert.False(last.RolledBack);
+        Assert.Equal(0, trainer.SolverBackoffs);
+        Assert.NotEqual(initial, Snapshot(model.Flow));
+    }
+
+    [Fact]
+    public void ResumingThroughSolverBackoffsIsBitForBit()
+    {
+        // Back-offs at steps 2, 4 and 6; the checkpoint at step 3 must carry the back-off count and the state to return to.
+        var lattice = new SquareLattice(4);
+        var p = Phi4Parameters.FromMass(-4, 8);
+        var header = new FlowCheckpointHeader("cnf", System.Text.Json.JsonSerializer.Serialize(CoarseCnf), 4, p.MassSquared, p.Lambda, "Float64");
+        var path = Path.Combine(Path.GetTempPath(), $"hybrid-ckpt-{Guid.NewGuid():N}.bin");
+        var (straight, t1) = MakeCnf(lattice, 5, 1e-15, 10);
+        using (t1) for (int i = 0; i < 7; i++) t1.Step();
+        var (_, t2) = MakeCnf(lattice, 5, 1e-15, 10);
+        using (t2)
+        {
+            for (int i = 0; i < 3; i++) t2.Step();
+            t2.SaveCheckpoint(path, header);
+        }
+        var (resumed, t3) = MakeCnf(lattice, 999, 1e-15, 10);
+        using (t3)
+        {
+            t3.LoadCheckpoint(path, header);
+            Assert.Equal(1, t3.SolverBackoffs);
+            for (int i = 0; i < 4; i++) t3.Step();
+            Assert.Equal(3, t3.SolverBackoffs);
+        }
+        File.Delete(path);
+        Assert.Equal(Snapshot(straight.Flow), Snapshot(resumed.Flow));
+    }
 }

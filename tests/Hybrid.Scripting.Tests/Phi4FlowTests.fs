@@ -47,6 +47,26 @@ let tests =
               for d in [ first; dir ] do Directory.Delete(d, true)
           }
 
+          test "the solver guard records its checks, backs off, then stops with a diagnosis" {
+              // One RK4 step: the solver's error is never below 1e-12 once the flow has moved, so every check
+              // fails. Four back-offs are allowed: the checks at steps 2, 4, 6 and 8 back off, the one at 10 stops.
+              let guarded tolerance =
+                  [ "phi4-flow"; "--flow"; "cnf"; "--L"; "4"; "--frequencies"; "4"; "--rk-steps"; "1"; "--lr"; "0.05"; "--steps"; "12"
+                    "--samples"; "64"; "--solver-check"; "2"; "--solver-tolerance"; tolerance ]
+              let dir = newDir ()
+              let code, message = runCapturingErrors (guarded "1e-12" @ [ "--out"; Path.Combine(dir, "run") ])
+              Expect.equal code 1 "exit code 1"
+              Expect.stringContains message "step 10" "names the step"
+              Expect.stringContains message "solver" "names the solver"
+              Expect.stringContains message "more solver steps" "suggests more solver steps"
+              let quiet = run (guarded "1e6")
+              let rows = File.ReadAllLines(Path.Combine(quiet, "training.csv"))
+              Expect.stringContains rows.[0] "solver_log_q_shift,rolled_back" "guard columns"
+              let checkedSteps = rows |> Array.skip 1 |> Array.map (fun l -> l.Split(',').[6] <> "")
+              Expect.equal checkedSteps [| for i in 1 .. 12 -> i % 2 = 0 |] "a check every 2 steps"
+              for d in [ quiet; dir ] do Directory.Delete(d, true)
+          }
+
           test "flow-MCMC on a small interacting lattice agrees with HMC within errors" {
               // L = 4, m² = −4, λ = 8: a briefly trained realNVP proposes, independence Metropolis corrects
               // exactly. χ₂ must agree with HMC within 3 combined standard deviations, and training must
