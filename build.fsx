@@ -3,7 +3,7 @@
 //   build   restore (locked to packages.lock.json) and build the solution in Release
 //   test    build, run every test suite, print "Tests: N passed, M failed[, K skipped]"
 //   run     build, then run scripts.fsx with the remaining arguments (no arguments: the main job)
-//   bench   build, then run the benchmarks (default all; `bench hmc`), results in bench/results/
+//   bench   build, then run the benchmarks (default hmc and flows; `bench flows-quality` trains for long), results in bench/results/
 //   clean   remove build outputs
 //
 // Plain F# with no dependencies, so that it runs on a fresh machine with only the .NET SDK.
@@ -113,7 +113,7 @@ let clean () =
     if Directory.Exists results then Directory.Delete(results, true)
 
 let usage =
-    "usage: dotnet fsi build.fsx <target> [arguments]\n\ntargets:\n  build   build the solution (Release)\n  test    run every test suite\n  run     run scripts.fsx (no arguments: the main job; `run --help` lists experiments)\n  bench   run the benchmarks (`bench hmc`); results in bench/results/\n  clean   remove build outputs"
+    "usage: dotnet fsi build.fsx <target> [arguments]\n\ntargets:\n  build   build the solution (Release)\n  test    run every test suite\n  run     run scripts.fsx (no arguments: the main job; `run --help` lists experiments)\n  bench   run the benchmarks (default hmc, flows; also flows-quality); results in bench/results/\n  clean   remove build outputs"
 
 match List.ofArray fsi.CommandLineArgs |> List.tail with
 | [ "build" ] -> build ()

@@ -122,7 +122,7 @@ public static class FlowBenchmarks
         md.Line("");
         md.Line("Batch 64, float32, optimiser settings of phi4-flow (realNVP: Adam 1e-3; CNF: Adam 5e-3, β = (0.8, 0.9), RK4 with 50 steps, solver guard every 50 steps). " +
                 "ESS/N (± bootstrap) and F_q (± standard error) from 4096 fresh proposals at each milestone: after equal numbers of optimizer steps, and after equal training wall-clock budgets " +
-                "(measured at the first step past the budget; measurement time is not counted). Back-offs: how often the CNF's solver guard returned to an earlier state and halved the learning rate.");
+                "(measured at the first step past the budget; measurement time is not counted). Back-offs: how often the CNF's solver guard returned to an earlier state and halved the learning rate; after four, the next failed check ends training at the last accurate state (\"ended by the solver guard\").");
         md.Line("");
         md.Line("| L | λ | flow | milestone | steps | training s | ESS/N | F_q | back-offs |");
         md.Line("|---:|---:|---|---|---:|---:|---:|---:|---:|");
@@ -141,18 +141,7 @@ public static class FlowBenchmarks
                     while (steps.Count > 0 || seconds.Count > 0)
                     {
                         clock.Start();
-                        TrainingStep s;
-                        try { s = trainer.Step(); }
-                        catch (TrainingDivergenceException e)
-                        {
-                            // The solver guard gave up (or the loss diverged): measure the flow as left, then move on.
-                            clock.Stop();
-                            var (e1, e1Error, f1, f1Error) = Measure(model, action, context.Device);
-                            md.Line(string.Create(CultureInfo.InvariantCulture,
-                                $"| {l} | {ReferenceLambda(l)} | {kind} | stopped | {trainer.CompletedSteps} | {clock.Elapsed.TotalSeconds:F0} | {e1:F3} ± {e1Error:F3} | {f1:F3} ± {f1Error:F3} | {trainer.SolverBackoffs} |"));
-                            Console.WriteLine("  " + e.Message);
-                            break;
-                        }
+                        var s = trainer.Step();
                         clock.Stop();
                         if (lastReport.Elapsed.TotalSeconds > 30)
                         {
@@ -161,6 +150,14 @@ public static class FlowBenchmarks
                             lastReport.Restart();
                         }
                         var milestones = new List<string>();
+                        if (trainer.HasEnded)
+                        {
+                            // The solver guard ended training: the remaining milestones cannot be reached.
+                            Console.WriteLine("  " + trainer.EndReason);
+                            milestones.Add($"ended by the solver guard (flow of step {trainer.LastAccurateStep})");
+                            steps.Clear();
+                            seconds.Clear();
+                        }
                         while (steps.Count > 0 && s.Step >= steps.Peek()) milestones.Add($"{steps.Dequeue()} steps");
                         while (seconds.Count > 0 && clock.Elapsed.TotalSeconds >= seconds.Peek()) milestones.Add($"{seconds.Dequeue()} s");
                         if (milestones.Count == 0) continue;

@@ -34,15 +34,25 @@ public sealed record FlowTrainingOptions
     /// For flows with an ODE solver (<see cref="IOdeFlow"/>): every this many steps the trainer measures the solver's
     /// error on fixed latent fields (<see cref="SolverAccuracy"/>); 0 switches the guard off. Reverse KL sees only the
     /// solver's log q and, left alone, can learn to exploit the solver's error (the loss falls below −ln Z while the
-    /// true ESS collapses). When the error exceeds <see cref="SolverTolerance"/>, training returns to the state of the
-    /// last check that passed and continues with half the learning rate.
+    /// true ESS collapses). When the error exceeds the tolerance (<see cref="SolverTolerance"/>,
+    /// <see cref="SolverRelativeTolerance"/>), training returns to the state of the
+    /// last check that passed and continues with half the learning rate; after <see cref="MaxSolverBackoffs"/> halvings
+    /// the next failed check ends training there, the furthest this solver allows.
     /// </summary>
     public int SolverCheckInterval { get; init; } = 50;
 
-    /// <summary>The guard's tolerance on the mean |log q(n) − log q(2n)|.</summary>
+    /// <summary>The guard's absolute tolerance on the mean |log q(n) − log q(2n)|: near convergence it governs.</summary>
     public double SolverTolerance { get; init; } = SolverAccuracy.DefaultTolerance;
 
-    /// <summary>How often the guard may halve the learning rate before training stops with a diagnosis.</summary>
+    /// <summary>
+    /// The guard's tolerance relative to the spread σ of the training batch's log-weights −S − log q: a check passes
+    /// while the mean shift is at most max(<see cref="SolverTolerance"/>, this · σ). Early in training, when log w
+    /// spreads over tens to thousands, a solver error far below that spread cannot be what lowers the loss, and the
+    /// flow must be free to move far; as the flow converges σ falls below one and the absolute tolerance takes over.
+    /// </summary>
+    public double SolverRelativeTolerance { get; init; } = 0.1;
+
+    /// <summary>How often the guard may halve the learning rate; the next failed check ends training (<see cref="ReverseKlTrainer.HasEnded"/>) at the last accurate state.</summary>
     public int MaxSolverBackoffs { get; init; } = 4;
 
     /// <summary>The learning rate in effect at <paramref name="step"/>.</summary>
@@ -60,6 +70,7 @@ public sealed record FlowTrainingOptions
         if (DType is not (ScalarType.Float32 or ScalarType.Float64)) throw new ArgumentException($"dtype {DType} is not allowed; use Float32 or Float64");
         if (SolverCheckInterval < 0) throw new ArgumentException($"solver check interval {SolverCheckInterval} is not allowed; it must be ≥ 0 (0: off)");
         if (!(SolverTolerance > 0) || !double.IsFinite(SolverTolerance)) throw new ArgumentException($"solver tolerance {SolverTolerance} is not allowed; it must be a finite number > 0");
+        if (!(SolverRelativeTolerance >= 0) || !double.IsFinite(SolverRelativeTolerance)) throw new ArgumentException($"relative solver tolerance {SolverRelativeTolerance} is not allowed; it must be a finite number ≥ 0");
         if (MaxSolverBackoffs < 0) throw new ArgumentException($"maximal solver back-offs {MaxSolverBackoffs} is not allowed; it must be ≥ 0");
     }
 }
@@ -73,8 +84,9 @@ public sealed record FlowTrainingOptions
 /// <param name="LearningRate">Learning rate used.</param>
 /// <param name="Solver">The solver-accuracy check made after this step (ODE flows, every <see cref="FlowTrainingOptions.SolverCheckInterval"/> steps), else null.</param>
 /// <param name="RolledBack">The check failed and training returned to the state of the last check that passed.</param>
+/// <param name="SolverTolerance">The tolerance the check applied (0 without a check).</param>
 public sealed record TrainingStep(int Step, double FreeEnergy, double FreeEnergyError, double EffectiveSampleSize, double GradientNorm, double LearningRate,
-    SolverAccuracy? Solver = null, bool RolledBack = false);
+    SolverAccuracy? Solver = null, bool RolledBack = false, double SolverTolerance = 0);
 
 /// <summary>Training stopped because the loss or the gradient left finite values.</summary>
 public sealed class TrainingDivergenceException(string message) : Exception(message);
@@ -156,8 +168,10 @@ public sealed class ReverseKlTrainer : IDisposable
 
     /// <summary>One optimizer step on a fresh batch.</summary>
     /// <exception cref="TrainingDivergenceException">The loss or gradient is NaN or infinite.</exception>
+    /// <exception cref="InvalidOperationException">The solver guard has ended training (<see cref="HasEnded"/>).</exception>
     public TrainingStep Step()
     {
+        if (HasEnded) throw new InvalidOperationException(EndReason);
         using var scope = NewDisposeScope();
         int step = CompletedSteps + 1;
         double lr = LearningRate;
@@ -183,8 +197,10 @@ public sealed class ReverseKlTrainer : IDisposable
         var ess = FlowDiagnostics.EffectiveSampleSizeFraction(logWeights);
         if (solverProbe is null || step % Options.SolverCheckInterval != 0)
             return new TrainingStep(step, f, df, ess, norm, lr);
-        var (accuracy, rolledBack) = GuardSolver(step);
-        return new TrainingStep(step, f, df, ess, norm, lr, accuracy, rolledBack);
+        double spread = df * Math.Sqrt(logWeights.Length);   // σ of log w: df is its standard error
+        double tolerance = Math.Max(Options.SolverTolerance, Options.SolverRelativeTolerance * spread);
+        var (accuracy, rolledBack) = GuardSolver(step, tolerance);
+        return new TrainingStep(step, f, df, ess, norm, lr, accuracy, rolledBack, tolerance);
     }
 
     /// <summary>
@@ -192,26 +208,35 @@ public sealed class ReverseKlTrainer : IDisposable
     /// beyond it, training returns to the last accurate state with half the learning rate, or stops when the
     /// back-offs are used up.
     /// </summary>
-    private (SolverAccuracy Accuracy, bool RolledBack) GuardSolver(int step)
+    private (SolverAccuracy Accuracy, bool RolledBack) GuardSolver(int step, double tolerance)
     {
         var accuracy = SolverAccuracy.Measure(odeFlow!, solverProbe!);
-        if (accuracy.IsWithin(Options.SolverTolerance))
+        if (accuracy.IsWithin(tolerance))
         {
             lastAccurateState = TrainingState();
             lastAccurateStep = step;
             return (accuracy, false);
         }
         RestoreTrainingState(lastAccurateState);
-        if (SolverBackoffs == Options.MaxSolverBackoffs)
-            throw new TrainingDivergenceException(FormattableString.Invariant(
-                $"training stopped at step {step}: the ODE solver's error left its tolerance again (mean |log q({accuracy.Steps}) − log q({2 * accuracy.Steps})| = {accuracy.LogQShiftMean:G3} > {Options.SolverTolerance:G3}) ") +
-                FormattableString.Invariant(
-                $"after {SolverBackoffs} halvings of the learning rate: reverse KL is exploiting the solver's error, and the flow's log q would not be its density. ") +
-                FormattableString.Invariant(
-                $"The flow is back at its state of step {lastAccurateStep}, the last within tolerance. Use more solver steps (now {accuracy.Steps}) or a smaller learning rate (now {LearningRate:G3})."));
         SolverBackoffs++;
         return (accuracy, true);
     }
+
+    /// <summary>
+    /// Whether the solver guard has ended training: its check failed once more after
+    /// <see cref="FlowTrainingOptions.MaxSolverBackoffs"/> halvings of the learning rate. The flow is then at the last
+    /// state within tolerance, which is as far as this solver lets it train; <see cref="Step"/> refuses to go on.
+    /// </summary>
+    public bool HasEnded => SolverBackoffs > Options.MaxSolverBackoffs;
+
+    /// <summary>The step of the last solver check that passed (0 before the first): the state the guard returns to.</summary>
+    public int LastAccurateStep => lastAccurateStep;
+
+    /// <summary>Why training has ended (null while it has not), for users.</summary>
+    public string? EndReason => !HasEnded ? null : FormattableString.Invariant(
+        $"the solver guard ended training at step {CompletedSteps}: the ODE solver's error (mean |log q(n) − log q(2n)|) left its tolerance again after {Options.MaxSolverBackoffs} halvings of the learning rate, ") +
+        FormattableString.Invariant(
+        $"so further training would exploit it. The flow is at its state of step {lastAccurateStep}, the last within tolerance, and its log q is accurate; to train further, use more solver steps.");
 
     /// <summary>Flow parameters and optimizer state, serialised.</summary>
     private byte[] TrainingState()

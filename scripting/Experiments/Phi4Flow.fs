@@ -32,6 +32,8 @@ type Phi4FlowResult =
     { Config: Phi4FlowConfig
       History: TrainingStep list
       TrainingSeconds: float
+      /// Why training ended before --steps (the solver guard's reason), if it did.
+      TrainingEnd: string option
       SamplingSeconds: float
       LogWeights: float[]
       Chain: IndependenceChain
@@ -61,7 +63,8 @@ module Phi4Flow =
             CommandLine.optional "adam-betas" TextOption "Adam's β₁,β₂ (default 0.9,0.999 for realnvp as in the Albergo tutorial; 0.8,0.9 for cnf as in Gerdes et al.)"
             CommandLine.option "clip" FloatOption "100" "gradient-norm clipping (0: off)"
             CommandLine.option "solver-check" IntOption "50" "cnf: every this many steps, compare log q at n and 2n RK4 steps; beyond --solver-tolerance, return to the last accurate state with half the learning rate (0: off)"
-            CommandLine.option "solver-tolerance" FloatOption "0.05" "cnf: largest allowed mean |log q(n) − log q(2n)|"
+            CommandLine.option "solver-tolerance" FloatOption "0.05" "cnf: the guard's absolute tolerance on the mean |log q(n) − log q(2n)|"
+            CommandLine.option "solver-relative-tolerance" FloatOption "0.1" "cnf: the guard's tolerance relative to the spread of the batch's log-weights (the larger of the two applies)"
             CommandLine.option "dtype" TextOption "float32" "float32 | float64"
             CommandLine.option "samples" IntOption "8192" "flow proposals for independence Metropolis"
             CommandLine.optional "checkpoint" TextOption "checkpoint file to write (default: checkpoint.bin in the run directory)"
@@ -103,6 +106,7 @@ module Phi4Flow =
                 GradientClipNorm = (CommandLine.float o "clip" |> CommandLine.required "clip"),
                 SolverCheckInterval = (CommandLine.intIn o "solver-check" 0L 100_000_000L |> CommandLine.required "solver-check" |> int),
                 SolverTolerance = (CommandLine.float o "solver-tolerance" |> CommandLine.required "solver-tolerance"),
+                SolverRelativeTolerance = (CommandLine.float o "solver-relative-tolerance" |> CommandLine.required "solver-relative-tolerance"),
                 DType = dtype)
         CommandLine.validate training.Validate
         let checkpoint = CommandLine.text o "checkpoint"
@@ -154,6 +158,7 @@ module Phi4Flow =
                 "clip", Json.number c.Training.GradientClipNorm
                 "solver_check_interval", Json.integer c.Training.SolverCheckInterval
                 "solver_tolerance", Json.number c.Training.SolverTolerance
+                "solver_relative_tolerance", Json.number c.Training.SolverRelativeTolerance
                 "dtype", Json.text (string c.Training.DType)
                 "samples", Json.integer c.Samples
                 "seed", Json.integer c.Seed
@@ -177,16 +182,20 @@ module Phi4Flow =
         let progress = ProgressReporter("train " + FlowSpec.name c.Flow, remaining, "steps")
         let every = max 1 (c.Steps / 10)
         let history = ResizeArray<TrainingStep>()
-        for i in 1 .. remaining do
+        let mutable i = 0
+        while i < remaining && not trainer.HasEnded do
+            i <- i + 1
             let s = trainer.Step()
             history.Add s
             if s.Step % every = 0 then trainer.SaveCheckpoint(checkpoint, header c)
             if s.RolledBack then
                 eprintfn "step %d: log q moved by %.3g on average between %d and %d RK4 steps (tolerance %.3g); back to the last accurate state, learning rate halved"
-                    s.Step s.Solver.LogQShiftMean s.Solver.Steps (2 * s.Solver.Steps) c.Training.SolverTolerance
+                    s.Step s.Solver.LogQShiftMean s.Solver.Steps (2 * s.Solver.Steps) s.SolverTolerance
             progress.Report(i, sprintf "F_q %.3f ± %.3f  ESS %.3f  lr %.1e" s.FreeEnergy s.FreeEnergyError s.EffectiveSampleSize s.LearningRate)
         trainer.SaveCheckpoint(checkpoint, header c)
-        model, action, device, List.ofSeq history, progress.Elapsed
+        let ending = Option.ofObj trainer.EndReason
+        ending |> Option.iter (eprintfn "%s")
+        model, action, device, List.ofSeq history, progress.Elapsed, ending
 
     /// Draws proposals without gradients, measures them, runs independence Metropolis over them.
     let sample (c: Phi4FlowConfig) (model: FlowDistribution) (action: Phi4Action) (device: torch.Device) =
@@ -239,14 +248,14 @@ module Phi4Flow =
     /// Trains, samples and analyses; writes into the run directory.
     let rec run (c: Phi4FlowConfig) (dir: RunDirectory) : Phi4FlowResult =
         let checkpoint = c.Checkpoint |> Option.defaultValue (dir.File "checkpoint.bin")
-        let model, action, device, history, trainingSeconds = train c checkpoint
+        let model, action, device, history, trainingSeconds, ending = train c checkpoint
         let solver = solverCheck c model device
         solver |> Option.filter (fun s -> not (s.IsWithin c.Training.SolverTolerance)) |> Option.iter (solverWarning >> eprintfn "%s")
         let logWeights, chain, proposals, samplingSeconds = sample c model action device
         let series = Phi4Study.alongChain chain.State proposals
         let physics = Phi4Study.analyse c.Lattice series
         let result =
-            { Config = c; History = history; TrainingSeconds = trainingSeconds; SamplingSeconds = samplingSeconds
+            { Config = c; History = history; TrainingSeconds = trainingSeconds; TrainingEnd = ending; SamplingSeconds = samplingSeconds
               LogWeights = logWeights; Chain = chain; Proposals = proposals; Series = series; Physics = physics
               Observables = physics.Observables @ flowEstimates c logWeights chain proposals; Solver = solver; Device = string device.``type`` }
         write dir result
@@ -267,16 +276,19 @@ module Phi4Flow =
                 sprintf "\nODE solver: doubling the RK4 steps (%d → %d) moves log q by %.2g on average (max %.2g) and φ by at most %.2g.\n"
                     check.Steps (2 * check.Steps) check.LogQShiftMean check.LogQShiftMax check.FieldShiftMax
             | None -> ""
-        String.concat "\n" [ head; Phi4Study.markdown r.Observables r.Physics; note + solver ]
+        let ending = r.TrainingEnd |> Option.map (fun reason -> "\nTraining ended early: " + reason + "\n") |> Option.defaultValue ""
+        String.concat "\n" [ head; Phi4Study.markdown r.Observables r.Physics; note + solver + ending ]
 
     /// Writes training.csv, measurements.csv, summary.json, summary.md, tables and plots.
     and write (dir: RunDirectory) (r: Phi4FlowResult) =
         let c = r.Config
         AtomicFile.write (dir.File "training.csv") (fun w ->
-            w.WriteLine "step,free_energy_q,free_energy_q_error,ess,gradient_norm,learning_rate,solver_log_q_shift,rolled_back"
+            w.WriteLine "step,free_energy_q,free_energy_q_error,ess,gradient_norm,learning_rate,solver_log_q_shift,solver_tolerance,rolled_back"
             for s in r.History do
-                let shift = if isNull s.Solver then "" else FormattableString.Invariant $"{s.Solver.LogQShiftMean:G6}"
-                w.WriteLine(FormattableString.Invariant $"{s.Step},{s.FreeEnergy:G10},{s.FreeEnergyError:G10},{s.EffectiveSampleSize:G10},{s.GradientNorm:G10},{s.LearningRate:G10},{shift},{s.RolledBack}"))
+                let shift, tolerance =
+                    if isNull s.Solver then "", ""
+                    else FormattableString.Invariant $"{s.Solver.LogQShiftMean:G6}", FormattableString.Invariant $"{s.SolverTolerance:G6}"
+                w.WriteLine(FormattableString.Invariant $"{s.Step},{s.FreeEnergy:G10},{s.FreeEnergyError:G10},{s.EffectiveSampleSize:G10},{s.GradientNorm:G10},{s.LearningRate:G10},{shift},{tolerance},{s.RolledBack}"))
         let accepted = [| r.Chain.Accepted |> Array.map (fun a -> if a then 1.0 else 0.0) |]
         Phi4Study.writeMeasurements (dir.File "measurements.csv") [ "log_w", [| r.LogWeights |]; "accepted", accepted; "state", [| r.Chain.State |> Array.map float |] ] r.Proposals
         Json.write
@@ -299,6 +311,7 @@ module Phi4Flow =
                   Json.object
                       [ "training_seconds", Json.number r.TrainingSeconds
                         "training_steps", Json.integer r.History.Length
+                        "training_end", (match r.TrainingEnd with Some reason -> Json.text reason | None -> null)
                         "sampling_seconds", Json.number r.SamplingSeconds
                         "seconds_per_proposal", Json.number (r.SamplingSeconds / float c.Samples)
                         "device", Json.text r.Device

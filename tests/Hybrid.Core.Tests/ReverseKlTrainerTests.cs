@@ -124,12 +124,12 @@ public class ReverseKlTrainerTests
     // trips the guard deterministically.
     private static readonly EquivariantFlowDefinition CoarseCnf = new() { Frequencies = 4, FeatureChannels = 3, TimeFrequencies = 1, TimeChannels = 3, SolverSteps = 1 };
 
-    private static (FlowDistribution Model, ReverseKlTrainer Trainer) MakeCnf(SquareLattice lattice, long seed, double tolerance, int maxBackoffs)
+    private static (FlowDistribution Model, ReverseKlTrainer Trainer) MakeCnf(SquareLattice lattice, long seed, double tolerance, int maxBackoffs, double relative = 0)
     {
         var model = new FlowDistribution(new EquivariantContinuousFlow(lattice, CoarseCnf, seed), lattice);
         var options = new FlowTrainingOptions
         {
-            DType = ScalarType.Float64, LearningRate = 0.05, SolverCheckInterval = 2, SolverTolerance = tolerance, MaxSolverBackoffs = maxBackoffs,
+            DType = ScalarType.Float64, LearningRate = 0.05, SolverCheckInterval = 2, SolverTolerance = tolerance, SolverRelativeTolerance = relative, MaxSolverBackoffs = maxBackoffs,
         };
         return (model, new ReverseKlTrainer(model, new Phi4Action(lattice, Phi4Parameters.FromMass(-4, 8)), options, seed));
     }
@@ -138,7 +138,7 @@ public class ReverseKlTrainerTests
         flow.parameters().Select(p => p.to(ScalarType.Float64).data<double>().ToArray()).ToArray();
 
     [Fact]
-    public void SolverGuardReturnsToTheLastAccurateStateWithHalfTheLearningRateThenStops()
+    public void SolverGuardReturnsToTheLastAccurateStateWithHalfTheLearningRateThenEndsTraining()
     {
         var lattice = new SquareLattice(4);
         var (model, trainer) = MakeCnf(lattice, 3, tolerance: 1e-15, maxBackoffs: 1);
@@ -155,12 +155,17 @@ public class ReverseKlTrainerTests
         Assert.Equal(0.025, trainer.LearningRate, 15);
         Assert.Equal(initial, Snapshot(model.Flow));     // back at the only accurate state: the identity flow
 
+        Assert.False(trainer.HasEnded);
         trainer.Step();
-        var e = Assert.Throws<TrainingDivergenceException>(() => trainer.Step());
-        Assert.Contains("step 4", e.Message);
-        Assert.Contains("solver", e.Message);
-        Assert.Contains("state of step 0", e.Message);
+        var fourth = trainer.Step();
+        Assert.True(fourth.RolledBack);
+        Assert.True(trainer.HasEnded);
+        Assert.Contains("step 4", trainer.EndReason);
+        Assert.Contains("state of step 0", trainer.EndReason);
         Assert.Equal(initial, Snapshot(model.Flow));
+        var e = Assert.Throws<InvalidOperationException>(() => trainer.Step());
+        Assert.Contains("solver guard ended training", e.Message);
+        Assert.Equal(4, trainer.CompletedSteps);
     }
 
     [Fact]
@@ -176,6 +181,20 @@ public class ReverseKlTrainerTests
         Assert.False(last.RolledBack);
         Assert.Equal(0, trainer.SolverBackoffs);
         Assert.NotEqual(initial, Snapshot(model.Flow));
+    }
+
+    [Fact]
+    public void SolverToleranceGrowsWithTheSpreadOfTheLogWeights()
+    {
+        // Absolute tolerance 1e-15 alone would fail; relative to σ(log w) of the batch (large for a fresh flow) it passes.
+        var (_, trainer) = MakeCnf(new SquareLattice(4), 3, tolerance: 1e-15, maxBackoffs: 0, relative: 0.1);
+        using var _ = trainer;
+        trainer.Step();
+        var checkedStep = trainer.Step();
+        double sigma = checkedStep.FreeEnergyError * Math.Sqrt(64);
+        Assert.Equal(0.1 * sigma, checkedStep.SolverTolerance, 12);
+        Assert.True(checkedStep.Solver!.LogQShiftMean < checkedStep.SolverTolerance, $"shift {checkedStep.Solver.LogQShiftMean}, σ = {sigma}");
+        Assert.False(checkedStep.RolledBack);
     }
 
     [Fact]
