@@ -46,7 +46,7 @@ try
     }
 }
 catch (ArgumentException e) { Console.Error.WriteLine($"error: {e.Message}"); return 2; }
-if (plan.Sizes.Count == 0 || plan.Flows.Count == 0 || plan.Steps.Count + plan.Seconds.Count == 0)
+if (selected.Contains("flows-quality") && (plan.Sizes.Count == 0 || plan.Flows.Count == 0 || plan.Steps.Count + plan.Seconds.Count == 0))
 {
     Console.Error.WriteLine("error: flows-quality needs at least one lattice size, one flow and one step or time milestone");
     return 2;
@@ -63,7 +63,7 @@ foreach (var name in selected)
 {
     var markdown = benchmarks[name](context);
     // A partial quality plan (e.g. one L per process) gets its own file rather than overwriting the full one.
-    string tag = name == "flows-quality" && plan != defaultPlan ? "-" + plan.Tag : "";
+    string tag = name == "flows-quality" && plan.Tag != defaultPlan.Tag ? "-" + plan.Tag : "";
     var path = Path.Combine(outDir, $"{name}{tag}-{context.MachineSlug}.md");
     Hybrid.IO.AtomicFile.WriteAllBytes(path, System.Text.Encoding.UTF8.GetBytes(markdown));
     Console.WriteLine(markdown);

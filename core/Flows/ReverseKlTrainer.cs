@@ -117,10 +117,12 @@ public sealed class ReverseKlTrainer : IDisposable
     private readonly Adam optimizer;
     private readonly IReadOnlyList<Parameter> parameters;
     private readonly IOdeFlow? odeFlow;
-    private readonly Tensor? solverProbe;
+    private Tensor? solverProbe;
+    private ulong probeSeed;
     private double lastFiniteLoss = double.NaN;
-    private byte[] lastAccurateState;
+    private byte[] lastAccurateState = Array.Empty<byte>();   // empty while the guard is off
     private int lastAccurateStep;
+    private double lastAccurateTolerance = double.NaN;
 
     /// <summary>Prepares training of <paramref name="model"/> towards e^{−S} of <paramref name="action"/>; moves the flow to the dtype and device.</summary>
     public ReverseKlTrainer(FlowDistribution model, ILatticeAction action, FlowTrainingOptions options, long seed, Device? device = null)
@@ -143,12 +145,19 @@ public sealed class ReverseKlTrainer : IDisposable
         odeFlow = model.Flow as IOdeFlow;
         if (odeFlow is not null && options.SolverCheckInterval > 0)
         {
-            // Fixed latent fields from their own stream: the guard must not move the training generator.
-            using var probeGenerator = new Generator(unchecked((ulong)seed ^ 0x9E3779B97F4A7C15UL), Device);
-            solverProbe = randn(new long[] { SolverProbeFields, model.Lattice.Extent, model.Lattice.Extent },
-                dtype: options.DType, device: Device, generator: probeGenerator).DetachFromDisposeScope();
+            MakeProbe(unchecked((ulong)seed ^ 0x9E3779B97F4A7C15UL));
+            lastAccurateState = TrainingState();
         }
-        lastAccurateState = TrainingState();
+    }
+
+    /// <summary>Fixed latent fields from their own stream: the guard must not move the training generator.</summary>
+    private void MakeProbe(ulong seed)
+    {
+        solverProbe?.Dispose();
+        probeSeed = seed;
+        using var probeGenerator = new Generator(seed, Device);
+        solverProbe = randn(new long[] { SolverProbeFields, model.Lattice.Extent, model.Lattice.Extent },
+            dtype: Options.DType, device: Device, generator: probeGenerator).DetachFromDisposeScope();
     }
 
     /// <summary>The training settings.</summary>
@@ -215,6 +224,7 @@ public sealed class ReverseKlTrainer : IDisposable
         {
             lastAccurateState = TrainingState();
             lastAccurateStep = step;
+            lastAccurateTolerance = tolerance;
             return (accuracy, false);
         }
         RestoreTrainingState(lastAccurateState);
@@ -236,7 +246,11 @@ public sealed class ReverseKlTrainer : IDisposable
     public string? EndReason => !HasEnded ? null : FormattableString.Invariant(
         $"the solver guard ended training at step {CompletedSteps}: the ODE solver's error (mean |log q(n) − log q(2n)|) left its tolerance again after {Options.MaxSolverBackoffs} halvings of the learning rate, ") +
         FormattableString.Invariant(
-        $"so further training would exploit it. The flow is at its state of step {lastAccurateStep}, the last within tolerance, and its log q is accurate; to train further, use more solver steps.");
+        $"so further training would exploit it. The flow is at its state of step {lastAccurateStep} (steps undone by back-offs included), ") +
+        (double.IsFinite(lastAccurateTolerance)
+            ? FormattableString.Invariant($"the last whose solver error was within the tolerance in force then ({lastAccurateTolerance:G3})")
+            : "the initial flow, as no check passed") +
+        "; to train further, use more solver steps.";
 
     /// <summary>Flow parameters and optimizer state, serialised.</summary>
     private byte[] TrainingState()
@@ -285,6 +299,8 @@ public sealed class ReverseKlTrainer : IDisposable
             writer.Write(lastFiniteLoss);
             writer.Write(SolverBackoffs);
             writer.Write(lastAccurateStep);
+            writer.Write(lastAccurateTolerance);
+            writer.Write(probeSeed);
             writer.Write(lastAccurateState.Length);
             writer.Write(lastAccurateState);
             model.Flow.save(writer);
@@ -354,12 +370,24 @@ public sealed class ReverseKlTrainer : IDisposable
         lastFiniteLoss = reader.ReadDouble();
         SolverBackoffs = reader.ReadInt32();
         lastAccurateStep = reader.ReadInt32();
+        lastAccurateTolerance = reader.ReadDouble();
+        ulong savedProbeSeed = reader.ReadUInt64();
         lastAccurateState = reader.ReadBytes(reader.ReadInt32());
         model.Flow.load(reader);
         optimizer.load_state_dict(reader);
         var bytes = reader.ReadBytes(reader.ReadInt32());
         using var state = tensor(bytes, dtype: ScalarType.Byte);
         generator.set_state(state);
+        if (solverProbe is null)
+            lastAccurateState = Array.Empty<byte>();
+        else if (lastAccurateState.Length == 0)
+        {
+            // Written with the guard off: the loaded state is the one to return to from now on.
+            lastAccurateState = TrainingState();
+            lastAccurateStep = CompletedSteps;
+        }
+        else
+            MakeProbe(savedProbeSeed);   // the same probe fields as the run that wrote the checkpoint
     }
 
     /// <inheritdoc/>

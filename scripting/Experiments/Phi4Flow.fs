@@ -188,7 +188,7 @@ module Phi4Flow =
             let s = trainer.Step()
             history.Add s
             if s.Step % every = 0 then trainer.SaveCheckpoint(checkpoint, header c)
-            if s.RolledBack then
+            if s.RolledBack && not trainer.HasEnded then
                 eprintfn "step %d: log q moved by %.3g on average between %d and %d RK4 steps (tolerance %.3g); back to the last accurate state, learning rate halved"
                     s.Step s.Solver.LogQShiftMean s.Solver.Steps (2 * s.Solver.Steps) s.SolverTolerance
             progress.Report(i, sprintf "F_q %.3f ± %.3f  ESS %.3f  lr %.1e" s.FreeEnergy s.FreeEnergyError s.EffectiveSampleSize s.LearningRate)

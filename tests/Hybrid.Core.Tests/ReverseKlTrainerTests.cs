@@ -198,6 +198,34 @@ public class ReverseKlTrainerTests
     }
 
     [Fact]
+    public void ResumingWithTheGuardFromAnUnguardedCheckpointReturnsToTheLoadedState()
+    {
+        var lattice = new SquareLattice(4);
+        var p = Phi4Parameters.FromMass(-4, 8);
+        var header = new FlowCheckpointHeader("cnf", System.Text.Json.JsonSerializer.Serialize(CoarseCnf), 4, p.MassSquared, p.Lambda, "Float64");
+        var path = Path.Combine(Path.GetTempPath(), $"hybrid-ckpt-{Guid.NewGuid():N}.bin");
+        var unguarded = new FlowDistribution(new EquivariantContinuousFlow(lattice, CoarseCnf, 5), lattice);
+        using (var t = new ReverseKlTrainer(unguarded, new Phi4Action(lattice, p),
+                   new FlowTrainingOptions { DType = ScalarType.Float64, LearningRate = 0.05, SolverCheckInterval = 0 }, 5))
+        {
+            for (int i = 0; i < 3; i++) t.Step();
+            t.SaveCheckpoint(path, header);
+        }
+        var loadedState = Snapshot(unguarded.Flow);
+        var (model, guarded) = MakeCnf(lattice, 5, 1e-15, 10);
+        using (guarded)
+        {
+            guarded.LoadCheckpoint(path, header);
+            Assert.Equal(loadedState, Snapshot(model.Flow));
+            var fourth = guarded.Step();                  // the first check fails: back to step 3, not to an untrained flow
+            Assert.True(fourth.RolledBack);
+            Assert.Equal(3, guarded.LastAccurateStep);
+            Assert.Equal(loadedState, Snapshot(model.Flow));
+        }
+        File.Delete(path);
+    }
+
+    [Fact]
     public void ResumingThroughSolverBackoffsIsBitForBit()
     {
         // Back-offs at steps 2, 4 and 6; the checkpoint at step 3 must carry the back-off count and the state to return to.
