@@ -72,29 +72,35 @@ public static class FlowBenchmarks
                 string.Join(" | ", threadCounts.Select(t => $"CNF steps/s ({t} thr)")) + " | CNF ops/evaluation |");
         md.Line("|---:|" + string.Concat(Enumerable.Repeat("---:|", 2 * threadCounts.Length + 1)));
         int original = get_num_threads();
-        foreach (int l in new[] { 6, 8, 12, 20 })
+        try
         {
-            var rates = new List<string>();
-            int ops = 0;
-            foreach (var kind in new[] { "realnvp", "cnf" })
+            foreach (int l in new[] { 6, 8, 12, 20 })
             {
-                foreach (int threads in threadCounts)
+                var rates = new List<string>();
+                int ops = 0;
+                foreach (var kind in new[] { "realnvp", "cnf" })
                 {
-                    set_num_threads(threads);
-                    var (trainer, model, _) = Trainer(kind, l, context.Device, solverGuard: false);
-                    if (model.Flow is EquivariantContinuousFlow cnf) ops = cnf.OperationsPerEvaluation;
-                    using (trainer)
+                    foreach (int threads in threadCounts)
                     {
-                        for (int i = 0; i < 3; i++) trainer.Step();
-                        double rate = Timing.MedianRate(() => { trainer.Step(); return 1; }, repetitions: 3, minSeconds: 4.0);
-                        rates.Add(rate.ToString("F2", CultureInfo.InvariantCulture));
+                        set_num_threads(threads);
+                        var (trainer, model, _) = Trainer(kind, l, context.Device, solverGuard: false);
+                        if (model.Flow is EquivariantContinuousFlow cnf) ops = cnf.OperationsPerEvaluation;
+                        using (trainer)
+                        {
+                            for (int i = 0; i < 3; i++) trainer.Step();
+                            double rate = Timing.MedianRate(() => { trainer.Step(); return 1; }, repetitions: 3, minSeconds: 4.0);
+                            rates.Add(rate.ToString("F2", CultureInfo.InvariantCulture));
+                        }
+                        model.Flow.Dispose();
                     }
-                    model.Flow.Dispose();
                 }
+                md.Line($"| {l} | {string.Join(" | ", rates)} | {ops} |");
             }
-            md.Line($"| {l} | {string.Join(" | ", rates)} | {ops} |");
         }
-        set_num_threads(original);
+        finally
+        {
+            set_num_threads(original);
+        }
         md.Line("");
         md.Line("Anchors (eager PyTorch, 2 threads, same batch): realNVP 15 steps/s at L = 8 and 13 at L = 12; CNF 1.4 steps/s at L = 6 and 0.48 at L = 12.");
         return md.ToString();

@@ -65,6 +65,7 @@ module Phi4Flow =
             CommandLine.option "solver-check" IntOption "50" "cnf: every this many steps, compare log q at n and 2n RK4 steps; beyond --solver-tolerance, return to the last accurate state with half the learning rate (0: off)"
             CommandLine.option "solver-tolerance" FloatOption "0.05" "cnf: the guard's absolute tolerance on the mean |log q(n) − log q(2n)|"
             CommandLine.option "solver-relative-tolerance" FloatOption "0.1" "cnf: the guard's tolerance relative to the spread of the batch's log-weights (the larger of the two applies)"
+            CommandLine.option "solver-backoffs" IntOption "4" "cnf: how often the guard may halve the learning rate; the next failed check ends training at the last accurate state"
             CommandLine.option "dtype" TextOption "float32" "float32 | float64"
             CommandLine.option "samples" IntOption "8192" "flow proposals for independence Metropolis"
             CommandLine.optional "checkpoint" TextOption "checkpoint file to write (default: checkpoint.bin in the run directory)"
@@ -107,6 +108,7 @@ module Phi4Flow =
                 SolverCheckInterval = (CommandLine.intIn o "solver-check" 0L 100_000_000L |> CommandLine.required "solver-check" |> int),
                 SolverTolerance = (CommandLine.float o "solver-tolerance" |> CommandLine.required "solver-tolerance"),
                 SolverRelativeTolerance = (CommandLine.float o "solver-relative-tolerance" |> CommandLine.required "solver-relative-tolerance"),
+                MaxSolverBackoffs = (CommandLine.intIn o "solver-backoffs" 0L 1000L |> CommandLine.required "solver-backoffs" |> int),
                 DType = dtype)
         CommandLine.validate training.Validate
         let checkpoint = CommandLine.text o "checkpoint"
@@ -159,6 +161,7 @@ module Phi4Flow =
                 "solver_check_interval", Json.integer c.Training.SolverCheckInterval
                 "solver_tolerance", Json.number c.Training.SolverTolerance
                 "solver_relative_tolerance", Json.number c.Training.SolverRelativeTolerance
+                "solver_backoffs", Json.integer c.Training.MaxSolverBackoffs
                 "dtype", Json.text (string c.Training.DType)
                 "samples", Json.integer c.Samples
                 "seed", Json.integer c.Seed
