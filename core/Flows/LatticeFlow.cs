@@ -13,7 +13,15 @@ namespace Hybrid.Flows;
 public abstract class LatticeFlow : nn.Module<Tensor, (Tensor Phi, Tensor LogJacobian)>
 {
     /// <summary>Creates the layer; <paramref name="name"/> is the TorchSharp module name.</summary>
-    protected LatticeFlow(string name) : base(name) { }
+    /// <remarks>The base constructor already calls into libtorch, so the native libraries (patched where the
+    /// system's libstdc++ is too old) must be loaded before it runs, whichever flow is the first object a process makes.</remarks>
+    protected LatticeFlow(string name) : base(LoadRuntime(name)) { }
+
+    private static string LoadRuntime(string name)
+    {
+        Hybrid.Runtime.TorchRuntime.EnsureLoaded();
+        return name;
+    }
 
     /// <summary>φ → (z, log|det ∂z/∂φ|) per configuration.</summary>
     public abstract (Tensor Z, Tensor LogJacobian) Inverse(Tensor phi);
