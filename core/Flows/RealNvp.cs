@@ -95,7 +95,8 @@ public sealed class AffineCoupling : LatticeFlow
             for (int x = 0; x < l; x++)
                 mask[t * l + x] = (t + x) % 2 == parity ? 1 : 0;
         frozen = tensor(mask, new long[] { l, l }, dtype: ScalarType.Float32);
-        active = frozen.neg().add_(1).expand(2, l, l).contiguous();
+        using (var updated = frozen.neg().add_(1))
+            active = updated.expand(2, l, l).contiguous();
 
         var layers = new List<(string, nn.Module<Tensor, Tensor>)>();
         var channels = new[] { 1 }.Concat(definition.HiddenChannels).Append(2).ToArray();
