@@ -41,6 +41,7 @@ public static class TorchRuntime
     private static readonly object Gate = new();
     private static bool loaded;
     private static string? externalLibTorch;
+    private static string? libTorchCpu;
 
     /// <summary>Describes how the native runtime was loaded (for logs and run directories).</summary>
     public static string Description { get; private set; } = "not loaded";
@@ -80,9 +81,12 @@ public static class TorchRuntime
                 var shim = FindShim();
                 if (shim is not null) LoadShim(shim, external is null, notes);
                 else notes.Add("shim found by TorchSharp's own probing");
+                var cpuLibrary = Path.Combine(external ?? Path.GetDirectoryName(shim) ?? "", "libtorch_cpu.so");
+                libTorchCpu = File.Exists(cpuLibrary) ? cpuLibrary : null;
             }
             torch.InitializeDeviceType(DeviceType.CPU);
             if (threads is int n) torch.set_num_threads(n);
+            RouteCpuConvolutions(notes);
             notes.Add($"{torch.get_num_threads()} intra-op thread(s){(threads is null ? " (OMP_NUM_THREADS)" : "")}");
             Description = string.Join("; ", notes.Append($"libtorch {torch.__version__}"));
             Volatile.Write(ref loaded, true);
@@ -233,4 +237,73 @@ public static class TorchRuntime
         }
     }
 
+
+    /// <summary>Environment variable: <c>1</c> keeps libtorch's oneDNN convolutions on the CPU (see <see cref="RouteCpuConvolutions"/>).</summary>
+    public const string OneDnnEnvironmentVariable = "HYBRID_ONEDNN";
+
+    /// <summary>
+    /// How float32 convolutions run on the CPU: <c>"aten"</c> (libtorch's native im2col and BLAS kernels, Hybrid's default),
+    /// <c>"onednn"</c> (libtorch's default, kept with <see cref="OneDnnEnvironmentVariable"/>=1) or <c>"unknown"</c>
+    /// where the libtorch library could not be located to ask.
+    /// </summary>
+    public static string CpuConvolutionBackend
+    {
+        get
+        {
+            EnsureLoaded();
+            var context = LibTorchContext();
+            if (context is null) return "unknown";
+            var enabled = Marshal.GetDelegateForFunctionPointer<GetFlag>(NativeLibrary.GetExport(context.Value.Library, "_ZNK2at7Context17userEnabledMkldnnEv"));
+            return enabled(context.Value.Context) != 0 ? "onednn" : "aten";
+        }
+    }
+
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)] private delegate IntPtr GlobalContext();
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)] private delegate void SetFlag(IntPtr context, byte value);
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)] private delegate byte GetFlag(IntPtr context);
+
+    /// <summary>libtorch's global <c>at::Context</c>, through the exported C++ symbols of libtorch_cpu (null where it cannot be found).</summary>
+    private static (IntPtr Library, IntPtr Context)? LibTorchContext()
+    {
+        if (libTorchCpu is null) return null;
+        var library = NativeLibrary.Load(libTorchCpu);   // already loaded: the same handle
+        if (!NativeLibrary.TryGetExport(library, "_ZN2at13globalContextEv", out var global)) return null;
+        return (library, Marshal.GetDelegateForFunctionPointer<GlobalContext>(global)());
+    }
+
+    /// <summary>
+    /// Sends float32 CPU convolutions to libtorch's native ATen kernels instead of oneDNN, and switches NNPACK off.
+    /// </summary>
+    /// <remarks>
+    /// Float32 realNVP training (circularly padded 3×3 convolutions, 1→8→8→2 channels) produced NaN gradients at a
+    /// random step, with a fixed seed, on an AMD EPYC (Zen, AVX-512) host, while on the same host float64 (ATen's
+    /// kernels) and the float32 continuous flow (no convolution) trained cleanly. On an Intel Xeon (Sapphire Rapids)
+    /// the same float32 runs are bit-for-bit reproducible, and they stay so with every libtorch and oneDNN allocation
+    /// filled with NaN bytes, placed against guard pages (overrun, underrun, use after free) and with forced garbage
+    /// collections: Hybrid's and TorchSharp's own memory handling is clean, and what differs between the two hosts is
+    /// the CPU-dependent kernel code: oneDNN 3.7.1 (bundled in libtorch 2.10), which runs every float32 convolution
+    /// and its backward passes and sizes its blocking from the CPU's cache topology (read on AMD through a separate
+    /// CPUID leaf). README, "TorchSharp runtime", has the evidence. The native route is deterministic on every CPU
+    /// and costs about 20% of realNVP throughput at L = 8–12 on the Xeon; float64 always took it. NNPACK is off
+    /// because libtorch's CPU builds cannot initialise it on these hosts and printed one warning per convolution.
+    /// </remarks>
+    private static void RouteCpuConvolutions(List<string> notes)
+    {
+        var context = LibTorchContext();
+        if (context is null)
+        {
+            notes.Add("CPU convolutions: libtorch's default (libtorch_cpu not located)");
+            return;
+        }
+        var (library, instance) = context.Value;
+        void Set(string symbol, bool value)
+        {
+            if (NativeLibrary.TryGetExport(library, symbol, out var f))
+                Marshal.GetDelegateForFunctionPointer<SetFlag>(f)(instance, value ? (byte)1 : (byte)0);
+        }
+        bool keepOneDnn = NonEmpty(Environment.GetEnvironmentVariable(OneDnnEnvironmentVariable)) == "1";
+        Set("_ZN2at7Context20setUserEnabledNNPACKEb", false);
+        Set("_ZN2at7Context20setUserEnabledMkldnnEb", keepOneDnn);
+        notes.Add(keepOneDnn ? $"CPU convolutions: oneDNN ({OneDnnEnvironmentVariable}=1)" : "CPU convolutions: ATen");
+    }
 }

@@ -48,6 +48,50 @@ public class RealNvpTests
         Assert.True((phi - z).abs().max().item<double>() > 1e-3, "an untrained realNVP is not the identity");
     }
 
+    /// <summary>
+    /// The float32 kernels of a tutorial-size coupling stack: forward and backward on fixed inputs, repeated, must give
+    /// the same bits every time, finite values, and the float64 result within float32 rounding. A kernel that reads
+    /// memory it never wrote (the float32 realNVP NaNs of issue 7, seen on AMD EPYC hosts with oneDNN convolutions)
+    /// fails the first or second check.
+    /// </summary>
+    [Fact]
+    public void Float32CouplingsAreReproducibleBitForBitAndMatchFloat64()
+    {
+        var lattice = new SquareLattice(8);
+        var definition = new RealNvpDefinition { Couplings = 4 };   // the tutorial's channels [8, 8] and kernel 3
+        using var scope = NewDisposeScope();
+        var z = FlowChecks.RandomFields(64, 8, 7);
+
+        (float[] Phi, float[] LogJ, float[] Grads) Pass(LatticeFlow flow, ScalarType dtype)
+        {
+            using var inner = NewDisposeScope();
+            flow.zero_grad();
+            var (phi, logJ) = flow.forward(z.to(dtype));
+            (phi.square().mean() + logJ.mean()).backward();
+            var grads = cat(flow.parameters().Select(p => p.grad!.reshape(-1)).ToArray());
+            float[] Floats(Tensor t) => t.detach().to(ScalarType.Float32).data<float>().ToArray();
+            return (Floats(phi), Floats(logJ), Floats(grads));
+        }
+
+        var flow32 = definition.Build(lattice, seed: 5);
+        var reference = Pass(flow32, ScalarType.Float32);
+        Assert.All(reference.Grads, g => Assert.True(float.IsFinite(g), "finite gradients"));
+        for (int repeat = 0; repeat < 100; repeat++)
+        {
+            var again = Pass(flow32, ScalarType.Float32);
+            Assert.True(reference.Phi.SequenceEqual(again.Phi) && reference.LogJ.SequenceEqual(again.LogJ) && reference.Grads.SequenceEqual(again.Grads),
+                $"pass {repeat + 2} differs from the first in some bit");
+        }
+
+        var flow64 = definition.Build(lattice, seed: 5);
+        flow64.to(ScalarType.Float64);
+        var exact = Pass(flow64, ScalarType.Float64);
+        double Deviation(float[] a, float[] b) => a.Zip(b, (x, y) => Math.Abs(x - y) / (1 + Math.Abs(y))).Max();
+        Assert.True(Deviation(reference.Phi, exact.Phi) < 1e-5, "φ agrees with float64");
+        Assert.True(Deviation(reference.LogJ, exact.LogJ) < 1e-4, "log J agrees with float64");
+        Assert.True(Deviation(reference.Grads, exact.Grads) < 1e-3, "gradients agree with float64");
+    }
+
     [Fact]
     public void LogJacobianEqualsBruteForceDeterminant()
     {

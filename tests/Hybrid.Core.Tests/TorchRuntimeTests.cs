@@ -19,6 +19,16 @@ public class TorchRuntimeTests
     }
 
     [Fact]
+    public void CpuConvolutionsRunOnAtenKernelsUnlessOneDnnIsAskedFor()
+    {
+        // oneDNN's float32 convolutions gave NaN gradients at random steps on AMD EPYC hosts (issue 7): Hybrid routes
+        // them to ATen's kernels when it loads libtorch. HYBRID_ONEDNN=1 is the documented way back.
+        var expected = Environment.GetEnvironmentVariable(TorchRuntime.OneDnnEnvironmentVariable) == "1" ? "onednn" : "aten";
+        Assert.Equal(expected, TorchRuntime.CpuConvolutionBackend);
+        Assert.Contains("CPU convolutions", TorchRuntime.Description);
+    }
+
+    [Fact]
     public void ShimInBuildOutputRequiresTheUnusedLibStdCxxVersion()
     {
         var shim = Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native", "libLibTorchSharp.so");
