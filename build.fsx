@@ -113,7 +113,7 @@ let clean () =
     if Directory.Exists results then Directory.Delete(results, true)
 
 let usage =
-    "usage: dotnet fsi build.fsx <target> [arguments]\n\ntargets:\n  build   build the solution (Release)\n  test    run every test suite\n  run     run scripts.fsx (no arguments: the main job; `run --help` lists experiments)\n  bench   run the benchmarks (default hmc, flows; also flows-quality); results in bench/results/\n  clean   remove build outputs"
+    "usage: dotnet fsi build.fsx <target> [arguments]\n\ntargets:\n  build   build the solution (Release)\n  test    run every test suite\n  run     run scripts.fsx (no arguments: the main job; `run help` lists experiments)\n  bench   run the benchmarks (default hmc, flows; also flows-quality); results in bench/results/\n  clean   remove build outputs"
 
 match List.ofArray fsi.CommandLineArgs |> List.tail with
 | [ "build" ] -> build ()

@@ -58,7 +58,7 @@ module CommandLine =
                     | value :: rest' when not (value.StartsWith "--") || Double.TryParse(value, NumberStyles.Float, invariant) |> fst ->
                         go (acc.Add(name, value)) rest'
                     | _ -> raise (UsageError(sprintf "option '%s' needs a value" arg))
-            | arg :: _ -> raise (UsageError(sprintf "unexpected argument '%s'; options have the form --name value (see --help)" arg))
+            | arg :: _ -> raise (UsageError(sprintf "unexpected argument '%s'; options have the form --name value" arg))
         { Given = go Map.empty argv; Specs = specs }
 
     let private raw (o: ParsedOptions) name =
@@ -104,6 +104,22 @@ module CommandLine =
         match value with
         | Some v -> v
         | None -> raise (UsageError(sprintf "option '--%s' is required" name))
+
+    /// Checks, before any work, that the file `--name path` can be written where it is (its folder is created if
+    /// needed); raises UsageError naming the option, the path and the reason.
+    let writableFile (name: string) (path: string) =
+        try
+            let full = IO.Path.GetFullPath path
+            if IO.Directory.Exists full then raise (UsageError(sprintf "--%s %s is a directory; give the path of a file" name path))
+            IO.Directory.CreateDirectory(IO.Path.GetDirectoryName full) |> ignore
+            let probe = sprintf "%s.%d.probe" full Environment.ProcessId
+            IO.File.WriteAllText(probe, "")
+            IO.File.Delete probe
+        with
+        | :? UnauthorizedAccessException
+        | :? ArgumentException
+        | :? NotSupportedException
+        | :? IO.IOException as e -> raise (UsageError(sprintf "--%s %s cannot be written (%s); give a file path that can be created and written" name path e.Message))
 
     /// Runs a core constructor and turns its ArgumentException into a usage error with its clean message.
     let validate (f: unit -> 'a) : 'a =

@@ -3,7 +3,6 @@ namespace Hybrid.Scripting
 open System
 open System.Diagnostics
 open System.Text.Json.Nodes
-open Hybrid.Sampling
 
 /// An experiment: a typed configuration, validated from the command line before any work starts,
 /// and a function from that configuration to results, which it writes into its run directory.
@@ -39,13 +38,18 @@ module Experiment =
 
     let private helpOption = CommandLine.optional "help" FlagOption "show this help"
 
+    let private forceOption =
+        CommandLine.optional "force" FlagOption "replace an earlier run in --out (without it a non-empty directory is refused)"
+
     /// The usage text of an experiment.
     let usage (name: string) (description: string) (options: OptionSpec list) =
         sprintf "%s — %s\n\nUsage: dotnet fsi scripts.fsx %s [options]\n\nOptions:\n%s" name description name (CommandLine.help options)
 
     /// Runs one experiment from its command-line arguments; returns the process exit code.
     let execute (experiment: Experiment<'Config, 'Result>) (argv: string list) : int =
-        let options = experiment.Options @ [ outOption; helpOption ]
+        let options = experiment.Options @ [ outOption; forceOption; helpOption ]
+        // `dotnet fsi` takes --help and -h for itself, so `phi4-hmc help` is the form that reaches us.
+        let argv = match argv with ("help" | "-h") :: rest -> "--help" :: rest | _ -> argv
         let prepared =
             try
                 let parsed = CommandLine.parse options argv
@@ -53,13 +57,15 @@ module Experiment =
                     Error(0, usage experiment.Name experiment.Description options)
                 else
                     let config = experiment.Configure parsed
-                    let started = DateTime.Now
-                    let path = CommandLine.text parsed "out" |> Option.defaultWith (fun () -> RunDirectory.defaultPath experiment.Name started)
-                    match RunDirectory.create path with
+                    let claimed =
+                        match CommandLine.text parsed "out" with
+                        | Some path -> RunDirectory.claim (CommandLine.switch parsed "force") path
+                        | None -> RunDirectory.claimDefault experiment.Name DateTime.Now
+                    match claimed with
                     | Ok dir -> Ok(config, dir)
                     | Error message -> Error(BadInput, "error: " + message)
             with UsageError message ->
-                Error(BadInput, sprintf "error: %s (see 'dotnet fsi scripts.fsx %s --help')" message experiment.Name)
+                Error(BadInput, sprintf "error: %s (see 'dotnet fsi scripts.fsx help %s')" message experiment.Name)
         match prepared with
         | Error(code, text) ->
             (if code = 0 then stdout else stderr).WriteLine text
@@ -68,17 +74,18 @@ module Experiment =
             Json.write (dir.File "config.json") (Json.object [ "experiment", Json.text experiment.Name; "parameters", experiment.Describe config ])
             printfn "%s: writing results to %s" experiment.Name dir.Path
             try
-                let result = experiment.Run config dir
-                printfn "\n%s" (experiment.Report result)
-                printfn "Results: %s" dir.Path
-                0
-            with
-            | :? SamplerDivergenceException as e ->
-                eprintfn "error: the run stopped: %s" e.Message
-                1
-            | :? Hybrid.Flows.TrainingDivergenceException as e ->
-                eprintfn "error: the run stopped: %s" e.Message
-                1
+                try
+                    let result = experiment.Run config dir
+                    RunDirectory.complete dir experiment.Name
+                    printfn "\n%s" (experiment.Report result)
+                    printfn "Results: %s" dir.Path
+                    0
+                with :? Hybrid.Diagnostics.RunStoppedException as e ->
+                    eprintfn "error: the run stopped: %s" e.Message
+                    eprintfn "What the run wrote before it stopped is in %s (not marked complete)." dir.Path
+                    1
+            finally
+                RunDirectory.release dir
 
     /// Erases the types of an experiment for the command line.
     let command (experiment: Experiment<'Config, 'Result>) : Command =

@@ -41,6 +41,13 @@ module Json =
             o.Add(name, value)
         o :> JsonNode
 
+    /// An array node of nodes.
+    let array (items: JsonNode list) : JsonNode =
+        let a = JsonArray()
+        for x in items do
+            a.Add x
+        a :> JsonNode
+
     /// An array node of numbers.
     let numbers (xs: float seq) : JsonNode =
         let a = JsonArray()
@@ -62,28 +69,110 @@ type RunDirectory =
     /// The full path of a file of this run.
     member this.File(name: string) = System.IO.Path.Combine(this.Path, name)
 
-/// Creating and checking run directories.
+/// Claiming, completing and reading run directories. A run claims its directory before any work (a claim file that
+/// only one process can create), writes its files atomically, and writes the completion marker last; readers accept
+/// only directories that carry the marker.
 module RunDirectory =
+
+    /// Written last by every run that finished: its presence says every other file of the run is in place.
+    [<Literal>]
+    let CompleteMarker = "run-complete.json"
+
+    /// Created with CreateNew when a run claims its directory, removed when the run ends.
+    [<Literal>]
+    let private ClaimFile = ".run-claim"
 
     /// The default location of a new run of an experiment: runs/<experiment>/<timestamp>/ below the current directory.
     let defaultPath (experiment: string) (started: DateTime) =
         Path.Combine("runs", experiment, started.ToString("yyyyMMdd-HHmmss", Globalization.CultureInfo.InvariantCulture))
 
-    /// Creates the directory and proves it writable (before any work starts), or returns the reason it is not.
-    let create (path: string) : Result<RunDirectory, string> =
+    /// Whether a run finished writing into `path` (its completion marker exists).
+    let isComplete (path: string) = File.Exists(Path.Combine(path, CompleteMarker))
+
+    /// The summary.json of a finished run; refuses a directory whose run did not finish.
+    /// Raises InvalidDataException naming the directory and what is missing.
+    let readSummary (path: string) : JsonDocument =
+        if not (isComplete path) then
+            raise (InvalidDataException(sprintf "run directory '%s' is incomplete: it has no %s, so its run was interrupted or stopped with a diagnosis" path CompleteMarker))
+        JsonDocument.Parse(File.ReadAllText(Path.Combine(path, "summary.json")))
+
+    let private claimant (full: string) =
+        try
+            match Int32.TryParse(File.ReadAllText(Path.Combine(full, ClaimFile)).Trim()) with
+            | true, pid ->
+                try
+                    use p = Diagnostics.Process.GetProcessById pid
+                    if p.HasExited then None else Some pid
+                with :? ArgumentException -> None
+            | _ -> None
+        with :? IOException | :? UnauthorizedAccessException -> None
+
+    /// Claims `path` for a new run: creates it, proves it writable and takes it with a claim file that only one
+    /// process can create. A directory that already holds files is refused, unless `force` is set and they are an
+    /// earlier Hybrid run that nobody is writing (then they are removed first).
+    let claim (force: bool) (path: string) : Result<RunDirectory, string> =
         try
             let full = Path.GetFullPath path
             if File.Exists full then
                 Error(sprintf "output directory '%s' is a file; give a directory path that can be created and written" path)
             else
                 Directory.CreateDirectory full |> ignore
-                let probe = Path.Combine(full, sprintf ".write-test.%d" Environment.ProcessId)
-                File.WriteAllText(probe, "")
-                File.Delete probe
-                Ok { Path = full }
+                let entries = Directory.GetFileSystemEntries full
+                let earlierRun = [ "config.json"; CompleteMarker; ClaimFile ] |> List.exists (fun f -> File.Exists(Path.Combine(full, f)))
+                let blocked =
+                    if entries.Length = 0 then None
+                    else
+                        match claimant full with
+                        | Some pid -> Some(sprintf "output directory '%s' is in use by another run (process %d)" path pid)
+                        | None when not force -> Some(sprintf "output directory '%s' is not empty; give a new directory, or add --force to replace the earlier run in it" path)
+                        | None when not earlierRun -> Some(sprintf "output directory '%s' holds files that are not a Hybrid run; --force replaces only an earlier run" path)
+                        | None ->
+                            for e in entries do
+                                if Directory.Exists e then Directory.Delete(e, true) else File.Delete e
+                            None
+                match blocked with
+                | Some message -> Error message
+                | None ->
+                    use claimStream = new FileStream(Path.Combine(full, ClaimFile), FileMode.CreateNew, FileAccess.Write)
+                    let pid = Text.Encoding.ASCII.GetBytes(string Environment.ProcessId)
+                    claimStream.Write(pid, 0, pid.Length)
+                    Ok { Path = full }
         with
+        | :? IOException when Directory.Exists path && File.Exists(Path.Combine(Path.GetFullPath path, ClaimFile)) ->
+            Error(sprintf "output directory '%s' is in use by another run" path)
         | :? UnauthorizedAccessException
         | :? ArgumentException
         | :? NotSupportedException
         | :? IOException as e ->
             Error(sprintf "output directory '%s' cannot be written (%s); give a directory path that can be created and written" path e.Message)
+
+    /// Claims the default directory of a run started at `started`: runs/<experiment>/<timestamp>/, or with a suffix
+    /// -2, -3, … when another run has that name (two runs started in the same second never share a directory).
+    let claimDefault (experiment: string) (started: DateTime) : Result<RunDirectory, string> =
+        let basePath = defaultPath experiment started
+        let rec attempt k =
+            let path = if k = 1 then basePath else sprintf "%s-%d" basePath k
+            let taken = Directory.Exists path && Directory.GetFileSystemEntries(path).Length > 0
+            if k > 1000 then Error(sprintf "no free run directory next to '%s'" basePath)
+            elif taken then attempt (k + 1)
+            else
+                match claim false path with
+                | Ok dir -> Ok dir
+                | Error _ when Directory.Exists path && Directory.GetFileSystemEntries(path).Length > 0 -> attempt (k + 1)
+                | Error message -> Error message
+        attempt 1
+
+    /// A subdirectory of a claimed run (e.g. one sampler of a comparison): created and claimed the same way.
+    let sub (dir: RunDirectory) (name: string) : RunDirectory =
+        match claim false (dir.File name) with
+        | Ok d -> d
+        | Error message -> raise (IOException message)
+
+    /// Writes the completion marker (last of all the run's files) and releases the claim.
+    let complete (dir: RunDirectory) (experiment: string) =
+        Json.write (dir.File CompleteMarker) (Json.object [ "experiment", Json.text experiment; "finished", Json.text (DateTime.UtcNow.ToString "o") ])
+        File.Delete(dir.File ClaimFile)
+
+    /// Releases the claim of a run that stopped without completing (its files stay for inspection).
+    let release (dir: RunDirectory) =
+        try File.Delete(dir.File ClaimFile) with :? IOException -> ()

@@ -89,7 +89,7 @@ public sealed record TrainingStep(int Step, double FreeEnergy, double FreeEnergy
     SolverAccuracy? Solver = null, bool RolledBack = false, double SolverTolerance = 0);
 
 /// <summary>Training stopped because the loss or the gradient left finite values.</summary>
-public sealed class TrainingDivergenceException(string message) : Exception(message);
+public sealed class TrainingDivergenceException(string message) : Hybrid.Diagnostics.RunStoppedException(message);
 
 /// <summary>What a checkpoint must match to be loaded: the flow's definition and the target theory.</summary>
 /// <param name="Flow">Flow kind, e.g. "realnvp" or "cnf".</param>
@@ -109,7 +109,8 @@ public sealed record FlowCheckpointHeader(string Flow, string Definition, int La
 /// </summary>
 public sealed class ReverseKlTrainer : IDisposable
 {
-    private const string Magic = "hybrid-flow-checkpoint/2";
+    private const string Magic = "hybrid-flow-checkpoint/3";   // 3: a SHA-256 of the content closes the file
+    private const int ChecksumLength = 32;
     private const int SolverProbeFields = 32;
     private readonly FlowDistribution model;
     private readonly ILatticeAction action;
@@ -120,6 +121,10 @@ public sealed class ReverseKlTrainer : IDisposable
     private Tensor? solverProbe;
     private ulong probeSeed;
     private double lastFiniteLoss = double.NaN;
+    private int zeroGradientSteps;
+
+    /// <summary>Consecutive steps with a gradient of exactly zero after which training stops with a diagnosis.</summary>
+    public const int StalledSteps = 20;
     private byte[] lastAccurateState = Array.Empty<byte>();   // empty while the guard is off
     private int lastAccurateStep;
     private double lastAccurateTolerance = double.NaN;
@@ -200,6 +205,12 @@ public sealed class ReverseKlTrainer : IDisposable
             : GradientNorm();
         if (!double.IsFinite(norm))
             throw new TrainingDivergenceException(Diagnosis(step, "the gradient norm is " + norm));
+        // A gradient of exactly zero, step after step, means the networks saturated (outputs where tanh is flat):
+        // training can no longer move, and sampling such a flow yields confident nonsense.
+        zeroGradientSteps = norm == 0 ? zeroGradientSteps + 1 : 0;
+        if (zeroGradientSteps >= StalledSteps)
+            throw new TrainingDivergenceException(Diagnosis(step,
+                $"the gradient has been exactly 0 for {StalledSteps} steps in a row: the networks saturated and training cannot move"));
         optimizer.step();
         lastFiniteLoss = f;
         CompletedSteps = step;
@@ -284,15 +295,19 @@ public sealed class ReverseKlTrainer : IDisposable
         FormattableString.Invariant(
             $"training diverged at step {step}: {what} (last finite F_q = {lastFiniteLoss:G6}). ") +
         FormattableString.Invariant(
-            $"Try a smaller learning rate (now {LearningRate:G3}), gradient clipping (now {(Options.GradientClipNorm > 0 ? Options.GradientClipNorm.ToString("G3", System.Globalization.CultureInfo.InvariantCulture) : "off")}) or float64.");
+            $"Try a smaller learning rate (now {LearningRate:G3}) or gradient clipping (now {(Options.GradientClipNorm > 0 ? Options.GradientClipNorm.ToString("G3", System.Globalization.CultureInfo.InvariantCulture) : "off")})") +
+        (Options.DType == ScalarType.Float64 ? "." : ", or float64.");
 
-    /// <summary>Writes model, optimizer and random-generator state with <paramref name="header"/>, atomically.</summary>
+    /// <summary>
+    /// Writes model, optimizer and random-generator state with <paramref name="header"/>, atomically, closed by a
+    /// SHA-256 of the content so that a truncated or damaged file is recognised before any work (<see cref="CheckCompatible"/>).
+    /// </summary>
     public void SaveCheckpoint(string path, FlowCheckpointHeader header)
     {
         ArgumentNullException.ThrowIfNull(header);
-        Hybrid.IO.AtomicFile.Write(path, stream =>
+        using var content = new MemoryStream();
+        using (var writer = new BinaryWriter(content, System.Text.Encoding.UTF8, leaveOpen: true))
         {
-            using var writer = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true);
             writer.Write(Magic);
             writer.Write(JsonSerializer.Serialize(header));
             writer.Write(CompletedSteps);
@@ -309,15 +324,43 @@ public sealed class ReverseKlTrainer : IDisposable
             var bytes = state.data<byte>().ToArray();
             writer.Write(bytes.Length);
             writer.Write(bytes);
+        }
+        var body = content.ToArray();
+        var checksum = System.Security.Cryptography.SHA256.HashData(body);
+        Hybrid.IO.AtomicFile.Write(path, stream =>
+        {
+            stream.Write(body);
+            stream.Write(checksum);
         });
     }
 
-    /// <summary>Reads the header of a checkpoint file.</summary>
-    /// <exception cref="InvalidDataException">Not a Hybrid flow checkpoint.</exception>
+    /// <summary>Reads the header of a checkpoint file (after checking that the file is whole).</summary>
+    /// <exception cref="InvalidDataException">Not a Hybrid flow checkpoint, an older format, or a truncated or damaged file.</exception>
     public static FlowCheckpointHeader ReadHeader(string path)
     {
-        using var reader = new BinaryReader(File.OpenRead(path));
+        using var reader = new BinaryReader(new MemoryStream(ReadVerified(path)));
         return ReadHeader(reader, path);
+    }
+
+    /// <summary>The content of a checkpoint file without its checksum, after checking the checksum.</summary>
+    private static byte[] ReadVerified(string path)
+    {
+        if (Directory.Exists(path)) throw new InvalidDataException($"checkpoint '{path}' is a directory, not a checkpoint file");
+        if (!File.Exists(path)) throw new FileNotFoundException($"checkpoint '{path}' does not exist", path);
+        var all = File.ReadAllBytes(path);
+        using (var probe = new BinaryReader(new MemoryStream(all)))
+        {
+            string magic;
+            try { magic = probe.ReadString(); }
+            catch (Exception e) when (e is EndOfStreamException or IOException) { magic = ""; }
+            if (magic.StartsWith("hybrid-flow-checkpoint/", StringComparison.Ordinal) && magic != Magic)
+                throw new InvalidDataException($"checkpoint '{path}' was written by an earlier version of Hybrid ({magic}, this one reads {Magic}); train anew");
+            if (magic != Magic) throw new InvalidDataException($"'{path}' is not a Hybrid flow checkpoint");
+        }
+        if (all.Length < ChecksumLength
+            || !System.Security.Cryptography.SHA256.HashData(all.AsSpan(0, all.Length - ChecksumLength)).AsSpan().SequenceEqual(all.AsSpan(all.Length - ChecksumLength)))
+            throw new InvalidDataException($"checkpoint '{path}' is truncated or damaged (its SHA-256 does not match its content); it cannot be resumed");
+        return all[..^ChecksumLength];
     }
 
     private static FlowCheckpointHeader ReadHeader(BinaryReader reader, string path)
@@ -339,7 +382,6 @@ public sealed class ReverseKlTrainer : IDisposable
     public static void CheckCompatible(string path, FlowCheckpointHeader expected)
     {
         ArgumentNullException.ThrowIfNull(expected);
-        if (!File.Exists(path)) throw new FileNotFoundException($"checkpoint '{path}' does not exist", path);
         var found = ReadHeader(path);
         var differences = new List<string>();
         void Compare<T>(string what, T have, T want)
@@ -364,7 +406,7 @@ public sealed class ReverseKlTrainer : IDisposable
     public void LoadCheckpoint(string path, FlowCheckpointHeader expected)
     {
         CheckCompatible(path, expected);
-        using var reader = new BinaryReader(File.OpenRead(path));
+        using var reader = new BinaryReader(new MemoryStream(ReadVerified(path)));
         ReadHeader(reader, path);
         CompletedSteps = reader.ReadInt32();
         lastFiniteLoss = reader.ReadDouble();

@@ -11,6 +11,12 @@ public sealed record Phi4Parameters
     /// <summary>Space-time dimension of the lattice.</summary>
     public const int Dimensions = 2;
 
+    /// <summary>
+    /// Largest |m²| and λ accepted (lattice units). The Ising limit of interest is reached near λ̃ ~ 10–100, i.e.
+    /// λ of order 10³; far beyond, the forces grow like λφ³ and no sampler moves, so such values are refused up front.
+    /// </summary>
+    public const double MaxCoupling = 1e6;
+
     /// <summary>Bare mass squared m² (may be negative).</summary>
     public double MassSquared { get; }
 
@@ -45,8 +51,12 @@ public sealed record Phi4Parameters
     {
         if (!double.IsFinite(massSquared))
             throw new ArgumentException(FormattableString.Invariant($"m² = {massSquared} is not a finite number"), nameof(massSquared));
+        if (Math.Abs(massSquared) > MaxCoupling)
+            throw new ArgumentException(FormattableString.Invariant($"m² = {massSquared} is not allowed; |m²| must be ≤ {MaxCoupling:G3} (lattice units)"), nameof(massSquared));
         if (!double.IsFinite(lambda) || lambda < 0)
             throw new ArgumentException(FormattableString.Invariant($"λ = {lambda} is not allowed; λ must be a finite number ≥ 0"), nameof(lambda));
+        if (lambda > MaxCoupling)
+            throw new ArgumentException(FormattableString.Invariant($"λ = {lambda} is not allowed; λ must be ≤ {MaxCoupling:G3} (lattice units)"), nameof(lambda));
         if (lambda == 0 && massSquared <= 0)
             throw new ArgumentException(FormattableString.Invariant($"m² = {massSquared} with λ = 0 is not allowed: the free theory needs m² > 0 (its zero mode is not normalisable otherwise)"), nameof(massSquared));
         return new Phi4Parameters(massSquared, lambda);

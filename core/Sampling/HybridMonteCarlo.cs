@@ -23,6 +23,19 @@ public sealed record HmcOptions
     /// <summary>Floating-point type of fields and momenta (default float64: ΔH is a small difference of large numbers).</summary>
     public ScalarType DType { get; init; } = ScalarType.Float64;
 
+    /// <summary>
+    /// Most molecular-dynamics steps one trajectory may take (default 10000). A trajectory length or an adapted step
+    /// size that would need more is refused (<see cref="Validate"/>) or stops the run with a diagnosis
+    /// (<see cref="HybridMonteCarlo.Thermalize"/>) instead of running for days.
+    /// </summary>
+    public int MaxStepsPerTrajectory { get; init; } = 10_000;
+
+    /// <summary>Lowest target acceptance allowed: below it the chains barely move and Γ-method errors mean little.</summary>
+    public const double MinTargetAcceptance = 0.1;
+
+    /// <summary>Highest target acceptance allowed: above it the step size and the cost per trajectory run away.</summary>
+    public const double MaxTargetAcceptance = 0.99;
+
     /// <summary>Checks every value and throws an <see cref="ArgumentException"/> naming the bad one.</summary>
     public void Validate()
     {
@@ -30,8 +43,14 @@ public sealed record HmcOptions
             throw new ArgumentException($"trajectory length τ = {TrajectoryLength} is not allowed; τ must be a finite number > 0");
         if (!(InitialStepSize > 0) || !double.IsFinite(InitialStepSize))
             throw new ArgumentException($"step size ε = {InitialStepSize} is not allowed; ε must be a finite number > 0");
-        if (!(TargetAcceptance > 0 && TargetAcceptance < 1))
-            throw new ArgumentException($"target acceptance {TargetAcceptance} is not allowed; it must lie strictly between 0 and 1");
+        if (!(TargetAcceptance >= MinTargetAcceptance && TargetAcceptance <= MaxTargetAcceptance))
+            throw new ArgumentException(FormattableString.Invariant($"target acceptance {TargetAcceptance} is not allowed; it must lie in [{MinTargetAcceptance}, {MaxTargetAcceptance}]"));
+        if (MaxStepsPerTrajectory < 1)
+            throw new ArgumentException($"maximal steps per trajectory {MaxStepsPerTrajectory} is not allowed; it must be ≥ 1");
+        double steps = Math.Ceiling(TrajectoryLength / InitialStepSize - 1e-9);
+        if (steps > MaxStepsPerTrajectory)
+            throw new ArgumentException(FormattableString.Invariant(
+                $"trajectory length τ = {TrajectoryLength} needs {steps:G3} molecular-dynamics steps of ε = {InitialStepSize} per trajectory; at most {MaxStepsPerTrajectory} are allowed (τ ≤ {MaxStepsPerTrajectory * InitialStepSize:G3})"));
         if (DType is not (ScalarType.Float64 or ScalarType.Float32))
             throw new ArgumentException($"dtype {DType} is not allowed; use Float64 or Float32");
     }
@@ -47,7 +66,7 @@ public sealed record TrajectoryOutcome(bool[] Accepted, double[] DeltaH)
 }
 
 /// <summary>Raised when the Markov chain itself (not just a proposal) has left finite values.</summary>
-public sealed class SamplerDivergenceException(string message) : Exception(message);
+public sealed class SamplerDivergenceException(string message) : Hybrid.Diagnostics.RunStoppedException(message);
 
 /// <summary>
 /// Hybrid (Hamiltonian) Monte Carlo for a batch of independent Markov chains of one lattice action.
@@ -163,6 +182,7 @@ public sealed class HybridMonteCarlo : IDisposable
     {
         if (trajectories < 0) throw new ArgumentException($"thermalisation length {trajectories} is not allowed; it must be ≥ 0");
         const double gamma = 0.05, t0 = 10, kappa = 0.75;
+        trajectoriesAtFloor = 0;
         double mu = Math.Log(10 * StepSize), hBar = 0, logEpsBar = Math.Log(StepSize);
         for (int t = 1; t <= trajectories; t++)
         {
@@ -174,12 +194,32 @@ public sealed class HybridMonteCarlo : IDisposable
                 double logEps = mu - Math.Sqrt(t) / gamma * hBar;
                 double w = Math.Pow(t, -kappa);
                 logEpsBar = w * logEps + (1 - w) * logEpsBar;
-                SetStepSize(Math.Clamp(Math.Exp(logEps), 1e-6, Options.TrajectoryLength));
+                SetAdaptedStepSize(Math.Exp(logEps), t);
             }
             progress?.Invoke(t, outcome);
         }
         if (adaptStepSize && trajectories > 0)
-            SetStepSize(Math.Clamp(Math.Exp(logEpsBar), 1e-6, Options.TrajectoryLength));
+            SetAdaptedStepSize(Math.Exp(logEpsBar), trajectories, final: true);
+    }
+
+    private int trajectoriesAtFloor;
+
+    /// <summary>
+    /// Sets the step size adaptation asks for, within [τ / <see cref="HmcOptions.MaxStepsPerTrajectory"/>, τ]. Dual
+    /// averaging may dip below the floor for a few trajectories and recover; an adaptation still pinned there after
+    /// 20 trajectories in a row, or ending there, is driving ε towards 0 (the action is too stiff for the acceptance
+    /// asked for), and the run stops with a diagnosis instead of slowing down without bound.
+    /// </summary>
+    private void SetAdaptedStepSize(double wanted, int trajectory, bool final = false)
+    {
+        const int patience = 20;
+        double floor = Options.TrajectoryLength / Options.MaxStepsPerTrajectory;
+        trajectoriesAtFloor = wanted < floor ? trajectoriesAtFloor + 1 : 0;
+        if (trajectoriesAtFloor >= patience || (final && wanted < floor))
+            throw new SamplerDivergenceException(FormattableString.Invariant(
+                $"step-size adaptation asked for ε = {wanted:G3} at thermalisation trajectory {trajectory}, below the {Options.MaxStepsPerTrajectory} molecular-dynamics steps per trajectory of length τ = {Options.TrajectoryLength} that are allowed, and still missed acceptance {Options.TargetAcceptance}: ") +
+                "the action is too stiff for HMC at these couplings (forces grow like λφ³); check λ and m², or shorten the trajectory.");
+        SetStepSize(Math.Clamp(wanted, floor, Options.TrajectoryLength));
     }
 
     /// <inheritdoc/>

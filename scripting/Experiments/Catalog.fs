@@ -17,18 +17,24 @@ module Catalog =
 
     let private overview () =
         let lines = commands |> List.map (fun c -> sprintf "  %-14s %s" c.Name c.Description) |> String.concat "\n"
-        sprintf "Hybrid — neural-network methods for quantum field theory\n\nUsage: dotnet fsi scripts.fsx [experiment] [options]\n       (no arguments: the main job, %s)\n\nExperiments:\n%s\n\n'dotnet fsi scripts.fsx <experiment> --help' lists an experiment's options." (String.concat " " mainJob) lines
+        sprintf "Hybrid — neural-network methods for quantum field theory\n\nUsage: dotnet fsi scripts.fsx [experiment] [options]\n       (no arguments: the main job, %s)\n\nExperiments:\n%s\n\n'dotnet fsi scripts.fsx help <experiment>' lists an experiment's options. (dotnet fsi keeps --help and -h for itself;\n'help' works in every position, and so does '--help' after a '--'.)" (String.concat " " mainJob) lines
+
+    let private unknown name =
+        eprintfn "error: unknown experiment '%s'; allowed: %s (see 'dotnet fsi scripts.fsx help')" name (commands |> List.map (fun c -> c.Name) |> String.concat ", ")
+        Experiment.BadInput
 
     /// Runs the command line of scripts.fsx; returns the exit code.
     let main (argv: string list) : int =
         match (if List.isEmpty argv then mainJob else argv) with
+        | ("--help" | "-h" | "help") :: name :: _ when not (name.StartsWith "-") ->
+            match commands |> List.tryFind (fun c -> c.Name = name) with
+            | Some command -> command.Execute [ "--help" ]
+            | None -> unknown name
         | ("--help" | "-h" | "help") :: _ ->
             printfn "%s" (overview ())
             0
         | name :: rest ->
             match commands |> List.tryFind (fun c -> c.Name = name) with
             | Some command -> command.Execute rest
-            | None ->
-                eprintfn "error: unknown experiment '%s'; allowed: %s (see 'dotnet fsi scripts.fsx --help')" name (commands |> List.map (fun c -> c.Name) |> String.concat ", ")
-                Experiment.BadInput
+            | None -> unknown name
         | [] -> Experiment.BadInput

@@ -19,7 +19,9 @@ type SamplerSummary =
       /// Seconds spent before sampling: thermalisation for HMC, training for flows.
       SetupSeconds: float
       SamplingSeconds: float
-      Configurations: int }
+      Configurations: int
+      /// What the sampler's own checks found doubtful (e.g. a flow-MCMC chain too short for its error bars).
+      Warnings: string list }
 
 /// Results of a comparison.
 type Phi4CompareResult =
@@ -37,20 +39,38 @@ module Phi4Compare =
             CommandLine.option "cnf-steps" IntOption "500" "continuous-flow training steps"
             CommandLine.option "rk-steps" IntOption "50" "continuous flow: RK4 steps"
             CommandLine.option "batch" IntOption "64" "flow training batch size"
+            CommandLine.optional "realnvp-lr" FloatOption "realNVP's Adam learning rate (default as phi4-flow: 1e-3)"
+            CommandLine.optional "cnf-lr" FloatOption "continuous flow's Adam learning rate (default as phi4-flow: 5e-3)"
+            CommandLine.option "dtype" TextOption "float32" "flows: float32 | float64"
             CommandLine.option "samples" IntOption "8192" "proposals per flow for independence Metropolis" ]
         @ Phi4Options.run
 
     /// Validates the command line: one parse feeds every sampler, so they share theory, seed and device.
     let configure (o: ParsedOptions) : Phi4CompareConfig =
+        // The options this command names itself are checked here, so that a message names what the user typed
+        // (--realnvp-steps, not phi4-flow's --steps); what passes is handed to phi4-hmc's and phi4-flow's checks.
+        for name in [ "realnvp-steps"; "cnf-steps" ] do CommandLine.intIn o name 0L 100_000_000L |> ignore
+        CommandLine.intIn o "rk-steps" 1L 100_000L |> ignore
+        CommandLine.intIn o "batch" 2L 1_000_000L |> ignore
+        CommandLine.intIn o "samples" 2L 100_000_000L |> ignore
+        for name in [ "realnvp-lr"; "cnf-lr" ] do
+            match CommandLine.float o name with
+            | Some lr when not (lr > 0.0) -> raise (UsageError(sprintf "--%s %g is not allowed; it must be a number > 0" name lr))
+            | _ -> ()
+        match (CommandLine.text o "dtype" |> Option.defaultValue "float32").ToLowerInvariant() with
+        | "float32" | "float64" -> ()
+        | other -> raise (UsageError(sprintf "--dtype %s is not known; allowed: float32, float64" other))
         let pass names = [ for n in names do match CommandLine.text o n with Some v when CommandLine.has o n -> yield! [ "--" + n; v ] | _ -> () ]
         let shared = pass [ "L"; "m2"; "lambda"; "kappa"; "lambda-tilde"; "seed"; "device" ]
         let value n = CommandLine.text o n |> Option.get
         let hmc = Phi4Hmc.configure (CommandLine.parse Phi4Hmc.options (shared @ [ "--chains"; value "chains"; "--trajectories"; value "trajectories" ]))
-        let flow name steps extra =
+        let flow name steps lr extra =
+            let learningRate = match CommandLine.text o lr with Some v -> [ "--lr"; v ] | None -> []
             Phi4Flow.configure (
-                CommandLine.parse Phi4Flow.options (shared @ [ "--flow"; name; "--steps"; value steps; "--batch"; value "batch"; "--samples"; value "samples" ] @ extra))
+                CommandLine.parse Phi4Flow.options
+                    (shared @ [ "--flow"; name; "--steps"; value steps; "--batch"; value "batch"; "--samples"; value "samples"; "--dtype"; value "dtype" ] @ learningRate @ extra))
         { Hmc = hmc
-          Flows = [ flow "realnvp" "realnvp-steps" []; flow "cnf" "cnf-steps" [ "--rk-steps"; value "rk-steps" ] ] }
+          Flows = [ flow "realnvp" "realnvp-steps" "realnvp-lr" []; flow "cnf" "cnf-steps" "cnf-lr" [ "--rk-steps"; value "rk-steps" ] ] }
 
     /// The configuration as written to config.json.
     let describe (c: Phi4CompareConfig) =
@@ -97,30 +117,34 @@ module Phi4Compare =
         let c = r.Config.Hmc
         String.concat
             "\n"
-            [ sprintf "## φ⁴ samplers side by side: L = %d, %O\n" c.Lattice.Extent c.Couplings
-              Table.toMarkdown (frame r)
-              "Physics rows: value(error); for flows, the distance to HMC in combined standard deviations. τ_int in configurations"
+            [ yield sprintf "## φ⁴ samplers side by side: L = %d, %O\n" c.Lattice.Extent c.Couplings
+              yield Table.toMarkdown (frame r)
+              yield "Physics rows: value(error); for flows, the distance to HMC in combined standard deviations. τ_int in configurations"
               + " (trajectories for HMC, proposals for independence Metropolis). Costs in seconds of this machine: per configuration,"
               + " per independent χ₂ sample (× 2τ_int), and with thermalisation/training spread over the samples drawn."
-              + " Independence Metropolis is exact at any ESS; a poor flow shows as a long τ_int, not as a bias.\n" ]
+              + " Independence Metropolis is exact at any ESS; a poor flow shows as a long τ_int, not as a bias.\n"
+              yield! [ for s in r.Samplers do for w in s.Warnings -> sprintf "**%s: %s**\n" s.Name w ] ]
 
     /// Runs HMC and each flow into subdirectories, then writes the comparison.
     let run (c: Phi4CompareConfig) (dir: RunDirectory) : Phi4CompareResult =
-        let sub name =
-            match RunDirectory.create (dir.File name) with
-            | Result.Ok d -> d
-            | Result.Error message -> failwith message
-        let hmc = Phi4Hmc.run c.Hmc (sub "hmc")
+        // Each sampler writes a complete run of its own experiment into a subdirectory.
+        let inSub name experiment (f: RunDirectory -> 'r) =
+            let d = RunDirectory.sub dir name
+            let r = f d
+            RunDirectory.complete d experiment
+            r
+        let hmc = inSub "hmc" "phi4-hmc" (Phi4Hmc.run c.Hmc)
         let hmcSummary =
             { Name = "HMC"; Observables = hmc.Observables; SecondsPerConfiguration = Phi4Hmc.secondsPerTrajectory hmc
               SetupSeconds = hmc.Samples.ThermalizationSeconds; SamplingSeconds = hmc.Samples.MeasurementSeconds
-              Configurations = c.Hmc.Trajectories * c.Hmc.Chains }
+              Configurations = c.Hmc.Trajectories * c.Hmc.Chains; Warnings = [] }
         let flows =
             [ for f in c.Flows ->
-                  let r = Phi4Flow.run f (sub (FlowSpec.name f.Flow))
+                  let r = inSub (FlowSpec.name f.Flow) "phi4-flow" (Phi4Flow.run f)
                   { Name = (match f.Flow with RealNvp _ -> "realNVP" | ContinuousFlow _ -> "CNF")
                     Observables = r.Observables; SecondsPerConfiguration = r.SamplingSeconds / float f.Samples
-                    SetupSeconds = r.TrainingSeconds; SamplingSeconds = r.SamplingSeconds; Configurations = f.Samples } ]
+                    SetupSeconds = r.TrainingSeconds; SamplingSeconds = r.SamplingSeconds; Configurations = f.Samples
+                    Warnings = Phi4Flow.chainWarning f.Samples r.Chain r.Observables |> Option.toList } ]
         let result = { Config = c; Samplers = hmcSummary :: flows }
         AtomicFile.writeText (dir.File "summary.md") (report result)
         AtomicFile.writeText (dir.File "comparison.csv") (Table.toCsv (frame result))

@@ -115,8 +115,11 @@ module Phi4Flow =
         let resume = CommandLine.switch o "resume"
         match checkpoint, resume with
         | None, true -> raise (UsageError "--resume needs --checkpoint FILE")
+        | Some file, _ when Directory.Exists file -> raise (UsageError(sprintf "--checkpoint %s is a directory; give the path of a checkpoint file" file))
         | Some file, true when not (File.Exists file) -> raise (UsageError(sprintf "--checkpoint %s does not exist, so there is nothing to resume" file))
         | _ -> ()
+        // Training saves the checkpoint every tenth of the steps: a place that cannot take it is refused now, not then.
+        checkpoint |> Option.iter (CommandLine.writableFile "checkpoint")
         let couplings = Phi4Options.couplings o
         if resume then
             let expected = FlowCheckpointHeader(FlowSpec.name flow, FlowSpec.definitionJson flow, lattice.Extent, couplings.MassSquared, couplings.Lambda, string dtype)
@@ -172,8 +175,19 @@ module Phi4Flow =
     let private header (c: Phi4FlowConfig) =
         FlowCheckpointHeader(FlowSpec.name c.Flow, FlowSpec.definitionJson c.Flow, c.Lattice.Extent, c.Couplings.MassSquared, c.Couplings.Lambda, string c.Training.DType)
 
-    /// Trains (or resumes) with progress and periodic checkpoints; returns the model, the steps of this run and their seconds.
-    let train (c: Phi4FlowConfig) (checkpoint: string) =
+    /// training.csv: one row per step of this run.
+    let writeTrainingCurve (dir: RunDirectory) (history: TrainingStep list) =
+        AtomicFile.write (dir.File "training.csv") (fun w ->
+            w.WriteLine "step,free_energy_q,free_energy_q_error,ess,gradient_norm,learning_rate,solver_log_q_shift,solver_tolerance,rolled_back"
+            for s in history do
+                let shift, tolerance =
+                    if isNull s.Solver then "", ""
+                    else FormattableString.Invariant $"{s.Solver.LogQShiftMean:G6}", FormattableString.Invariant $"{s.SolverTolerance:G6}"
+                w.WriteLine(FormattableString.Invariant $"{s.Step},{s.FreeEnergy:G10},{s.FreeEnergyError:G10},{s.EffectiveSampleSize:G10},{s.GradientNorm:G10},{s.LearningRate:G10},{shift},{tolerance},{s.RolledBack}"))
+
+    /// Trains (or resumes) with progress and periodic checkpoints; returns the model, the steps of this run and their
+    /// seconds. Training that stops with a diagnosis leaves its curve so far in training.csv.
+    let train (c: Phi4FlowConfig) (checkpoint: string) (dir: RunDirectory) =
         let device = TorchRuntime.Resolve c.Device
         let action = Phi4Action(c.Lattice, c.Couplings)
         let model = FlowDistribution(FlowSpec.build c.Lattice c.Seed c.Flow, c.Lattice)
@@ -186,15 +200,19 @@ module Phi4Flow =
         let every = max 1 (c.Steps / 10)
         let history = ResizeArray<TrainingStep>()
         let mutable i = 0
-        while i < remaining && not trainer.HasEnded do
-            i <- i + 1
-            let s = trainer.Step()
-            history.Add s
-            if s.Step % every = 0 then trainer.SaveCheckpoint(checkpoint, header c)
-            if s.RolledBack && not trainer.HasEnded then
-                eprintfn "step %d: log q moved by %.3g on average between %d and %d RK4 steps (tolerance %.3g); back to the last accurate state, learning rate halved"
-                    s.Step s.Solver.LogQShiftMean s.Solver.Steps (2 * s.Solver.Steps) s.SolverTolerance
-            progress.Report(i, sprintf "F_q %.3f ± %.3f  ESS %.3f  lr %.1e" s.FreeEnergy s.FreeEnergyError s.EffectiveSampleSize s.LearningRate)
+        try
+            while i < remaining && not trainer.HasEnded do
+                i <- i + 1
+                let s = trainer.Step()
+                history.Add s
+                if s.Step % every = 0 then trainer.SaveCheckpoint(checkpoint, header c)
+                if s.RolledBack && not trainer.HasEnded then
+                    eprintfn "step %d: log q moved by %.3g on average between %d and %d RK4 steps (tolerance %.3g); back to the last accurate state, learning rate halved"
+                        s.Step s.Solver.LogQShiftMean s.Solver.Steps (2 * s.Solver.Steps) s.SolverTolerance
+                progress.Report(i, sprintf "F_q %.3f ± %.3f  ESS %.3f  lr %.1e" s.FreeEnergy s.FreeEnergyError s.EffectiveSampleSize s.LearningRate)
+        with :? TrainingDivergenceException ->
+            writeTrainingCurve dir (List.ofSeq history)
+            reraise ()
         trainer.SaveCheckpoint(checkpoint, header c)
         let ending = Option.ofObj trainer.EndReason
         ending |> Option.iter (eprintfn "%s")
@@ -248,10 +266,22 @@ module Phi4Flow =
           "free_energy_reweighted", reweightedFree
           "chi2_reweighted", chi2Reweighted ]
 
+    /// A warning when the flow-MCMC chain holds too few independent samples for its Γ-method errors to be trusted
+    /// (fewer than 100 accepted moves, or N/(2τ_int(χ₂)) < 100); independence Metropolis stays exact, but a poor flow's
+    /// chain sticks, and a stuck chain shows tiny errors around a wrong value.
+    let chainWarning (samples: int) (chain: IndependenceChain) (observables: (string * Estimate) list) : string option =
+        let moves = chain.Accepted |> Array.filter id |> Array.length
+        let tau = (observables |> List.find (fst >> (=) "chi2") |> snd).TauInt
+        let independent = float samples / (2.0 * tau)
+        if moves < 100 || not (independent >= 100.0) then
+            Some(sprintf "warning: the flow-MCMC chain moved %d times in %d proposals (about %.0f independent samples by τ_int(χ₂) = %.3g): too few for trustworthy error bars. Train the flow longer or draw more proposals."
+                    moves samples independent tau)
+        else None
+
     /// Trains, samples and analyses; writes into the run directory.
     let rec run (c: Phi4FlowConfig) (dir: RunDirectory) : Phi4FlowResult =
         let checkpoint = c.Checkpoint |> Option.defaultValue (dir.File "checkpoint.bin")
-        let model, action, device, history, trainingSeconds, ending = train c checkpoint
+        let model, action, device, history, trainingSeconds, ending = train c checkpoint dir
         let solver = solverCheck c model device
         solver |> Option.filter (fun s -> not (s.IsWithin c.Training.SolverTolerance)) |> Option.iter (solverWarning >> eprintfn "%s")
         let logWeights, chain, proposals, samplingSeconds = sample c model action device
@@ -262,6 +292,7 @@ module Phi4Flow =
               LogWeights = logWeights; Chain = chain; Proposals = proposals; Series = series; Physics = physics
               Observables = physics.Observables @ flowEstimates c logWeights chain proposals; Solver = solver; Device = string device.``type`` }
         write dir result
+        chainWarning c.Samples chain result.Observables |> Option.iter (eprintfn "%s")
         result
 
     /// The Markdown report.
@@ -280,18 +311,13 @@ module Phi4Flow =
                     check.Steps (2 * check.Steps) check.LogQShiftMean check.LogQShiftMax check.FieldShiftMax
             | None -> ""
         let ending = r.TrainingEnd |> Option.map (fun reason -> "\nTraining ended early: " + reason + "\n") |> Option.defaultValue ""
-        String.concat "\n" [ head; Phi4Study.markdown r.Observables r.Physics; note + solver + ending ]
+        let chain = chainWarning c.Samples r.Chain r.Observables |> Option.map (fun w -> "\n**" + w + "**\n") |> Option.defaultValue ""
+        String.concat "\n" [ head; Phi4Study.markdown r.Observables r.Physics; note + solver + ending + chain ]
 
     /// Writes training.csv, measurements.csv, summary.json, summary.md, tables and plots.
     and write (dir: RunDirectory) (r: Phi4FlowResult) =
         let c = r.Config
-        AtomicFile.write (dir.File "training.csv") (fun w ->
-            w.WriteLine "step,free_energy_q,free_energy_q_error,ess,gradient_norm,learning_rate,solver_log_q_shift,solver_tolerance,rolled_back"
-            for s in r.History do
-                let shift, tolerance =
-                    if isNull s.Solver then "", ""
-                    else FormattableString.Invariant $"{s.Solver.LogQShiftMean:G6}", FormattableString.Invariant $"{s.SolverTolerance:G6}"
-                w.WriteLine(FormattableString.Invariant $"{s.Step},{s.FreeEnergy:G10},{s.FreeEnergyError:G10},{s.EffectiveSampleSize:G10},{s.GradientNorm:G10},{s.LearningRate:G10},{shift},{tolerance},{s.RolledBack}"))
+        writeTrainingCurve dir r.History
         let accepted = [| r.Chain.Accepted |> Array.map (fun a -> if a then 1.0 else 0.0) |]
         Phi4Study.writeMeasurements (dir.File "measurements.csv") [ "log_w", [| r.LogWeights |]; "accepted", accepted; "state", [| r.Chain.State |> Array.map float |] ] r.Proposals
         Json.write
@@ -301,6 +327,7 @@ module Phi4Flow =
                   "parameters", describe c
                   "observables", Phi4Study.observablesJson r.Observables
                   "correlator", Phi4Study.correlatorJson r.Physics
+                  "warnings", Json.array (chainWarning c.Samples r.Chain r.Observables |> Option.toList |> List.map Json.text)
                   "solver",
                   (match r.Solver with
                    | Some check ->

@@ -205,10 +205,18 @@ module Phi4Study =
     let markdown (observables: (string * Estimate) list) (p: Phi4Physics) =
         let shown = (observableFrame observables).Columns.[ [ "observable"; "value"; "tau_int"; "samples" ] ]
         let correlators = (correlatorFrame p).Columns.[ [ "G_c(t)"; "m_p(t)" ] ]
+        let xi = observables |> List.tryFind (fst >> (=) "xi") |> Option.map snd
+        let xiNote =
+            match xi with
+            | Some e when Double.IsNaN e.Mean && p.Correlator.Length < 3 ->
+                sprintf " ξ is not defined at L = %d: the cosh effective mass m_p(t) needs the time slices t − 1, t, t + 1 with 1 ≤ t ≤ L − 2, so L ≥ 3." p.Correlator.Length
+            | Some e when Double.IsNaN e.Mean ->
+                " ξ is not defined here: on the plateau G_c(t) is not positive and falling (too noisy or too short a run for a cosh fit of m_p)."
+            | _ -> ""
         String.concat
             "\n"
             [ Table.toMarkdown shown
-              sprintf "ξ from the m_p(t) plateau t ∈ [%d, %d]. Errors by the Γ-method (Wolff, S = 1.5), τ_int in units of measurements.\n" (fst p.Plateau) (snd p.Plateau)
+              sprintf "ξ from the m_p(t) plateau t ∈ [%d, %d].%s Errors by the Γ-method (Wolff, S = 1.5), τ_int in units of measurements.\n" (fst p.Plateau) (snd p.Plateau) xiNote
               "### Zero-momentum correlator\n"
               Table.toMarkdown correlators ]
 

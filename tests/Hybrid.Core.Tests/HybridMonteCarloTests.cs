@@ -153,6 +153,25 @@ public class HybridMonteCarloTests
         Assert.InRange(rates.Average(), 0.6, 0.8);
     }
 
+    [Fact]
+    public void AdaptationPinnedAtTheStepFloorStopsWithADiagnosis()
+    {
+        // m² = 10⁶: the oscillation period is ~2·10⁻³, so with at most 5 steps per trajectory (ε ≥ 0.2) no proposal is
+        // ever accepted and adaptation keeps asking for smaller steps than allowed. It must stop, not crawl.
+        using var hmc = new HybridMonteCarlo(new Phi4Action(new SquareLattice(4), Phi4Parameters.FromMass(1e6, 0)), 4,
+            new HmcOptions { InitialStepSize = 0.2, MaxStepsPerTrajectory = 5 }, seed: 1);
+        var e = Assert.Throws<SamplerDivergenceException>(() => hmc.Thermalize(200, adaptStepSize: true));
+        Assert.Contains("too stiff", e.Message);
+        Assert.Contains("5 molecular-dynamics steps", e.Message);
+    }
+
+    [Fact]
+    public void TrajectoriesNeedingTooManyStepsAreRefused()
+    {
+        var e = Assert.Throws<ArgumentException>(() => new HmcOptions { TrajectoryLength = 1e6 }.Validate());
+        Assert.Contains("at most 10000", e.Message);
+    }
+
     private static void AssertWithin((double Mean, double Error) measured, double exact, string what)
     {
         double pulls = Math.Abs(measured.Mean - exact) / measured.Error;

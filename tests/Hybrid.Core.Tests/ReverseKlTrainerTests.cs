@@ -95,6 +95,32 @@ public class ReverseKlTrainerTests
         Assert.Throws<InvalidDataException>(() => ReverseKlTrainer.ReadHeader(typeof(ReverseKlTrainerTests).Assembly.Location));
     }
 
+    [Fact]
+    public void TruncatedOrDamagedCheckpointsAreRefusedBeforeLoading()
+    {
+        var lattice = new SquareLattice(4);
+        var p = Phi4Parameters.FromMass(-4, 8);
+        var path = Path.Combine(Path.GetTempPath(), $"hybrid-ckpt-{Guid.NewGuid():N}.bin");
+        var (_, trainer) = Make(lattice, new Phi4Action(lattice, p), 5);
+        using (trainer)
+        {
+            trainer.Step();
+            trainer.SaveCheckpoint(path, Header(lattice, p));
+        }
+        var whole = File.ReadAllBytes(path);
+        ReverseKlTrainer.CheckCompatible(path, Header(lattice, p));   // the whole file passes
+
+        File.WriteAllBytes(path, whole[..(whole.Length / 2)]);
+        var truncated = Assert.Throws<InvalidDataException>(() => ReverseKlTrainer.CheckCompatible(path, Header(lattice, p)));
+        Assert.Contains("truncated or damaged", truncated.Message);
+
+        var damaged = (byte[])whole.Clone();
+        damaged[whole.Length / 2] ^= 0x40;
+        File.WriteAllBytes(path, damaged);
+        Assert.Throws<InvalidDataException>(() => ReverseKlTrainer.CheckCompatible(path, Header(lattice, p)));
+        File.Delete(path);
+    }
+
     private sealed class ActionThatBreaks(SquareLattice lattice, int breakAt) : ILatticeAction
     {
         private int calls;

@@ -43,6 +43,15 @@ let tests =
               Directory.Delete(b, true)
           }
 
+          test "the exactness checks catch frozen chains and a broken Creutz equality, and only with trustworthy statistics" {
+              let est mean error samples = { Hybrid.Analysis.Estimate.independent mean error samples with TauInt = 1.0 }
+              let check acceptance boltzmann = Hybrid.Scripting.Experiments.Phi4Hmc.exactnessProblem Hybrid.Scripting.Experiments.Phi4Hmc.defaults 0.2 acceptance boltzmann
+              Expect.stringContains (check (est 0.0 0.0 5000) (est 0.0 0.0 5000)).Value "barely moved" "acceptance 0"
+              Expect.stringContains (check (est 0.85 0.01 5000) (est 0.9 0.01 5000)).Value "⟨e^{−ΔH}⟩ = 0.900(10)" "⟨e^{−ΔH}⟩ 10σ from 1"
+              Expect.isNone (check (est 0.85 0.01 5000) (est 1.003 0.004 5000)) "an exact run passes"
+              Expect.isNone (check (est 0.6 0.1 20) (est 0.39 0.11 20)) "20 heavy-tailed samples are not enough to judge"
+          }
+
           test "tutorial point: χ₂ agrees with the literature 0.75 ± 0.01 within 3σ (Γ-method errors)" {
               // Albergo et al. (2101.08176), L = 8, m² = −4, λ = 8. The test fails if the action, the sampler
               // or the analysis is wrong by more than about 3 combined standard deviations (≈ 0.03).

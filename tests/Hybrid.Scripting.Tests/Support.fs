@@ -18,7 +18,7 @@ let runInto (argv: string list) =
 
 /// (mean, error, τ_int) of an observable in a run's summary.json.
 let observable (dir: string) (name: string) =
-    use summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "summary.json")))
+    use summary = RunDirectory.readSummary dir
     let o = summary.RootElement.GetProperty("observables").GetProperty(name)
     o.GetProperty("mean").GetDouble(), o.GetProperty("error").GetDouble(), o.GetProperty("tau_int").GetDouble()
 
@@ -32,3 +32,27 @@ let runCapturingErrors (argv: string list) =
         code, writer.ToString()
     finally
         Console.SetError original
+
+/// The repository root (the folder holding scripts.fsx), found upwards from the test binary.
+let repositoryRoot =
+    lazy
+        (let rec up (dir: DirectoryInfo) =
+            if isNull dir then failwith "scripts.fsx not found above the test binary"
+            elif File.Exists(Path.Combine(dir.FullName, "scripts.fsx")) then dir.FullName
+            else up dir.Parent
+         up (DirectoryInfo AppContext.BaseDirectory))
+
+/// Runs `dotnet fsi scripts.fsx ARGS` in the repository root, as a user would (against the Release build of
+/// scripting/); returns (exit code, standard output, standard error).
+let runScript (argv: string list) =
+    let info = Diagnostics.ProcessStartInfo("dotnet", [ "fsi"; "scripts.fsx" ] @ argv, WorkingDirectory = repositoryRoot.Value,
+                                            UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true)
+    for name in [ "MSBuildSDKsPath"; "MSBUILD_EXE_PATH"; "MSBuildExtensionsPath" ] do
+        info.Environment.Remove name |> ignore
+    use p = Diagnostics.Process.Start info
+    let stdout = p.StandardOutput.ReadToEndAsync()
+    let stderr = p.StandardError.ReadToEndAsync()
+    if not (p.WaitForExit(TimeSpan.FromMinutes 10.0)) then
+        p.Kill true
+        failwithf "dotnet fsi scripts.fsx %s did not finish within 10 minutes" (String.concat " " argv)
+    p.ExitCode, stdout.Result, stderr.Result

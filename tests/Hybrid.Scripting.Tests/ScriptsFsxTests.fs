@@ -1,0 +1,64 @@
+/// scripts.fsx end to end, through `dotnet fsi` as a user runs it: every experiment at toy size, and help.
+module Hybrid.Scripting.Tests.ScriptsFsxTests
+
+open System.IO
+open Expecto
+open Hybrid.Scripting
+open Hybrid.Scripting.Tests.Support
+
+/// Toy-size arguments of every experiment that scripts.fsx offers. A new experiment without an entry here fails
+/// the first test below: each one gets an end-to-end run through the command line.
+let private smoke =
+    Map.ofList
+        [ "phi4-hmc", [ "--L"; "4"; "--chains"; "2"; "--thermalization"; "10"; "--trajectories"; "20" ]
+          "phi4-flow", [ "--L"; "4"; "--couplings"; "2"; "--steps"; "3"; "--samples"; "64" ]
+          // HMC, then realNVP, then the continuous flow in one process, as the main job runs them.
+          "phi4-compare", [ "--L"; "4"; "--chains"; "2"; "--trajectories"; "20"; "--realnvp-steps"; "3"; "--cnf-steps"; "2"; "--rk-steps"; "4"; "--batch"; "16"; "--samples"; "64" ] ]
+
+let private runSmoke (name: string) =
+    let dir = Path.Combine(newDirectory "hybrid-fsx", "run")
+    let code, out, err = runScript ([ name ] @ smoke.[name] @ [ "--out"; dir ])
+    Expect.equal code 0 (sprintf "dotnet fsi scripts.fsx %s exits 0; stderr:\n%s" name err)
+    Expect.isTrue (File.Exists(Path.Combine(dir, "summary.json"))) "summary.json written"
+    Expect.isTrue (RunDirectory.isComplete dir) "the run directory is marked complete"
+    out, dir
+
+[<Tests>]
+let tests =
+    testList
+        "scripts.fsx end to end"
+        [ test "every experiment has a toy-size end-to-end run" {
+              for c in Catalog.commands do
+                  Expect.isTrue (smoke.ContainsKey c.Name) (sprintf "%s has smoke arguments in ScriptsFsxTests" c.Name)
+          }
+
+          test "phi4-hmc runs through dotnet fsi" {
+              let out, dir = runSmoke "phi4-hmc"
+              Expect.stringContains out "| chi2 |" "prints the table"
+              Directory.Delete(Path.GetDirectoryName dir, true)
+          }
+
+          test "phi4-flow runs through dotnet fsi" {
+              let out, dir = runSmoke "phi4-flow"
+              Expect.stringContains out "| ess |" "prints the flow's figures of merit"
+              Directory.Delete(Path.GetDirectoryName dir, true)
+          }
+
+          test "phi4-compare runs HMC, realNVP and the continuous flow in one process through dotnet fsi" {
+              let out, dir = runSmoke "phi4-compare"
+              Expect.stringContains out "|  | HMC | realNVP | CNF |" "prints the comparison with all three samplers"
+              for sub in [ "hmc"; "realnvp"; "cnf" ] do
+                  Expect.isTrue (RunDirectory.isComplete (Path.Combine(dir, sub))) (sprintf "%s run complete" sub)
+              Directory.Delete(Path.GetDirectoryName dir, true)
+          }
+
+          test "help reaches Hybrid in every documented form" {
+              for argv in [ [ "help" ]; [ "--"; "--help" ] ] do
+                  let code, out, _ = runScript argv
+                  Expect.equal code 0 (sprintf "%A exits 0" argv)
+                  Expect.stringContains out "phi4-compare" (sprintf "%A lists the experiments" argv)
+              for argv in [ [ "help"; "phi4-hmc" ]; [ "phi4-hmc"; "help" ] ] do
+                  let code, out, _ = runScript argv
+                  Expect.equal code 0 (sprintf "%A exits 0" argv)
+                  Expect.stringContains out "--trajectory-length" (sprintf "%A lists phi4-hmc's options" argv)
+          } ]
