@@ -106,6 +106,56 @@ public static class FlowBenchmarks
         return md.ToString();
     }
 
+    /// <summary>
+    /// realNVP training throughput with float32 CPU convolutions on ATen's kernels (Hybrid's default) and on oneDNN
+    /// (libtorch's default), alternated in one process so that the ratio is measured side by side.
+    /// </summary>
+    public static string ConvolutionRoute(BenchContext context)
+    {
+        var md = new Report();
+        md.Line("# realNVP training throughput by CPU convolution route");
+        md.Line("");
+        md.Line(context.Describe());
+        md.Line("");
+        md.Line("Batch 64, float32, realNVP of 16 couplings (conv 1→8→8→2, kernel 3, circular padding), m² = −4, λ at ξ ≈ L/4. " +
+                "Hybrid runs float32 CPU convolutions on ATen's kernels because oneDNN's gave NaN gradients at random steps on an AMD EPYC host " +
+                "(README, \"TorchSharp runtime\"). Each route: 3 warm-up steps, then the median of 3 timed runs of ≥ 4 s, the routes alternating twice.");
+        md.Line("");
+        md.Line("| L | ATen steps/s | oneDNN steps/s | ATen / oneDNN |");
+        md.Line("|---:|---:|---:|---:|");
+        var original = Hybrid.Runtime.TorchRuntime.CpuConvolutions;
+        try
+        {
+            foreach (int l in new[] { 8, 12 })
+            {
+                var rates = new Dictionary<Hybrid.Runtime.CpuConvolutionRoute, List<double>>
+                {
+                    [Hybrid.Runtime.CpuConvolutionRoute.Aten] = new(),
+                    [Hybrid.Runtime.CpuConvolutionRoute.OneDnn] = new(),
+                };
+                var (trainer, model, _) = Trainer("realnvp", l, context.Device);
+                using (trainer)
+                {
+                    for (int round = 0; round < 2; round++)
+                        foreach (var route in rates.Keys)
+                        {
+                            Hybrid.Runtime.TorchRuntime.CpuConvolutions = route;
+                            for (int i = 0; i < 3; i++) trainer.Step();
+                            rates[route].Add(Timing.MedianRate(() => { trainer.Step(); return 1; }, repetitions: 3, minSeconds: 4.0));
+                        }
+                }
+                model.Flow.Dispose();
+                double aten = rates[Hybrid.Runtime.CpuConvolutionRoute.Aten].Average(), onednn = rates[Hybrid.Runtime.CpuConvolutionRoute.OneDnn].Average();
+                md.Line(string.Create(CultureInfo.InvariantCulture, $"| {l} | {aten:F2} | {onednn:F2} | {aten / onednn:F2} |"));
+            }
+        }
+        finally
+        {
+            Hybrid.Runtime.TorchRuntime.CpuConvolutions = original;
+        }
+        return md.ToString();
+    }
+
     /// <summary>ESS/N with a bootstrap error, and F_q with its error, from 4096 fresh proposals.</summary>
     private static (double Ess, double EssError, double FreeEnergy, double FreeEnergyError) Measure(FlowDistribution model, Phi4Action action, Device device)
     {

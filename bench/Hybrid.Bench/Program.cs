@@ -4,7 +4,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using Hybrid.Bench;
 
-// Usage: Hybrid.Bench [hmc] [flows] [flows-quality] [--out DIR] [--device auto|cpu|cuda]
+// Usage: Hybrid.Bench [hmc] [flows] [conv-route] [flows-quality] [--out DIR] [--device auto|cpu|cuda]
 //        [--quality-sizes 8,12,20] [--quality-flows realnvp,cnf] [--quality-steps 500,2000] [--quality-seconds 600]
 var plan = new FlowQualityPlan(new[] { 8, 12 }, new[] { "realnvp", "cnf" }, new[] { 500, 2000 }, new[] { 600 });
 var defaultPlan = plan;
@@ -12,6 +12,7 @@ var benchmarks = new Dictionary<string, Func<BenchContext, string>>
 {
     ["hmc"] = HmcThroughput.Run,
     ["flows"] = FlowBenchmarks.Throughput,
+    ["conv-route"] = FlowBenchmarks.ConvolutionRoute,
     ["flows-quality"] = context => FlowBenchmarks.Quality(context, plan),
 };
 var selected = new List<string>();

@@ -14,6 +14,17 @@ public enum ComputeDevice
     Cuda,
 }
 
+/// <summary>Which kernels run float32 convolutions on the CPU (<see cref="TorchRuntime.CpuConvolutions"/>).</summary>
+public enum CpuConvolutionRoute
+{
+    /// <summary>libtorch could not be asked.</summary>
+    Unknown,
+    /// <summary>libtorch's native ATen kernels (im2col and BLAS): Hybrid's default.</summary>
+    Aten,
+    /// <summary>oneDNN, libtorch's own default.</summary>
+    OneDnn,
+}
+
 /// <summary>
 /// Loads TorchSharp's native libraries so that they work on any x86-64 Linux, and resolves devices.
 /// Every entry point of Hybrid that creates tensors calls <see cref="EnsureLoaded"/> first.
@@ -242,33 +253,52 @@ public static class TorchRuntime
     public const string OneDnnEnvironmentVariable = "HYBRID_ONEDNN";
 
     /// <summary>
-    /// How float32 convolutions run on the CPU: <c>"aten"</c> (libtorch's native im2col and BLAS kernels, Hybrid's default),
-    /// <c>"onednn"</c> (libtorch's default, kept with <see cref="OneDnnEnvironmentVariable"/>=1) or <c>"unknown"</c>
-    /// where the libtorch library could not be located to ask.
+    /// Which kernels run float32 convolutions on the CPU: <see cref="CpuConvolutionRoute.Aten"/> (libtorch's native
+    /// im2col and BLAS kernels, Hybrid's default, see <see cref="RouteCpuConvolutions"/>) or
+    /// <see cref="CpuConvolutionRoute.OneDnn"/> (libtorch's own default, kept with <see cref="OneDnnEnvironmentVariable"/>=1).
+    /// <see cref="CpuConvolutionRoute.Unknown"/> where libtorch could not be located to ask; setting it there does nothing.
+    /// Setting it takes effect for the next convolution (benchmarks compare the two in one process).
     /// </summary>
-    public static string CpuConvolutionBackend
+    public static CpuConvolutionRoute CpuConvolutions
     {
         get
         {
             EnsureLoaded();
             var context = LibTorchContext();
-            if (context is null) return "unknown";
+            if (context is null) return CpuConvolutionRoute.Unknown;
             var enabled = Marshal.GetDelegateForFunctionPointer<GetFlag>(NativeLibrary.GetExport(context.Value.Library, "_ZNK2at7Context17userEnabledMkldnnEv"));
-            return enabled(context.Value.Context) != 0 ? "onednn" : "aten";
+            return enabled(context.Value.Context) != 0 ? CpuConvolutionRoute.OneDnn : CpuConvolutionRoute.Aten;
         }
+        set
+        {
+            if (value is not (CpuConvolutionRoute.Aten or CpuConvolutionRoute.OneDnn))
+                throw new ArgumentException($"CPU convolution route {value} is not allowed; use Aten or OneDnn");
+            EnsureLoaded();
+            SetContextFlag("_ZN2at7Context20setUserEnabledMkldnnEb", value == CpuConvolutionRoute.OneDnn);
+        }
+    }
+
+    private static void SetContextFlag(string symbol, bool value)
+    {
+        var context = LibTorchContext();
+        if (context is not null && NativeLibrary.TryGetExport(context.Value.Library, symbol, out var f))
+            Marshal.GetDelegateForFunctionPointer<SetFlag>(f)(context.Value.Context, value ? (byte)1 : (byte)0);
     }
 
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)] private delegate IntPtr GlobalContext();
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)] private delegate void SetFlag(IntPtr context, byte value);
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)] private delegate byte GetFlag(IntPtr context);
 
+    private static (IntPtr Library, IntPtr Context)? libTorchContext;
+
     /// <summary>libtorch's global <c>at::Context</c>, through the exported C++ symbols of libtorch_cpu (null where it cannot be found).</summary>
     private static (IntPtr Library, IntPtr Context)? LibTorchContext()
     {
-        if (libTorchCpu is null) return null;
+        if (libTorchContext is not null || libTorchCpu is null) return libTorchContext;
         var library = NativeLibrary.Load(libTorchCpu);   // already loaded: the same handle
         if (!NativeLibrary.TryGetExport(library, "_ZN2at13globalContextEv", out var global)) return null;
-        return (library, Marshal.GetDelegateForFunctionPointer<GlobalContext>(global)());
+        libTorchContext = (library, Marshal.GetDelegateForFunctionPointer<GlobalContext>(global)());
+        return libTorchContext;
     }
 
     /// <summary>
@@ -280,30 +310,23 @@ public static class TorchRuntime
     /// kernels) and the float32 continuous flow (no convolution) trained cleanly. On an Intel Xeon (Sapphire Rapids)
     /// the same float32 runs are bit-for-bit reproducible, and they stay so with every libtorch and oneDNN allocation
     /// filled with NaN bytes, placed against guard pages (overrun, underrun, use after free) and with forced garbage
-    /// collections: Hybrid's and TorchSharp's own memory handling is clean, and what differs between the two hosts is
-    /// the CPU-dependent kernel code: oneDNN 3.7.1 (bundled in libtorch 2.10), which runs every float32 convolution
-    /// and its backward passes and sizes its blocking from the CPU's cache topology (read on AMD through a separate
-    /// CPUID leaf). README, "TorchSharp runtime", has the evidence. The native route is deterministic on every CPU
-    /// and costs about 20% of realNVP throughput at L = 8–12 on the Xeon; float64 always took it. NNPACK is off
+    /// collections: Hybrid's and TorchSharp's own memory handling is clean, and the fault lies in CPU-dependent kernel
+    /// code. The one such component that float32 realNVP uses and that nothing which trained cleanly on the failing host
+    /// used is oneDNN 3.7.1 (bundled in libtorch 2.10), which runs every float32 convolution and its backward passes;
+    /// that is where the evidence points (README, "TorchSharp runtime"). The native route is the one float64 always took,
+    /// which trained cleanly there; it costs about 20% of realNVP throughput at L = 8–12 on the Xeon. NNPACK is off
     /// because libtorch's CPU builds cannot initialise it on these hosts and printed one warning per convolution.
     /// </remarks>
     private static void RouteCpuConvolutions(List<string> notes)
     {
-        var context = LibTorchContext();
-        if (context is null)
+        if (LibTorchContext() is null)
         {
             notes.Add("CPU convolutions: libtorch's default (libtorch_cpu not located)");
             return;
         }
-        var (library, instance) = context.Value;
-        void Set(string symbol, bool value)
-        {
-            if (NativeLibrary.TryGetExport(library, symbol, out var f))
-                Marshal.GetDelegateForFunctionPointer<SetFlag>(f)(instance, value ? (byte)1 : (byte)0);
-        }
         bool keepOneDnn = NonEmpty(Environment.GetEnvironmentVariable(OneDnnEnvironmentVariable)) == "1";
-        Set("_ZN2at7Context20setUserEnabledNNPACKEb", false);
-        Set("_ZN2at7Context20setUserEnabledMkldnnEb", keepOneDnn);
+        SetContextFlag("_ZN2at7Context20setUserEnabledNNPACKEb", false);
+        SetContextFlag("_ZN2at7Context20setUserEnabledMkldnnEb", keepOneDnn);
         notes.Add(keepOneDnn ? $"CPU convolutions: oneDNN ({OneDnnEnvironmentVariable}=1)" : "CPU convolutions: ATen");
     }
 }

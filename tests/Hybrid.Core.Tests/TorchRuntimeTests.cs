@@ -23,9 +23,14 @@ public class TorchRuntimeTests
     {
         // oneDNN's float32 convolutions gave NaN gradients at random steps on AMD EPYC hosts (issue 7): Hybrid routes
         // them to ATen's kernels when it loads libtorch. HYBRID_ONEDNN=1 is the documented way back.
-        var expected = Environment.GetEnvironmentVariable(TorchRuntime.OneDnnEnvironmentVariable) == "1" ? "onednn" : "aten";
-        Assert.Equal(expected, TorchRuntime.CpuConvolutionBackend);
+        var expected = Environment.GetEnvironmentVariable(TorchRuntime.OneDnnEnvironmentVariable) == "1" ? CpuConvolutionRoute.OneDnn : CpuConvolutionRoute.Aten;
+        Assert.Equal(expected, TorchRuntime.CpuConvolutions);
         Assert.Contains("CPU convolutions", TorchRuntime.Description);
+        // The route can be switched at run time (the benchmark compares both in one process) and switched back.
+        TorchRuntime.CpuConvolutions = CpuConvolutionRoute.OneDnn;
+        Assert.Equal(CpuConvolutionRoute.OneDnn, TorchRuntime.CpuConvolutions);
+        TorchRuntime.CpuConvolutions = expected;
+        Assert.Equal(expected, TorchRuntime.CpuConvolutions);
     }
 
     [Fact]
