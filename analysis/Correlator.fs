@@ -2,8 +2,15 @@ namespace Hybrid.Analysis
 
 open System
 
+/// How the time direction of a correlator closes.
+type Boundary =
+    /// Periodic time of extent L (a lattice): G(t) ~ cosh(m(t − L/2)), cosh effective mass.
+    | Periodic
+    /// Open time (a path on [0, T], or ⟨x(t)x(0)⟩ for t ≥ 0): G(t) ~ Σ_n c_n e^{−E_n t}, log-ratio effective mass.
+    | Open
+
 /// Zero-momentum correlators G_c(t) of a periodic lattice of time extent L, their cosh effective
-/// mass and the correlation length. Measurements are given as slices.[t].[r].[i]: time slice
+/// mass and the correlation length; the `…With Open` variants treat correlators of open time. Measurements are given as slices.[t].[r].[i]: time slice
 /// t = 0 .. L−1, replica r, sample i (the full periodic range, not folded).
 [<RequireQualifiedAccess>]
 module Correlator =
@@ -21,6 +28,18 @@ module Correlator =
     let effectiveMass (g: float[]) : float[] =
         Array.init g.Length (fun t ->
             if t = 0 || t = g.Length - 1 then nan else coshMass g.[t - 1] g.[t] g.[t + 1])
+
+    // m(t) = ln[G(t)/G(t+1)]; NaN where the ratio is not positive (no decaying exponential there).
+    let private logRatioMass (current: float) (next: float) =
+        let ratio = current / next
+        if ratio > 0.0 then log ratio else nan
+
+    /// Effective mass of g.[t] for either boundary: the cosh mass for Periodic (as `effectiveMass`), and
+    /// m(t) = ln[G(t)/G(t+1)] for Open, defined for t = 0 .. T−2 (the last entry is NaN). For G(t) = e^{−mt} it is m.
+    let effectiveMassWith (boundary: Boundary) (g: float[]) : float[] =
+        match boundary with
+        | Periodic -> effectiveMass g
+        | Open -> Array.init g.Length (fun t -> if t = g.Length - 1 then nan else logRatioMass g.[t] g.[t + 1])
 
     /// Default plateau window [t1, t2] for time extent L: t1 = max(1, L/4), t2 = max(t1, L/2 − 1)
     /// (integer division). It starts a quarter of the lattice in, where excited states have
@@ -43,6 +62,17 @@ module Correlator =
                 Estimate.undefined (slices.[t] |> Array.sumBy Array.length)
             else
                 GammaMethod.derived (fun m -> coshMass m.[0] m.[1] m.[2]) slices.[t - 1 .. t + 1])
+
+    /// Estimates of the effective mass for either boundary, indexed by t like `slices`, by GammaMethod.derived on the
+    /// slices each mass uses (t−1, t, t+1 for Periodic; t, t+1 for Open).
+    let effectiveMassEstimatesWith (boundary: Boundary) (slices: float[][][]) : Estimate[] =
+        match boundary with
+        | Periodic -> effectiveMassEstimates slices
+        | Open ->
+            let extent = slices.Length
+            Array.init extent (fun t ->
+                if t = extent - 1 then Estimate.undefined (slices.[t] |> Array.sumBy Array.length)
+                else GammaMethod.derived (fun m -> logRatioMass m.[0] m.[1]) slices.[t .. t + 1])
 
     // The window average of m_p(t) as a function of the means of slices t1−1 .. t2+1.
     let private plateauAverage (t1: int, t2: int) (means: float[]) =

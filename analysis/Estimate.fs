@@ -19,6 +19,13 @@ type Estimate =
         Window: int
         /// Number of samples N (over all replicas).
         Samples: int
+        /// Variance of the data Γ(0) (of the linearised series for derived quantities); NaN where not known
+        /// (e.g. bootstrap estimates).
+        Variance: float
+        /// Split-R̂ over the replicas (Gelman–Rubin with each chain split in halves, Vehtari et al. 2021 without
+        /// rank normalisation): ≈ 1 when every chain samples the same distribution, above 1.01 worth a look, well
+        /// above when chains disagree. NaN where it cannot be formed (halves shorter than 2 samples, or no replicas).
+        RHat: float
     }
 
 /// Construction and formatting of estimates.
@@ -26,14 +33,17 @@ type Estimate =
 [<CompilationRepresentation(CompilationRepresentationFlags.ModuleSuffix)>]
 module Estimate =
 
-    /// Estimate of `samples` independent draws (bootstrap, iid flow samples): τ_int = ½, no window.
+    /// Estimate of `samples` independent draws (bootstrap, iid flow samples): τ_int = ½, no window, and the variance
+    /// of the (linearised) data N·error², which is what an error of a mean of N independent samples implies.
+    /// R̂ is not formed (NaN): independent draws have no chains to compare.
     let independent (mean: float) (error: float) (samples: int) : Estimate =
-        { Mean = mean; Error = error; TauInt = 0.5; TauIntError = 0.0; Window = 0; Samples = samples }
+        { Mean = mean; Error = error; TauInt = 0.5; TauIntError = 0.0; Window = 0; Samples = samples
+          Variance = float samples * error * error; RHat = nan }
 
     /// Estimate of a quantity that is not defined on these data (e.g. an effective mass where
     /// the correlator is not convex): every float is NaN.
     let undefined (samples: int) : Estimate =
-        { Mean = nan; Error = nan; TauInt = nan; TauIntError = nan; Window = 0; Samples = samples }
+        { Mean = nan; Error = nan; TauInt = nan; TauIntError = nan; Window = 0; Samples = samples; Variance = nan; RHat = nan }
 
     let private invariant = CultureInfo.InvariantCulture
 

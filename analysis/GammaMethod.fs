@@ -86,6 +86,28 @@ module GammaMethod =
         let first = nonEmpty.[0].[0]
         nonEmpty |> Array.forall (Array.forall (fun a -> a = first))
 
+    /// Split-R̂ of replicas (independent chains): each chain is cut into two halves, all halves are trimmed to the
+    /// shortest, and R̂ = √(V̂⁺/W) with W the mean within-half variance, B/n the variance of the half means and
+    /// V̂⁺ = (n−1)/n W + B/n (Gelman et al., BDA3 §11.4; Vehtari et al. 2021 without rank normalisation).
+    /// Splitting makes one drifting chain show up as well as chains that disagree. NaN when the halves would hold
+    /// fewer than 2 samples; 1 for constant data.
+    let splitRHat (replicas: float[][]) : float =
+        validate replicas
+        let halves =
+            replicas
+            |> Array.filter (fun r -> r.Length >= 4)
+            |> Array.collect (fun r -> let h = r.Length / 2 in [| r.[.. h - 1]; r.[r.Length - h ..] |])
+        if halves.Length < 2 then nan
+        else
+            let n = halves |> Array.map Array.length |> Array.min
+            let halves = halves |> Array.map (fun h -> h.[.. n - 1])
+            let means = halves |> Array.map Array.average
+            let grand = Array.average means
+            let between = float n / float (halves.Length - 1) * (means |> Array.sumBy (fun m -> (m - grand) * (m - grand)))
+            let within = Array.map2 (fun (h: float[]) m -> (h |> Array.sumBy (fun x -> (x - m) * (x - m))) / float (n - 1)) halves means |> Array.average
+            if within = 0.0 then (if between = 0.0 then 1.0 else infinity)
+            else sqrt ((float (n - 1) / float n * within + between / float n) / within)
+
     // Everything the Γ-method derives from the data, computed once; `analyzeWith` and
     // `autocorrelationWith` present different parts of it.
     type private Analysis =
@@ -118,7 +140,7 @@ module GammaMethod =
             // Zero variance: ρ = Γ/Γ(0) would be 0/0; the error is exactly zero, and the mean is
             // the constant itself rather than a sum divided by N that may be off by an ulp.
             let constant = (replicas |> Array.find (fun r -> r.Length > 0)).[0]
-            withoutWindow 0.0 (Estimate.independent constant 0.0 n)
+            withoutWindow 0.0 { Estimate.independent constant 0.0 n with Variance = 0.0; RHat = 1.0 }
         else
             let wMax = max 1 ((replicas |> Array.map Array.length |> Array.max) / 2)
             let gamma = autocovariance replicas abar wMax
@@ -152,7 +174,8 @@ module GammaMethod =
                   TauIntErrorByWindow = tauIntErrorByWindow; Window = window; Samples = n; S = s }
               Result =
                 { Mean = abar; Error = error; TauInt = tauInt
-                  TauIntError = tauIntErrorByWindow.[window]; Window = window; Samples = n } }
+                  TauIntError = tauIntErrorByWindow.[window]; Window = window; Samples = n
+                  Variance = gamma.[0]; RHat = splitRHat replicas } }
 
     /// Γ-method analysis of one observable given as replicas, with windowing factor `s`
     /// (S of Wolff's automatic windowing; larger S → larger window, less bias, more noise).

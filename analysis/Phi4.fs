@@ -1,6 +1,6 @@
 namespace Hybrid.Analysis
 
-/// Estimators for the observables of two-dimensional lattice φ⁴ theory (physics.md §1) from
+/// Estimators for the observables of two-dimensional lattice φ⁴ theory (docs/phi4.md) from
 /// per-measurement series given as replicas ([r].[i], Monte Carlo order). The magnetisation is
 /// the extensive M = Σ_x φ_x of each configuration; `volume` is V = L² (number of sites).
 [<RequireQualifiedAccess>]

@@ -83,4 +83,6 @@ module Table =
               "tau_int_error", column (fun e -> e.TauIntError)
               "window", column (fun e -> e.Window)
               "samples", column (fun e -> e.Samples)
+              "variance", column (fun e -> e.Variance)
+              "r_hat", column (fun e -> e.RHat)
               "value", column Estimate.format ]

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using Hybrid.Flows;
 using Hybrid.Lattice;
+using Hybrid.Sampling;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -22,12 +23,12 @@ public sealed record FlowQualityPlan(IReadOnlyList<int> Sizes, IReadOnlyList<str
 /// <summary>
 /// Flow benchmarks (issue 3): training throughput of realNVP and the equivariant continuous flow with the CNF's
 /// operation count (<see cref="Throughput"/>); ESS and F_q after equal numbers of steps and equal wall-clock
-/// budgets, with the CNF's solver accuracy (<see cref="Quality"/>). All at m² = −4 with λ from physics.md §1
+/// budgets, with the CNF's solver accuracy (<see cref="Quality"/>). All at m² = −4 with λ from docs/phi4.md
 /// (ξ ≈ L/4), batch 64, float32, and the optimiser settings of phi4-flow.
 /// </summary>
 public static class FlowBenchmarks
 {
-    /// <summary>λ at m² = −4 with ξ ≈ L/4: physics.md §1, plus L = 6 from Gerdes et al.'s released models.</summary>
+    /// <summary>λ at m² = −4 with ξ ≈ L/4: docs/phi4.md, plus L = 6 from Gerdes et al.'s released models.</summary>
     public static double ReferenceLambda(int l) => l switch
     {
         6 => 6.975, 8 => 6.008, 10 => 5.550, 12 => 5.276, 14 => 5.113, 20 => 4.807, 32 => 4.572, 64 => 4.398,
@@ -161,12 +162,9 @@ public static class FlowBenchmarks
     {
         using var g = new Generator(12345, device);
         var logW = model.Propose(action, 4096, 256, g, ScalarType.Float32, device, _ => { });
-        var rng = new Random(1);
-        var boot = Enumerable.Range(0, 100).Select(_ =>
-            FlowDiagnostics.EffectiveSampleSizeFraction(Enumerable.Range(0, logW.Length).Select(__ => logW[rng.Next(logW.Length)]).ToArray())).ToArray();
-        double mean = boot.Average();
-        var (f, df) = FlowDiagnostics.VariationalFreeEnergy(logW);
-        return (FlowDiagnostics.EffectiveSampleSizeFraction(logW), Math.Sqrt(boot.Sum(b => (b - mean) * (b - mean)) / (boot.Length - 1)), f, df);
+        var ess = Hybrid.Analysis.Statistics.BootstrapStatistic(s => ImportanceWeights.EffectiveSampleSizeFraction(s[0]), new[] { logW }, seed: 1, resamples: 100);
+        var (f, df) = ImportanceWeights.VariationalFreeEnergy(logW);
+        return (ess.Mean, ess.Error, f, df);
     }
 
     /// <summary>Trains each flow of the plan at each L, measuring at every step and time milestone; then the CNF's solver accuracy.</summary>
@@ -251,7 +249,7 @@ public static class FlowBenchmarks
                 double Ess((Tensor Phi, Tensor LogJacobian) integrated)
                 {
                     var logq = FlowDistribution.PriorLogDensity(z) - integrated.LogJacobian;
-                    return FlowDiagnostics.EffectiveSampleSizeFraction((action.Action(integrated.Phi) + logq).neg().to(ScalarType.Float64).cpu().data<double>().ToArray());
+                    return ImportanceWeights.EffectiveSampleSizeFraction((action.Action(integrated.Phi) + logq).neg().to(ScalarType.Float64).cpu().data<double>().ToArray());
                 }
                 md.Line(string.Create(CultureInfo.InvariantCulture,
                     $"| {l} | {n} | {accuracy.LogQShiftMean:E2} | {accuracy.LogQShiftMax:E2} | {accuracy.FieldShiftMax:E2} | {Ess(withN):F3} | {Ess(with2N):F3} |"));

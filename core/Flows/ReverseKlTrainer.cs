@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Hybrid.Lattice;
+using Hybrid.Sampling;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -196,7 +197,7 @@ public sealed class ReverseKlTrainer : IDisposable
         var free = s + logQ;
         var loss = free.mean();
         var logWeights = free.detach().neg().to(ScalarType.Float64).cpu().data<double>().ToArray();
-        var (f, df) = FlowDiagnostics.VariationalFreeEnergy(logWeights);
+        var (f, df) = ImportanceWeights.VariationalFreeEnergy(logWeights);
         if (!double.IsFinite(f))
             throw new TrainingDivergenceException(Diagnosis(step, "the loss F_q is " + f));
         loss.backward();
@@ -214,7 +215,7 @@ public sealed class ReverseKlTrainer : IDisposable
         optimizer.step();
         lastFiniteLoss = f;
         CompletedSteps = step;
-        var ess = FlowDiagnostics.EffectiveSampleSizeFraction(logWeights);
+        var ess = ImportanceWeights.EffectiveSampleSizeFraction(logWeights);
         if (solverProbe is null || step % Options.SolverCheckInterval != 0)
             return new TrainingStep(step, f, df, ess, norm, lr);
         double spread = df * Math.Sqrt(logWeights.Length);   // σ of log w: df is its standard error

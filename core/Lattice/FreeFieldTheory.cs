@@ -2,7 +2,7 @@ namespace Hybrid.Lattice;
 
 /// <summary>
 /// Exact results for the free lattice field (λ = 0, m² &gt; 0) on a periodic L×L lattice, where
-/// S = ½ φ A φ with A = 2(−Δ + m²) (physics.md §1). The tests of every sampler are anchored here.
+/// S = ½ φ A φ with A = 2(−Δ + m²) (docs/phi4.md). The tests of every sampler are anchored here.
 /// </summary>
 public sealed class FreeFieldTheory
 {

@@ -28,6 +28,18 @@ public sealed class Phi4Action : ILatticeAction
     public Phi4Parameters Parameters { get; }
 
     /// <inheritdoc/>
+    public IReadOnlyList<long> ConfigurationShape => new long[] { Lattice.Extent, Lattice.Extent };
+
+    /// <inheritdoc/>
+    public string Describe() => System.Text.Json.JsonSerializer.Serialize(new
+    {
+        kind = "phi4",
+        L = Lattice.Extent,
+        m2 = Parameters.MassSquared,
+        lambda = Parameters.Lambda,
+    });
+
+    /// <inheritdoc/>
     public Tensor Action(Tensor phi)
     {
         CheckShape(phi);

@@ -1,7 +1,7 @@
 namespace Hybrid.Lattice;
 
 /// <summary>
-/// Couplings of lattice φ⁴ in d = 2, in both parameterisations of physics.md §1:
+/// Couplings of lattice φ⁴ in d = 2, in both parameterisations of docs/phi4.md:
 /// S = Σ_x [Σ_μ (φ_{x+μ̂} − φ_x)² + m² φ_x² + λ φ_x⁴]  (the "mass" form, used for all computations), and
 /// S = Σ_x [−2κ Σ_μ ϕ_x ϕ_{x+μ̂} + (1 − 2λ̃) ϕ_x² + λ̃ ϕ_x⁴]  (the "hopping" form), with
 /// φ = √κ ϕ, (2d + m²) κ = 1 − 2λ̃, λ̃ = λ κ². The conversion is exact in both directions.

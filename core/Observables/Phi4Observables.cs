@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace Hybrid.Observables;
 
 /// <summary>
-/// Per-configuration measurements of lattice φ⁴ for a batch of chains (physics.md §1), as plain arrays
+/// Per-configuration measurements of lattice φ⁴ for a batch of chains (docs/phi4.md), as plain arrays
 /// indexed [chain] or [chain, t]. Means, errors and derived quantities (χ₂, U₄, ξ) are the analysis's job.
 /// </summary>
 /// <param name="Magnetization">M = Σ_x φ_x.</param>

@@ -69,13 +69,14 @@ public sealed record TrajectoryOutcome(bool[] Accepted, double[] DeltaH)
 public sealed class SamplerDivergenceException(string message) : Hybrid.Diagnostics.RunStoppedException(message);
 
 /// <summary>
-/// Hybrid (Hamiltonian) Monte Carlo for a batch of independent Markov chains of one lattice action.
+/// Hybrid (Hamiltonian) Monte Carlo for a batch of independent Markov chains of one action, on any configuration
+/// shape (<see cref="IAction.ConfigurationShape"/>).
 /// Each chain has its own Metropolis decision; the step size is shared, adapted during thermalisation
 /// (<see cref="Thermalize"/>) by dual averaging, then frozen so that the chains are exact.
 /// </summary>
 public sealed class HybridMonteCarlo : IDisposable
 {
-    private readonly ILatticeAction action;
+    private readonly IAction action;
     private readonly Generator generator;
     private Tensor fields;
 
@@ -85,7 +86,7 @@ public sealed class HybridMonteCarlo : IDisposable
     /// <param name="options">Integrator, trajectory length and step-size settings.</param>
     /// <param name="seed">Seeds every random number of the sampler.</param>
     /// <param name="device">Device of all tensors (default CPU).</param>
-    public HybridMonteCarlo(ILatticeAction action, int chains, HmcOptions options, long seed, Device? device = null)
+    public HybridMonteCarlo(IAction action, int chains, HmcOptions options, long seed, Device? device = null)
     {
         ArgumentNullException.ThrowIfNull(action);
         ArgumentNullException.ThrowIfNull(options);
@@ -97,9 +98,8 @@ public sealed class HybridMonteCarlo : IDisposable
         Chains = chains;
         Device = device ?? CPU;
         generator = new Generator((ulong)seed, Device);
-        int l = action.Lattice.Extent;
         // The chain state belongs to the sampler, never to a caller's dispose scope.
-        fields = randn(new long[] { chains, l, l }, dtype: options.DType, device: Device, generator: generator).mul_(0.1).DetachFromDisposeScope();
+        fields = randn(ActionShapes.Batched(action, chains), dtype: options.DType, device: Device, generator: generator).mul_(0.1).DetachFromDisposeScope();
         SetStepSize(options.InitialStepSize);
     }
 
@@ -121,15 +121,13 @@ public sealed class HybridMonteCarlo : IDisposable
     /// <summary>Gradient evaluations per trajectory and chain (the cost unit of HMC).</summary>
     public int GradientsPerTrajectory => StepsPerTrajectory * MolecularDynamics.GradientsPerStep(Options.Integrator);
 
-    /// <summary>The current configurations, [chains, L, L]. Owned by the sampler: clone to keep.</summary>
+    /// <summary>The current configurations, [chains, ..shape]. Owned by the sampler: clone to keep.</summary>
     public Tensor Fields => fields;
 
     /// <summary>Replaces the current configurations (e.g. to start from given fields).</summary>
     public void SetFields(Tensor value)
     {
-        int l = action.Lattice.Extent;
-        if (value.dim() != 3 || value.shape[0] != Chains || value.shape[1] != l || value.shape[2] != l)
-            throw new ArgumentException($"fields of shape [{string.Join(", ", value.shape)}] do not fit; expected [{Chains}, {l}, {l}]");
+        ActionShapes.Check(action, value, Chains);
         Tensor next;
         using (NewDisposeScope())
             next = value.to(Options.DType, Device).clone().DetachFromDisposeScope();
@@ -159,7 +157,8 @@ public sealed class HybridMonteCarlo : IDisposable
         dH = where(dH.isfinite(), dH, full_like(dH, double.PositiveInfinity));
         var u = rand(new long[] { Chains }, dtype: Options.DType, device: Device, generator: generator);
         var accept = u.log().lt(dH.neg());
-        var keep = accept.view(Chains, 1, 1);
+        // One decision per chain, broadcast over every configuration dimension.
+        var keep = accept.view(new long[] { Chains }.Concat(Enumerable.Repeat(1L, (int)fields.dim() - 1)).ToArray());
         var next = where(keep, phi1, fields).DetachFromDisposeScope();
         fields.Dispose();
         fields = next;
@@ -168,7 +167,7 @@ public sealed class HybridMonteCarlo : IDisposable
         var deltaH = dH.to(ScalarType.Float64).cpu().data<double>().ToArray();
         if (!h0.isfinite().all().item<bool>())
             throw new SamplerDivergenceException(
-                $"HMC chain left finite values (current action is NaN or ∞) at step size ε = {StepSize}; check the couplings (λ ≥ 0 and, for λ = 0, m² > 0) and the initial fields");
+                $"HMC chain left finite values (current action is NaN or ∞) at step size ε = {StepSize}; check the target ({action.Describe()}: for φ⁴, λ ≥ 0 and, for λ = 0, m² > 0) and the initial fields");
         return new TrajectoryOutcome(accepted, deltaH);
     }
 

@@ -1,4 +1,3 @@
-using Hybrid.Lattice;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -30,7 +29,7 @@ public static class MolecularDynamics
     /// Time reversal: integrating (φ′, −π′) returns (φ, −π) up to rounding.
     /// </summary>
     public static (Tensor Phi, Tensor Momentum) Integrate(
-        ILatticeAction action, Tensor phi, Tensor momentum, double stepSize, int steps, MolecularDynamicsIntegrator integrator)
+        IAction action, Tensor phi, Tensor momentum, double stepSize, int steps, MolecularDynamicsIntegrator integrator)
     {
         ArgumentNullException.ThrowIfNull(action);
         if (steps < 1) throw new ArgumentOutOfRangeException(nameof(steps), steps, "at least one step is needed");
@@ -75,10 +74,11 @@ public static class MolecularDynamics
     }
 
     /// <summary>H = ½ Σ π² + S(φ) per configuration.</summary>
-    public static Tensor Hamiltonian(ILatticeAction action, Tensor phi, Tensor momentum)
+    public static Tensor Hamiltonian(IAction action, Tensor phi, Tensor momentum)
     {
         using var scope = NewDisposeScope();
-        var kinetic = momentum.square().sum(new long[] { 1, 2 }).mul_(0.5);
+        // ½ p² summed over every configuration dimension (all but the batch).
+        var kinetic = momentum.square().sum(Enumerable.Range(1, (int)momentum.dim() - 1).Select(d => (long)d).ToArray()).mul_(0.5);
         return kinetic.add_(action.Action(phi)).MoveToOuterDisposeScope();
     }
 }

@@ -120,7 +120,7 @@ module Phi4Study =
         let frame = Table.ofEstimates observables
         let described = observables |> List.map (fun (name, _) -> name, (match meaning.TryGetValue name with | true, m -> m | _ -> name)) |> Series.ofObservations
         frame.AddColumn("observable", described)
-        frame.Columns.[ [ "observable"; "value"; "mean"; "error"; "tau_int"; "tau_int_error"; "window"; "samples" ] ]
+        frame.Columns.[ [ "observable"; "value"; "mean"; "error"; "tau_int"; "tau_int_error"; "window"; "samples"; "variance"; "r_hat" ] ]
 
     /// G_c(t) and m_p(t) by time slice as a Deedle frame.
     let correlatorFrame (p: Phi4Physics) : Frame<int, string> =
@@ -138,7 +138,8 @@ module Phi4Study =
     let estimateJson (e: Estimate) =
         Json.object
             [ "mean", Json.number e.Mean; "error", Json.number e.Error; "tau_int", Json.number e.TauInt
-              "tau_int_error", Json.number e.TauIntError; "window", Json.integer e.Window; "samples", Json.integer e.Samples ]
+              "tau_int_error", Json.number e.TauIntError; "window", Json.integer e.Window; "samples", Json.integer e.Samples
+              "variance", Json.number e.Variance; "r_hat", Json.number e.RHat ]
 
     /// Named estimates as a JSON object (the "observables" of summary.json).
     let observablesJson (observables: (string * Estimate) list) =

@@ -19,7 +19,7 @@ let tests =
             let once = Bootstrap.estimate 42 200 (fun m -> m.[0]) samples
             let again = Bootstrap.estimate 42 200 (fun m -> m.[0]) samples
             let other = Bootstrap.estimate 43 200 (fun m -> m.[0]) samples
-            Expect.equal again once "same seed, same result"
+            Expect.equal (again.Mean, again.Error, again.Samples) (once.Mean, once.Error, once.Samples) "same seed, same result"
             Expect.notEqual other.Error once.Error "another seed draws other resamples"
         }
         test "ratio of correlated means: error matches linear propagation within 10 %" {

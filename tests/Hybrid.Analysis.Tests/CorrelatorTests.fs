@@ -68,4 +68,20 @@ let tests =
             Expect.throwsT<ArgumentException>
                 (fun () -> Correlator.plateauMass (0, 3) (noisyCorrelators (Gaussian 1) 10) |> ignore) "t1 = 0"
         }
+        test "open boundary: the log-ratio mass of e^{−mt} is m at every t but the last" {
+            let g = Array.init 10 (fun t -> 2.0 * exp (-0.3 * float t))
+            let m = Correlator.effectiveMassWith Open g
+            for t in 0 .. 8 do Expect.floatClose Accuracy.high m.[t] 0.3 (sprintf "m(%d)" t)
+            Expect.isTrue (Double.IsNaN m.[9]) "undefined at the last slice"
+            Expect.equal (Correlator.effectiveMassWith Periodic g |> Array.map string) (Correlator.effectiveMass g |> Array.map string) "Periodic is the cosh mass"
+        }
+        test "open boundary: the estimates recover the mass of noisy independent exponentials within errors" {
+            // 400 samples per slice of e^{−0.5t}(1 + 0.01ξ): m(t) = 0.5 with an error about 0.014/√400 ≈ 0.0007.
+            let gauss = Gaussian 77
+            let slices = Array.init 6 (fun t -> [| Array.init 400 (fun _ -> exp (-0.5 * float t) * (1.0 + 0.01 * gauss.Next())) |])
+            let m = Correlator.effectiveMassEstimatesWith Open slices
+            for t in 0 .. 4 do
+                Expect.isLessThan (abs (m.[t].Mean - 0.5)) (4.0 * m.[t].Error) (sprintf "m(%d) = %s" t (Estimate.format m.[t]))
+            Expect.isTrue (Double.IsNaN m.[5].Mean) "undefined at the last slice"
+        }
     ]

@@ -180,4 +180,31 @@ let private derivedTests =
         }
     ]
 
-let tests = testList "GammaMethod" [ ar1Tests; iidTests; mechanicsTests; derivedTests ]
+let private rHatTests =
+    testList "split-R̂ and variance" [
+        test "a hand-computed case: [1; 2; 3; 4] splits into [1; 2] and [3; 4], R̂ = √(2.25/0.5)" {
+            // n = 2, halves' means 1.5 and 3.5: B = 2·(1 + 1)/1 = 4, W = ½, V⁺ = ½·½ + 4/2 = 2.25.
+            Expect.floatClose Accuracy.veryHigh (GammaMethod.splitRHat [| [| 1.0; 2.0; 3.0; 4.0 |] |]) (sqrt 4.5) "R̂"
+        }
+        test "four independent chains of one distribution: R̂ within 0.01 of 1, variance within 5% of 1" {
+            let g = Gaussian 404
+            let chains = Array.init 4 (fun _ -> g.Draw 2000)
+            let e = GammaMethod.analyze chains
+            Expect.isLessThan (abs (e.RHat - 1.0)) 0.01 (sprintf "R̂ = %g" e.RHat)
+            // Var of the sample variance of 8000 N(0,1) draws: 2/8000, sd 0.016; 5% is 3 sd.
+            Expect.isLessThan (abs (e.Variance - 1.0)) 0.05 (sprintf "variance %g" e.Variance)
+        }
+        test "chains that sample different means, or one that drifts, give R̂ well above 1" {
+            let g = Gaussian 405
+            let apart = [| g.Draw 1000; g.Draw 1000 |> Array.map ((+) 2.0) |]
+            Expect.isGreaterThan (GammaMethod.analyze apart).RHat 1.3 "two chains 2σ apart"
+            let drifting = [| Array.init 2000 (fun i -> float i / 500.0 + g.Next()) |]
+            Expect.isGreaterThan (GammaMethod.splitRHat drifting) 1.3 "one chain drifting by 4σ: its halves disagree"
+        }
+        test "edge cases: constant data give 1, chains too short give NaN" {
+            Expect.equal (GammaMethod.analyze [| Array.create 10 3.0; Array.create 10 3.0 |]).RHat 1.0 "constant"
+            Expect.isTrue (Double.IsNaN(GammaMethod.splitRHat [| [| 1.0; 2.0; 3.0 |] |])) "halves of one sample"
+        }
+    ]
+
+let tests = testList "GammaMethod" [ ar1Tests; iidTests; mechanicsTests; derivedTests; rHatTests ]

@@ -11,6 +11,7 @@ let tests =
         Phi4Tests.tests
         TableTests.tests
         PlotsTests.tests
+        FittingTests.tests
     ]
 
 [<EntryPoint>]

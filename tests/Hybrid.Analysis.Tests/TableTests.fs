@@ -6,7 +6,7 @@ open Expecto
 open Deedle
 open Hybrid.Analysis
 
-let private chi2 = { Mean = 0.75123; Error = 0.00432; TauInt = 3.25; TauIntError = 0.4; Window = 17; Samples = 10_000 }
+let private chi2 = { Mean = 0.75123; Error = 0.00432; TauInt = 3.25; TauIntError = 0.4; Window = 17; Samples = 10_000; Variance = 0.02; RHat = 1.001 }
 let private binder = Estimate.independent 0.5 0.0123 2000
 
 let private lines (text: string) = text.Split('\n', StringSplitOptions.RemoveEmptyEntries) |> Array.map (fun l -> l.TrimEnd('\r'))
@@ -38,7 +38,7 @@ let tests =
     testList "Table" [
         test "ofEstimates has the summary columns in order, one row per name" {
             let frame = Table.ofEstimates [ "chi2", chi2; "U4", binder ]
-            Expect.sequenceEqual frame.ColumnKeys [ "mean"; "error"; "tau_int"; "tau_int_error"; "window"; "samples"; "value" ] "columns"
+            Expect.sequenceEqual frame.ColumnKeys [ "mean"; "error"; "tau_int"; "tau_int_error"; "window"; "samples"; "variance"; "r_hat"; "value" ] "columns"
             Expect.sequenceEqual frame.RowKeys [ "chi2"; "U4" ] "rows"
             Expect.equal (frame.GetColumn<string>("value").["chi2"]) "0.7512(43)" "formatted value"
             Expect.equal (frame.GetColumn<int>("window").["chi2"]) 17 "window"
@@ -47,9 +47,9 @@ let tests =
             let markdown = Table.toMarkdown (Table.ofEstimates [ "chi2", chi2; "U4", binder ])
             let rows = lines markdown
             Expect.equal rows.Length 4 "header, separator, two rows"
-            Expect.equal rows.[0] "|  | mean | error | tau_int | tau_int_error | window | samples | value |" "header"
-            Expect.equal rows.[1] "|---|---|---|---|---|---|---|---|" "separator"
-            Expect.equal rows.[2] "| chi2 | 0.75123 | 0.00432 | 3.25 | 0.4 | 17 | 10000 | 0.7512(43) |" "row"
+            Expect.equal rows.[0] "|  | mean | error | tau_int | tau_int_error | window | samples | variance | r_hat | value |" "header"
+            Expect.equal rows.[1] "|---|---|---|---|---|---|---|---|---|---|" "separator"
+            Expect.equal rows.[2] "| chi2 | 0.75123 | 0.00432 | 3.25 | 0.4 | 17 | 10000 | 0.02 | 1.001 | 0.7512(43) |" "row"
             Expect.stringContains rows.[3] "0.500(12)" "second row"
         }
         test "markdown shows Estimate cells with Estimate.format and escapes pipes" {
@@ -78,7 +78,7 @@ let tests =
             try
                 CultureInfo.CurrentCulture <- CultureInfo.GetCultureInfo "de-DE"
                 let csv = Table.toCsv (Table.ofEstimates [ "chi2", chi2 ])
-                Expect.stringContains csv "chi2,0.75123,0.00432,3.25,0.4,17,10000,0.7512(43)" "decimal points"
+                Expect.stringContains csv "chi2,0.75123,0.00432,3.25,0.4,17,10000,0.02,1.001,0.7512(43)" "decimal points"
             finally
                 CultureInfo.CurrentCulture <- previous
         }

@@ -144,8 +144,8 @@ public class FreeFieldFlowTests
         var logW = model.Propose(action, 256, 64, g, ScalarType.Float64, CPU, _ => { });
         // log w = −S − log q = ln Z exactly for every sample.
         Assert.All(logW, w => Assert.Equal(-theory.FreeEnergy, w, 9));
-        Assert.Equal(1.0, FlowDiagnostics.EffectiveSampleSizeFraction(logW), 12);
-        var (f, df) = FlowDiagnostics.VariationalFreeEnergy(logW);
+        Assert.Equal(1.0, ImportanceWeights.EffectiveSampleSizeFraction(logW), 12);
+        var (f, df) = ImportanceWeights.VariationalFreeEnergy(logW);
         Assert.Equal(theory.FreeEnergy, f, 9);
         Assert.True(df < 1e-9);
         var uniforms = Enumerable.Range(0, 256).Select(i => (i + 0.5) / 256).ToArray();

@@ -172,6 +172,54 @@ public class HybridMonteCarloTests
         Assert.Contains("at most 10000", e.Message);
     }
 
+    [Fact]
+    public void SamplesACorrelatedGaussianIn50Dimensions()
+    {
+        // Σ = A Aᵀ/d + ½ I with A standard normal: eigenvalues from ½ to about 4.5, strongly correlated directions.
+        const int d = 50, chains = 32, measured = 1000;
+        using var scope = NewDisposeScope();
+        var target = CorrelatedGaussian.Random(d, 17);
+        var covariance = target.Covariance;
+        using var hmc = new HybridMonteCarlo(target, chains, new HmcOptions { TrajectoryLength = 1.5 }, seed: 3);
+        hmc.Thermalize(200, adaptStepSize: true);
+        var action = new double[chains][];
+        var x0x1 = new double[chains][];
+        var x0x0 = new double[chains][];
+        for (int c = 0; c < chains; c++) (action[c], x0x1[c], x0x0[c]) = (new double[measured], new double[measured], new double[measured]);
+        for (int t = 0; t < measured; t++)
+        {
+            using var inner = NewDisposeScope();
+            hmc.Trajectory();
+            var s = target.Action(hmc.Fields).data<double>().ToArray();
+            var x = hmc.Fields.data<double>().ToArray();
+            for (int c = 0; c < chains; c++)
+            {
+                action[c][t] = s[c];
+                x0x1[c][t] = x[c * d] * x[c * d + 1];
+                x0x0[c][t] = x[c * d] * x[c * d];
+            }
+        }
+        // ⟨S⟩ = d/2 exactly (⟨xᵀΣ⁻¹x⟩ = tr 1 = d); ⟨x₀x₁⟩ = Σ₀₁ and ⟨x₀²⟩ = Σ₀₀. Γ-method errors, 4σ.
+        var sEstimate = Hybrid.Analysis.Statistics.GammaMethod(action);
+        AssertWithin((sEstimate.Mean, sEstimate.Error), d / 2.0, "⟨S⟩");
+        var c01 = Hybrid.Analysis.Statistics.GammaMethod(x0x1);
+        AssertWithin((c01.Mean, c01.Error), covariance[0, 1].item<double>(), "⟨x₀x₁⟩");
+        var c00 = Hybrid.Analysis.Statistics.GammaMethod(x0x0);
+        AssertWithin((c00.Mean, c00.Error), covariance[0, 0].item<double>(), "⟨x₀²⟩");
+        Assert.InRange(sEstimate.RHat, 0.95, 1.05);
+        Assert.Equal(new long[] { chains, d }, hmc.Fields.shape);
+    }
+
+    [Fact]
+    public void ConfigurationsOfAnotherShapeAreRefused()
+    {
+        using var scope = NewDisposeScope();
+        var target = new CorrelatedGaussian(eye(3, dtype: ScalarType.Float64));
+        using var hmc = new HybridMonteCarlo(target, 2, new HmcOptions(), seed: 1);
+        var e = Assert.Throws<ArgumentException>(() => hmc.SetFields(zeros(2, 4, dtype: ScalarType.Float64)));
+        Assert.Contains("expected [2, 3]", e.Message);
+    }
+
     private static void AssertWithin((double Mean, double Error) measured, double exact, string what)
     {
         double pulls = Math.Abs(measured.Mean - exact) / measured.Error;

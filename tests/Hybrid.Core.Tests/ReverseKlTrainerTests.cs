@@ -1,5 +1,6 @@
 using Hybrid.Flows;
 using Hybrid.Lattice;
+using Hybrid.Sampling;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -31,8 +32,8 @@ public class ReverseKlTrainerTests
         for (int i = 0; i < 200; i++) last = trainer.Step();
         using var g = new Generator(77);
         var logW = model.Propose(action, 4096, 512, g, ScalarType.Float64, CPU, _ => { });
-        var (f, df) = FlowDiagnostics.VariationalFreeEnergy(logW);
-        double ess = FlowDiagnostics.EffectiveSampleSizeFraction(logW);
+        var (f, df) = ImportanceWeights.VariationalFreeEnergy(logW);
+        double ess = ImportanceWeights.EffectiveSampleSizeFraction(logW);
         Console.WriteLine($"free field L = 4: F_q = {f} ± {df}, −ln Z = {theory.FreeEnergy}, ESS = {ess}");
         // F_q ≥ −ln Z holds exactly; the estimate may dip below only by its statistical error.
         Assert.True(f > theory.FreeEnergy - 4 * df, $"F_q = {f} ± {df} below −ln Z = {theory.FreeEnergy}");
@@ -128,6 +129,8 @@ public class ReverseKlTrainerTests
         public SquareLattice Lattice => lattice;
         public Tensor Action(Tensor phi) => ++calls >= breakAt ? inner.Action(phi) * double.NaN : inner.Action(phi);
         public Tensor Gradient(Tensor phi) => inner.Gradient(phi);
+        public IReadOnlyList<long> ConfigurationShape => inner.ConfigurationShape;
+        public string Describe() => inner.Describe();
     }
 
     [Fact]

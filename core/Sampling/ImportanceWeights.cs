@@ -1,10 +1,11 @@
-namespace Hybrid.Flows;
+namespace Hybrid.Sampling;
 
 /// <summary>
-/// Figures of merit of a flow q for a target p ∝ e^{−S}, from importance log-weights
-/// log w = −S − log q of samples drawn from q (physics.md §1).
+/// Importance sampling of a target p ∝ e^{−S} with samples drawn from any q (a flow, an undeformed network
+/// ensemble, …): effective sample size, variational and reweighted free energies from the log-weights
+/// log w = −S − log q (docs/phi4.md).
 /// </summary>
-public static class FlowDiagnostics
+public static class ImportanceWeights
 {
     /// <summary>log Σ_i e^{x_i}, stable for large |x|.</summary>
     public static double LogSumExp(ReadOnlySpan<double> x)
