@@ -2,7 +2,7 @@
 //
 //   build   restore (locked to packages.lock.json) and build the solution in Release
 //   test    build, run every test suite, print "Tests: N passed, M failed[, K skipped]"
-//   run     build, then run scripts.fsx with the remaining arguments (no arguments: the main job)
+//   run     build, then run scripts.fsx with the remaining arguments (no arguments: the main job; --quick: at toy size)
 //   bench   build, then run the benchmarks (default hmc and flows; `bench flows-quality` trains for long), results in bench/results/
 //   clean   remove build outputs
 //
@@ -113,11 +113,13 @@ let clean () =
     if Directory.Exists results then Directory.Delete(results, true)
 
 let usage =
-    "usage: dotnet fsi build.fsx <target> [arguments]\n\ntargets:\n  build   build the solution (Release)\n  test    run every test suite\n  run     run scripts.fsx (no arguments: the main job; `run help` lists experiments)\n  bench   run the benchmarks (default hmc, flows; also flows-quality); results in bench/results/\n  clean   remove build outputs"
+    "usage: dotnet fsi build.fsx <target> [arguments]\n\ntargets:\n  build   build the solution (Release)\n  test    run every test suite\n  run     run scripts.fsx (no arguments: the main job; `run --quick`: the same at toy size; `run help` lists experiments)\n  bench   run the benchmarks (default hmc, flows; also flows-quality); results in bench/results/\n  clean   remove build outputs"
 
 match List.ofArray fsi.CommandLineArgs |> List.tail with
 | [ "build" ] -> build ()
 | [ "test" ] -> test ()
+// `dotnet fsi` parses options that come right after a script name, so scripts.fsx takes the word `quick`.
+| "run" :: "--quick" :: rest -> runScripts ("quick" :: rest)
 | "run" :: rest -> runScripts rest
 | "bench" :: rest -> bench rest
 | [ "clean" ] -> clean ()

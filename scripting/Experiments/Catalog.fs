@@ -9,15 +9,22 @@ module Catalog =
     let commands : Command list =
         [ Experiment.command Phi4Hmc.experiment
           Experiment.command Phi4Flow.experiment
-          Experiment.command Phi4Compare.experiment ]
+          Experiment.command Phi4Compare.experiment
+          Merge.command ]
 
     /// What `dotnet fsi scripts.fsx` runs without arguments: HMC, realNVP and the equivariant continuous
     /// flow side by side at the Albergo et al. tutorial point L = 8, m² = −4, λ = 8 (HMC χ₂ = 0.75 ± 0.01).
     let mainJob : string list = [ "phi4-compare" ]
 
+    /// The main job at toy size (`dotnet fsi scripts.fsx quick`, `dotnet fsi build.fsx run --quick`): the same code path
+    /// in well under a minute, for CI and for a first check on a new machine. Its numbers are not physics.
+    let quickJob : string list =
+        mainJob @ [ "--L"; "6"; "--chains"; "4"; "--trajectories"; "200"; "--realnvp-steps"; "20"; "--cnf-steps"; "5"
+                    "--rk-steps"; "8"; "--batch"; "32"; "--samples"; "512" ]
+
     let private overview () =
         let lines = commands |> List.map (fun c -> sprintf "  %-14s %s" c.Name c.Description) |> String.concat "\n"
-        sprintf "Hybrid — neural-network methods for quantum field theory\n\nUsage: dotnet fsi scripts.fsx [experiment] [options]\n       (no arguments: the main job, %s)\n\nExperiments:\n%s\n\n'dotnet fsi scripts.fsx help <experiment>' lists an experiment's options. (dotnet fsi keeps --help and -h for itself;\n'help' works in every position, and so does '--help' after a '--'.)" (String.concat " " mainJob) lines
+        sprintf "Hybrid — neural-network methods for quantum field theory\n\nUsage: dotnet fsi scripts.fsx [experiment] [options]\n       (no arguments: the main job, %s; 'quick': the same at toy size)\n\nExperiments:\n%s\n\n'dotnet fsi scripts.fsx help <experiment>' lists an experiment's options. (dotnet fsi keeps --help and -h for itself;\n'help' works in every position, and so does '--help' after a '--'.)" (String.concat " " mainJob) lines
 
     let private unknown name =
         eprintfn "error: unknown experiment '%s'; allowed: %s (see 'dotnet fsi scripts.fsx help')" name (commands |> List.map (fun c -> c.Name) |> String.concat ", ")
@@ -26,6 +33,7 @@ module Catalog =
     /// Runs the command line of scripts.fsx; returns the exit code.
     let main (argv: string list) : int =
         match (if List.isEmpty argv then mainJob else argv) with
+        | "quick" :: rest -> (commands |> List.find (fun c -> c.Name = List.head quickJob)).Execute(List.tail quickJob @ rest)
         | ("--help" | "-h" | "help") :: name :: _ when not (name.StartsWith "-") ->
             match commands |> List.tryFind (fun c -> c.Name = name) with
             | Some command -> command.Execute [ "--help" ]

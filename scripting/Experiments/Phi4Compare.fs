@@ -43,7 +43,7 @@ module Phi4Compare =
             CommandLine.optional "cnf-lr" FloatOption "continuous flow's Adam learning rate (default as phi4-flow: 5e-3)"
             CommandLine.option "dtype" TextOption "float32" "flows: float32 | float64"
             CommandLine.option "samples" IntOption "8192" "proposals per flow for independence Metropolis" ]
-        @ Phi4Options.run
+        @ CommonOptions.options
 
     /// Validates the command line: one parse feeds every sampler, so they share theory, seed and device.
     let configure (o: ParsedOptions) : Phi4CompareConfig =
@@ -61,7 +61,7 @@ module Phi4Compare =
         | "float32" | "float64" -> ()
         | other -> raise (UsageError(sprintf "--dtype %s is not known; allowed: float32, float64" other))
         let pass names = [ for n in names do match CommandLine.text o n with Some v when CommandLine.has o n -> yield! [ "--" + n; v ] | _ -> () ]
-        let shared = pass [ "L"; "m2"; "lambda"; "kappa"; "lambda-tilde"; "seed"; "device" ]
+        let shared = pass [ "L"; "m2"; "lambda"; "kappa"; "lambda-tilde"; "seed"; "replica"; "replicas"; "device" ]
         let value n = CommandLine.text o n |> Option.get
         let hmc = Phi4Hmc.configure (CommandLine.parse Phi4Hmc.options (shared @ [ "--chains"; value "chains"; "--trajectories"; value "trajectories" ]))
         let flow name steps lr extra =
@@ -96,7 +96,8 @@ module Phi4Compare =
                 let e = (estimate n).Value
                 let refE = (find n reference.Observables).Value
                 let pull = abs (e.Mean - refE.Mean) / sqrt (e.Error * e.Error + refE.Error * refE.Error)
-                if Object.ReferenceEquals(s, reference) then box (Estimate.format e) else box (sprintf "%s (%.1fσ)" (Estimate.format e) pull)
+                if Object.ReferenceEquals(s, reference) || not (Double.IsFinite pull) then box (Estimate.format e)
+                else box (sprintf "%s (%.1fσ)" (Estimate.format e) pull)
             | "acceptance" -> box (Estimate.format (estimate "acceptance").Value)
             | "ess" -> estimate "ess" |> Option.map (Estimate.format >> box) |> Option.defaultValue (box "—")
             | "tau_int_abs_m" -> box (sprintf "%.2f" (estimate "abs_magnetization").Value.TauInt)

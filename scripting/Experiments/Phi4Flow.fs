@@ -22,6 +22,8 @@ type Phi4FlowConfig =
       /// Proposals drawn for flow-MCMC after training.
       Samples: int
       Seed: int64
+      /// Which of several independent runs this is (seeds derived from the root seed), if any.
+      Replica: Replica option
       Device: ComputeDevice
       /// Where the checkpoint is written (None: checkpoint.bin in the run directory).
       Checkpoint: string option
@@ -70,7 +72,7 @@ module Phi4Flow =
             CommandLine.option "samples" IntOption "8192" "flow proposals for independence Metropolis"
             CommandLine.optional "checkpoint" TextOption "checkpoint file to write (default: checkpoint.bin in the run directory)"
             CommandLine.optional "resume" FlagOption "continue training from --checkpoint up to --steps" ]
-        @ Phi4Options.run
+        @ CommonOptions.options
 
     /// Validates the command line into a configuration.
     let configure (o: ParsedOptions) : Phi4FlowConfig =
@@ -133,8 +135,9 @@ module Phi4Flow =
           Training = training
           Steps = steps
           Samples = CommandLine.intIn o "samples" 2L 100_000_000L |> CommandLine.required "samples" |> int
-          Seed = Phi4Options.seed o
-          Device = Phi4Options.device o
+          Seed = CommonOptions.seed o
+          Replica = CommonOptions.replica o
+          Device = CommonOptions.device o
           Checkpoint = checkpoint |> Option.map Path.GetFullPath
           Resume = resume }
 
@@ -168,6 +171,8 @@ module Phi4Flow =
                 "dtype", Json.text (string c.Training.DType)
                 "samples", Json.integer c.Samples
                 "seed", Json.integer c.Seed
+                "replica", (match c.Replica with Some r -> Json.integer r.Index | None -> null)
+                "replicas", (match c.Replica with Some r -> Json.integer r.Count | None -> null)
                 "device", Json.text ((string c.Device).ToLowerInvariant())
                 "checkpoint", (match c.Checkpoint with Some f -> Json.text f | None -> null)
                 "resume", System.Text.Json.Nodes.JsonValue.Create c.Resume ])

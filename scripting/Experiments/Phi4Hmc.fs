@@ -17,6 +17,8 @@ type Phi4HmcConfig =
       Trajectories: int
       Hmc: HmcOptions
       Seed: int64
+      /// Which of several independent runs this is (seeds derived from the root seed), if any.
+      Replica: Replica option
       Device: ComputeDevice }
 
 /// Raw output of the HMC chains.
@@ -50,7 +52,7 @@ module Phi4Hmc =
             CommandLine.option "trajectory-length" FloatOption "1" "molecular-dynamics time τ per trajectory"
             CommandLine.option "integrator" TextOption "omelyan" "omelyan | leapfrog"
             CommandLine.option "target-acceptance" FloatOption "0.8" "acceptance the step size adapts to, in (0, 1)" ]
-        @ Phi4Options.run
+        @ CommonOptions.options
 
     /// Validates the command line into a configuration; every error names the value and what is allowed.
     let configure (o: ParsedOptions) : Phi4HmcConfig =
@@ -71,8 +73,9 @@ module Phi4Hmc =
           Thermalization = CommandLine.intIn o "thermalization" 0L 100_000_000L |> CommandLine.required "thermalization" |> int
           Trajectories = CommandLine.intIn o "trajectories" 2L 100_000_000L |> CommandLine.required "trajectories" |> int
           Hmc = hmc
-          Seed = Phi4Options.seed o
-          Device = Phi4Options.device o }
+          Seed = CommonOptions.seed o
+          Replica = CommonOptions.replica o
+          Device = CommonOptions.device o }
 
     /// The main job's configuration (every option at its default), to modify with `{ Phi4Hmc.defaults with ... }`.
     let defaults : Phi4HmcConfig = configure (CommandLine.parse options [])
@@ -88,6 +91,8 @@ module Phi4Hmc =
                 "integrator", Json.text (string c.Hmc.Integrator)
                 "target_acceptance", Json.number c.Hmc.TargetAcceptance
                 "seed", Json.integer c.Seed
+                "replica", (match c.Replica with Some r -> Json.integer r.Index | None -> null)
+                "replicas", (match c.Replica with Some r -> Json.integer r.Count | None -> null)
                 "device", Json.text ((string c.Device).ToLowerInvariant()) ])
 
     /// Runs thermalisation and measurement, showing progress; returns the raw measurements.

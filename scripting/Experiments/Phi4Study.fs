@@ -221,7 +221,8 @@ module Phi4Study =
               "### Zero-momentum correlator\n"
               Table.toMarkdown correlators ]
 
-/// Command-line options that every φ⁴ experiment shares: lattice, couplings, seed, device.
+/// Command-line options that every φ⁴ experiment shares: lattice and couplings (seed, replicas and device are
+/// CommonOptions, shared by every experiment).
 module Phi4Options =
 
     /// --L, --m2, --lambda, --kappa, --lambda-tilde.
@@ -231,11 +232,6 @@ module Phi4Options =
           CommandLine.option "lambda" FloatOption "8" "quartic coupling λ ≥ 0"
           CommandLine.optional "kappa" FloatOption "hopping parameter κ > 0 (with --lambda-tilde, instead of --m2/--lambda)"
           CommandLine.optional "lambda-tilde" FloatOption "hopping-form coupling λ̃ ≥ 0 (with --kappa)" ]
-
-    /// --seed and --device.
-    let run =
-        [ CommandLine.option "seed" IntOption "1" "random seed"
-          CommandLine.option "device" TextOption "auto" "auto | cpu | cuda" ]
 
     /// The lattice, validated.
     let lattice (o: ParsedOptions) =
@@ -254,18 +250,6 @@ module Phi4Options =
             let m2 = CommandLine.float o "m2" |> CommandLine.required "m2"
             let lambda = CommandLine.float o "lambda" |> CommandLine.required "lambda"
             CommandLine.validate (fun () -> Phi4Parameters.FromMass(m2, lambda))
-
-    /// The seed.
-    let seed (o: ParsedOptions) = CommandLine.intIn o "seed" 0L Int64.MaxValue |> CommandLine.required "seed"
-
-    /// The device choice, checked to be usable here (e.g. `cuda` without a GPU is refused before any work).
-    let device (o: ParsedOptions) =
-        let choice = CommandLine.validate (fun () -> Hybrid.Runtime.TorchRuntime.ParseDevice(CommandLine.text o "device" |> Option.defaultValue "auto"))
-        try
-            Hybrid.Runtime.TorchRuntime.Resolve choice |> ignore
-        with :? InvalidOperationException as e ->
-            raise (UsageError e.Message)
-        choice
 
     /// The theory part of config.json.
     let describe (lattice: SquareLattice) (p: Phi4Parameters) =

@@ -28,8 +28,23 @@ let tests =
     testList
         "scripts.fsx end to end"
         [ test "every experiment has a toy-size end-to-end run" {
-              for c in Catalog.commands do
+              // merge takes run directories, not a toy size: its own end-to-end test is below.
+              for c in Catalog.commands |> List.filter (fun c -> c.Name <> "merge") do
                   Expect.isTrue (smoke.ContainsKey c.Name) (sprintf "%s has smoke arguments in ScriptsFsxTests" c.Name)
+          }
+
+          test "two flow replicas run and merge through dotnet fsi" {
+              let root = newDirectory "hybrid-fsx-merge"
+              let replica k =
+                  let dir = Path.Combine(root, sprintf "r%d" k)
+                  let code, _, err = runScript ([ "phi4-flow" ] @ smoke.["phi4-flow"] @ [ "--replica"; string k; "--replicas"; "2"; "--out"; dir ])
+                  Expect.equal code 0 (sprintf "replica %d exits 0; stderr:\n%s" k err)
+                  dir
+              let a, b = replica 0, replica 1
+              let code, out, err = runScript [ "merge"; a; b; "--out"; Path.Combine(root, "merged") ]
+              Expect.equal code 0 (sprintf "merge exits 0; stderr:\n%s" err)
+              Expect.stringContains out "2 Markov chains" "one flow-MCMC chain per replica"
+              Directory.Delete(root, true)
           }
 
           test "phi4-hmc runs through dotnet fsi" {
@@ -50,6 +65,13 @@ let tests =
               for sub in [ "hmc"; "realnvp"; "cnf" ] do
                   Expect.isTrue (RunDirectory.isComplete (Path.Combine(dir, sub))) (sprintf "%s run complete" sub)
               Directory.Delete(Path.GetDirectoryName dir, true)
+          }
+
+          test "the quick main job runs the comparison at toy size" {
+              let code, out, err = runScript [ "quick"; "--out"; Path.Combine(newDirectory "hybrid-quick", "run") ]
+              Expect.equal code 0 (sprintf "dotnet fsi scripts.fsx quick exits 0; stderr:\n%s" err)
+              Expect.stringContains out "|  | HMC | realNVP | CNF |" "prints the comparison"
+              Expect.stringContains out "L = 6" "at toy size"
           }
 
           test "help reaches Hybrid in every documented form" {
