@@ -22,27 +22,29 @@ module FlowSpec =
     /// An equivariant continuous flow with `frequencies` field features (49 sines and the linear term for 50).
     let continuous frequencies = ContinuousFlow(EquivariantFlowDefinition(Frequencies = frequencies))
 
+    /// The core's definition behind a spec: names, validation, building and recommended training all come from it.
+    let definition spec : IFlowDefinition =
+        match spec with
+        | RealNvp d -> d :> IFlowDefinition
+        | ContinuousFlow d -> d :> IFlowDefinition
+
     /// Sets the hidden channels of a realNVP's coupling networks.
     let withHidden (channels: int list) spec =
         match spec with
-        | RealNvp d ->
-            RealNvp(RealNvpDefinition(Couplings = d.Couplings, HiddenChannels = List.toArray channels, KernelSize = d.KernelSize,
-                                      Activation = d.Activation, TanhOutput = d.TanhOutput))
+        | RealNvp d -> RealNvp(d.WithHiddenChannels channels)
         | other -> invalidArg "spec" (sprintf "hidden channels apply to realNVP, not %A" other)
 
     /// Sets the number of RK4 steps of a continuous flow (its accuracy knob).
     let withSolverSteps steps spec =
         match spec with
-        | ContinuousFlow d ->
-            ContinuousFlow(EquivariantFlowDefinition(Frequencies = d.Frequencies, FeatureChannels = d.FeatureChannels, TimeFrequencies = d.TimeFrequencies,
-                                                     TimeChannels = d.TimeChannels, SolverSteps = steps))
+        | ContinuousFlow d -> ContinuousFlow(d.WithSolverSteps steps)
         | other -> invalidArg "spec" (sprintf "solver steps apply to continuous flows, not %A" other)
 
-    /// The short name used on the command line and in checkpoints.
-    let name spec =
-        match spec with
-        | RealNvp _ -> "realnvp"
-        | ContinuousFlow _ -> "cnf"
+    /// The short name used on the command line and in checkpoints ("realnvp", "cnf").
+    let name spec = (definition spec).Kind
+
+    /// The name in tables ("realNVP", "CNF").
+    let displayName spec = (definition spec).DisplayName
 
     /// The definition as JSON (recorded in checkpoints and config.json).
     let definitionJson spec =
@@ -51,13 +53,7 @@ module FlowSpec =
         | ContinuousFlow d -> JsonSerializer.Serialize d
 
     /// Checks the definition against the lattice; raises ArgumentException naming the bad value.
-    let validate (lattice: SquareLattice) spec =
-        match spec with
-        | RealNvp d -> d.Validate lattice
-        | ContinuousFlow d -> d.Validate()
+    let validate (lattice: SquareLattice) spec = (definition spec).Validate lattice
 
     /// Builds the flow with parameters initialised from `seed`.
-    let build (lattice: SquareLattice) (seed: int64) spec : LatticeFlow =
-        match spec with
-        | RealNvp d -> d.Build(lattice, seed) :> LatticeFlow
-        | ContinuousFlow d -> new EquivariantContinuousFlow(lattice, d, seed) :> LatticeFlow
+    let build (lattice: SquareLattice) (seed: int64) spec : LatticeFlow = (definition spec).Build(lattice, seed)

@@ -35,22 +35,14 @@ public static class FlowBenchmarks
         _ => throw new ArgumentException($"no reference λ for L = {l}; known: 6, 8, 10, 12, 14, 20, 32, 64"),
     };
 
-    private static LatticeFlow Build(string kind, SquareLattice lattice) => kind switch
-    {
-        "realnvp" => new RealNvpDefinition().Build(lattice, 1),
-        "cnf" => new EquivariantContinuousFlow(lattice, new EquivariantFlowDefinition(), 1),
-        _ => throw new ArgumentException($"flow '{kind}' is not known; allowed: realnvp, cnf"),
-    };
-
     private static (ReverseKlTrainer Trainer, FlowDistribution Model, Phi4Action Action) Trainer(string kind, int l, Device device, bool solverGuard = true)
     {
         var lattice = new SquareLattice(l);
         var action = new Phi4Action(lattice, Phi4Parameters.FromMass(-4, ReferenceLambda(l)));
-        var model = new FlowDistribution(Build(kind, lattice), lattice);
-        // The optimiser settings of phi4-flow: the tutorial's for realNVP, Gerdes et al.'s for the CNF (with its solver guard).
-        var options = kind == "realnvp"
-            ? new FlowTrainingOptions { LearningRate = 1e-3, BatchSize = 64 }
-            : new FlowTrainingOptions { LearningRate = 5e-3, AdamBetas = (0.8, 0.9), BatchSize = 64 };
+        var definition = FlowDefinitions.Default(kind);
+        var model = new FlowDistribution(definition.Build(lattice, 1), lattice);
+        // The optimiser settings of phi4-flow: each flow's recommended ones (the tutorial's, Gerdes et al.'s), batch 64.
+        var options = definition.RecommendedTraining with { BatchSize = 64 };
         if (!solverGuard) options = options with { SolverCheckInterval = 0 };
         return (new ReverseKlTrainer(model, action, options, 1, device), model, action);
     }
@@ -79,7 +71,7 @@ public static class FlowBenchmarks
             {
                 var rates = new List<string>();
                 int ops = 0;
-                foreach (var kind in new[] { "realnvp", "cnf" })
+                foreach (var kind in FlowDefinitions.Kinds)
                 {
                     foreach (int threads in threadCounts)
                     {
@@ -221,7 +213,7 @@ public static class FlowBenchmarks
                             $"| {l} | {ReferenceLambda(l)} | {kind} | {string.Join(", ", milestones)} | {s.Step} | {clock.Elapsed.TotalSeconds:F0} | {ess:F3} ± {essError:F3} | {f:F3} ± {fError:F3} | {trainer.SolverBackoffs} |"));
                     }
                 }
-                if (kind == "cnf") trained.Add((l, model, action));
+                if (model.Flow is IOdeFlow) trained.Add((l, model, action));
                 else model.Flow.Dispose();
             }
         }

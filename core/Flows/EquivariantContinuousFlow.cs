@@ -10,8 +10,33 @@ namespace Hybrid.Flows;
 /// The architecture of an <see cref="EquivariantContinuousFlow"/>. Defaults are those of Gerdes et al.
 /// (2207.00283). Usable from F# with named setters: <c>EquivariantFlowDefinition(SolverSteps = 20)</c>.
 /// </summary>
-public sealed record EquivariantFlowDefinition
+public sealed record EquivariantFlowDefinition : IFlowDefinition
 {
+    /// <inheritdoc/>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public string Kind => "cnf";
+
+    /// <inheritdoc/>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public string DisplayName => "CNF";
+
+    /// <summary>Gerdes et al.'s settings: Adam with learning rate 5·10⁻³ and betas (0.8, 0.9).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public FlowTrainingOptions RecommendedTraining => new() { LearningRate = 5e-3, AdamBetas = (0.8, 0.9) };
+
+    /// <inheritdoc/>
+    public void Validate(SquareLattice lattice)
+    {
+        ArgumentNullException.ThrowIfNull(lattice);
+        Validate();
+    }
+
+    /// <inheritdoc/>
+    public LatticeFlow Build(SquareLattice lattice, long seed) => new EquivariantContinuousFlow(lattice, this, seed);
+
+    /// <summary>This definition with another number of RK4 steps (every other setting kept).</summary>
+    public EquivariantFlowDefinition WithSolverSteps(int steps) => this with { SolverSteps = steps };
+
     /// <summary>
     /// K, the number of per-site field features: K − 1 learned frequencies ω_k of sin(ω_k φ) plus the
     /// linear feature φ. At least 2.

@@ -25,8 +25,25 @@ public enum Activation
 /// from a convolutional network of the frozen sites (circular padding). Defaults are the tutorial's:
 /// 16 couplings, hidden channels [8, 8], kernel 3, LeakyReLU, tanh on the output.
 /// </summary>
-public sealed record RealNvpDefinition
+public sealed record RealNvpDefinition : IFlowDefinition
 {
+    /// <inheritdoc/>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public string Kind => "realnvp";
+
+    /// <inheritdoc/>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public string DisplayName => "realNVP";
+
+    /// <summary>The Albergo tutorial's settings: Adam with learning rate 10⁻³ and betas (0.9, 0.999).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public FlowTrainingOptions RecommendedTraining => new() { LearningRate = 1e-3, AdamBetas = (0.9, 0.999) };
+
+    LatticeFlow IFlowDefinition.Build(SquareLattice lattice, long seed) => Build(lattice, seed);
+
+    /// <summary>This definition with other hidden channels (every other setting kept).</summary>
+    public RealNvpDefinition WithHiddenChannels(IEnumerable<int> channels) => this with { HiddenChannels = channels.ToArray() };
+
     /// <summary>Number of coupling layers (parities alternate).</summary>
     public int Couplings { get; init; } = 16;
 

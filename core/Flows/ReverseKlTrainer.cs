@@ -56,6 +56,17 @@ public sealed record FlowTrainingOptions
     /// <summary>How often the guard may halve the learning rate; the next failed check ends training (<see cref="ReverseKlTrainer.HasEnded"/>) at the last accurate state.</summary>
     public int MaxSolverBackoffs { get; init; } = 4;
 
+    /// <summary>
+    /// These settings with another flow's optimiser (learning rate and Adam's betas, e.g. from
+    /// <see cref="IFlowDefinition.RecommendedTraining"/>) and a step schedule for <paramref name="steps"/> steps:
+    /// the rate decays by <see cref="LearningRateDecay"/> at 80% and 95% of the steps.
+    /// </summary>
+    public FlowTrainingOptions WithOptimizer(FlowTrainingOptions optimizer, int steps)
+    {
+        ArgumentNullException.ThrowIfNull(optimizer);
+        return this with { LearningRate = optimizer.LearningRate, AdamBetas = optimizer.AdamBetas, DecaySteps = new[] { steps * 4 / 5, steps * 19 / 20 } };
+    }
+
     /// <summary>The learning rate in effect at <paramref name="step"/>.</summary>
     public double LearningRateAt(int step) => LearningRate * Math.Pow(LearningRateDecay, DecaySteps.Count(s => step >= s));
 

@@ -142,7 +142,7 @@ module Phi4Compare =
         let flows =
             [ for f in c.Flows ->
                   let r = inSub (FlowSpec.name f.Flow) "phi4-flow" (Phi4Flow.run f)
-                  { Name = (match f.Flow with RealNvp _ -> "realNVP" | ContinuousFlow _ -> "CNF")
+                  { Name = FlowSpec.displayName f.Flow
                     Observables = r.Observables; SecondsPerConfiguration = r.SamplingSeconds / float f.Samples
                     SetupSeconds = r.TrainingSeconds; SamplingSeconds = r.SamplingSeconds; Configurations = f.Samples
                     Warnings = Phi4Flow.chainWarning f.Samples r.Chain r.Observables |> Option.toList } ]

@@ -91,10 +91,11 @@ module Phi4Flow =
             | "float32" -> torch.ScalarType.Float32
             | "float64" -> torch.ScalarType.Float64
             | other -> raise (UsageError(sprintf "--dtype %s is not known; allowed: float32, float64" other))
-        let lr = CommandLine.float o "lr" |> Option.defaultValue (match flow with RealNvp _ -> 1e-3 | ContinuousFlow _ -> 5e-3)
+        let recommended = (FlowSpec.definition flow).RecommendedTraining
+        let lr = CommandLine.float o "lr" |> Option.defaultValue recommended.LearningRate
         let betas =
             match CommandLine.text o "adam-betas" with
-            | None -> (match flow with RealNvp _ -> struct (0.9, 0.999) | ContinuousFlow _ -> struct (0.8, 0.9))
+            | None -> recommended.AdamBetas
             | Some text ->
                 match text.Split(',') |> Array.map (fun x -> Double.TryParse(x, Globalization.NumberStyles.Float, Globalization.CultureInfo.InvariantCulture)) with
                 | [| (true, b1); (true, b2) |] -> struct (b1, b2)
@@ -144,12 +145,11 @@ module Phi4Flow =
     /// The command-line defaults (realNVP, 1000 steps), to modify with `{ Phi4Flow.defaults with ... }` or `withFlow`.
     let defaults : Phi4FlowConfig = configure (CommandLine.parse options [])
 
-    /// The configuration with another flow trained for `steps` steps, with that kind of flow's optimiser
-    /// defaults (learning rate, Adam's betas, schedule) as on the command line.
+    /// The configuration with another flow trained for `steps` steps, with that kind of flow's recommended optimiser
+    /// (learning rate, Adam's betas) and a schedule for `steps`; every other training setting is kept.
     let withFlow (spec: FlowSpec) (steps: int) (c: Phi4FlowConfig) : Phi4FlowConfig =
         FlowSpec.validate c.Lattice spec
-        let kindDefaults = configure (CommandLine.parse options [ "--flow"; FlowSpec.name spec; "--steps"; string steps; "--L"; string c.Lattice.Extent ])
-        { c with Flow = spec; Steps = steps; Training = kindDefaults.Training }
+        { c with Flow = spec; Steps = steps; Training = c.Training.WithOptimizer((FlowSpec.definition spec).RecommendedTraining, steps) }
 
     /// The configuration as written to config.json.
     let describe (c: Phi4FlowConfig) =
