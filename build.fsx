@@ -3,6 +3,7 @@
 //   build   restore (locked to packages.lock.json) and build the solution in Release
 //   test    build, run every test suite, print "Tests: N passed, M failed[, K skipped]"
 //   run     build, then run scripts.fsx with the remaining arguments (no arguments: the main job; --quick: at toy size)
+//   pack    NuGet packages of the core and the analysis (artifacts/packages), then build and run examples/csharp-consumer against them
 //   bench   build, then run the benchmarks (default hmc and flows; `bench flows-quality` trains for long), results in bench/results/
 //   clean   remove build outputs
 //
@@ -103,6 +104,26 @@ let bench (args: string list) =
     if dotnet [ "build"; "bench/Hybrid.Bench/Hybrid.Bench.csproj"; "-c"; "Release"; "--nologo"; "-v"; "quiet" ] <> 0 then fail "build failed"
     exit (dotnet ([ "run"; "--project"; "bench/Hybrid.Bench/Hybrid.Bench.csproj"; "-c"; "Release"; "--no-build"; "--" ] @ args))
 
+/// NuGet packages of the core and the analysis in artifacts/packages, then the consumer project outside the solution
+/// (examples/csharp-consumer) restored from them, built and run: HMC at the tutorial point through the packages.
+let pack () =
+    let output = Path.Combine(root, "artifacts", "packages")
+    if Directory.Exists output then Directory.Delete(output, true)
+    for project in [ "core/Hybrid.Core.csproj"; "analysis/Hybrid.Analysis.fsproj" ] do
+        if dotnet [ "pack"; project; "-c"; "Release"; "--nologo"; "-o"; output ] <> 0 then fail (sprintf "dotnet pack %s failed" project)
+    // NuGet keeps one copy per id and version in its global cache: without this, the consumer would restore the
+    // previous pack of the same version.
+    let version = XDocument.Load(Path.Combine(root, "Directory.Build.props")).Descendants() |> Seq.find (fun e -> e.Name.LocalName = "Version") |> fun e -> e.Value
+    let _, locals = exec true "dotnet" [ "nuget"; "locals"; "global-packages"; "--list" ]
+    let cache = locals.Substring(locals.IndexOf(':') + 1).Trim()
+    for id in [ "hybrid.core"; "hybrid.analysis" ] do
+        let cached = Path.Combine(cache, id, version)
+        if Directory.Exists cached then Directory.Delete(cached, true)
+    let consumer = "examples/csharp-consumer/CsharpConsumer.csproj"
+    if dotnet [ "build"; consumer; "-c"; "Release"; "--nologo"; "-v"; "quiet" ] <> 0 then fail "the consumer project did not build against the packages"
+    if dotnet [ "run"; "--project"; consumer; "-c"; "Release"; "--no-build" ] <> 0 then fail "the consumer project failed"
+    printfn "packages in %s; the consumer restored, built and ran against them" output
+
 let clean () =
     dotnet [ "clean"; solution; "-c"; "Release"; "--nologo"; "-v"; "quiet" ] |> ignore
     for dir in Directory.EnumerateDirectories(root, "*", SearchOption.AllDirectories) |> Seq.toList do
@@ -113,7 +134,7 @@ let clean () =
     if Directory.Exists results then Directory.Delete(results, true)
 
 let usage =
-    "usage: dotnet fsi build.fsx <target> [arguments]\n\ntargets:\n  build   build the solution (Release)\n  test    run every test suite\n  run     run scripts.fsx (no arguments: the main job; `run --quick`: the same at toy size; `run help` lists experiments)\n  bench   run the benchmarks (default hmc, flows; also flows-quality); results in bench/results/\n  clean   remove build outputs"
+    "usage: dotnet fsi build.fsx <target> [arguments]\n\ntargets:\n  build   build the solution (Release)\n  test    run every test suite\n  run     run scripts.fsx (no arguments: the main job; `run --quick`: the same at toy size; `run help` lists experiments)\n  bench   run the benchmarks (default hmc, flows; also conv-route, flows-quality); results in bench/results/\n  pack    NuGet packages of the core and the analysis in artifacts/packages, checked by examples/csharp-consumer\n  clean   remove build outputs"
 
 match List.ofArray fsi.CommandLineArgs |> List.tail with
 | [ "build" ] -> build ()
@@ -122,6 +143,7 @@ match List.ofArray fsi.CommandLineArgs |> List.tail with
 | "run" :: "--quick" :: rest -> runScripts ("quick" :: rest)
 | "run" :: rest -> runScripts rest
 | "bench" :: rest -> bench rest
+| [ "pack" ] -> pack ()
 | [ "clean" ] -> clean ()
 | [] | [ "--help" ] | [ "-h" ] | [ "help" ] -> printfn "%s" usage
 | other ->
