@@ -91,8 +91,19 @@ public sealed record RealNvpDefinition : IFlowDefinition
     {
         Validate(lattice);
         TorchRuntime.EnsureLoaded();
-        torch.random.manual_seed(seed);
-        return new FlowComposition(Enumerable.Range(0, Couplings).Select(i => (LatticeFlow)new AffineCoupling(lattice, i % 2, this)));
+        var flow = new FlowComposition(Enumerable.Range(0, Couplings).Select(i => (LatticeFlow)new AffineCoupling(lattice, i % 2, this)));
+        // Parameters from the flow's own generator, never from libtorch's global one: a flow is a function of its seed
+        // alone, whatever other threads draw meanwhile. The distribution is PyTorch's default for Conv2d
+        // (kaiming_uniform with a = √5 for weights, its bias rule for biases): U(−1/√fan_in, 1/√fan_in) for both.
+        using var generator = new Generator((ulong)seed);
+        using (no_grad())
+            foreach (var conv in flow.modules().OfType<Conv2d>())
+            {
+                double bound = 1 / Math.Sqrt(conv.weight!.shape[1] * conv.weight.shape[2] * conv.weight.shape[3]);
+                conv.weight.uniform_(-bound, bound, generator);
+                conv.bias?.uniform_(-bound, bound, generator);
+            }
+        return flow;
     }
 }
 
