@@ -63,14 +63,22 @@ module Plots =
         |> Chart.combine
         |> labelled "Effective mass m<sub>p</sub>(t) = arccosh[(G<sub>c</sub>(t−1) + G<sub>c</sub>(t+1)) / 2G<sub>c</sub>(t)]" "t" "m<sub>p</sub>(t)"
 
-    /// Monte Carlo history of one or more named series against the trajectory (measurement)
-    /// index. Long series are drawn with WebGL so that the browser stays responsive.
+    /// Monte Carlo history of one or more named series against the trajectory (measurement) index, each on its
+    /// own y-axis in a stack sharing the x-axis: quantities of different size (|M| and M²) never share a scale
+    /// that flattens one of them. Long series are drawn with WebGL so that the browser stays responsive.
     let history (series: (string * float[]) list) : GenericChart =
         series
         |> List.map (fun (name, values) ->
-            Chart.Line(x = Array.init values.Length id, y = values, Name = name, UseWebGL = (values.Length > 10000)))
-        |> Chart.combine
-        |> labelled "Monte Carlo history" "trajectory" "value"
+            Chart.Line(x = Array.init values.Length id, y = values, Name = name, UseWebGL = (values.Length > 10000))
+            |> Chart.withYAxisStyle (TitleText = name))
+        |> Chart.SingleStack(Pattern = StyleParam.LayoutGridPattern.Coupled)
+        |> Chart.withTitle "Monte Carlo history"
+        |> Chart.withXAxisStyle (TitleText = "trajectory")
+
+    /// Adds what was simulated (e.g. "L = 8, m² = −4, λ = 8") under the chart's title, so that a plot opened on
+    /// its own says which run it shows.
+    let withContext (title: string) (context: string) (chart: GenericChart) : GenericChart =
+        chart |> Chart.withTitle (sprintf "%s<br><sub>%s</sub>" title context)
 
     /// Training curve of a flow: the variational free energy F_q (the loss, top) and the ESS/N of each
     /// training batch (bottom) against the optimizer step.
@@ -110,6 +118,9 @@ module Plots =
         let html =
             chart
             |> Chart.withDisplayOptions (DisplayOptions.init (PlotlyJSReference = PlotlyJSReference.Full))
+            // Fill the browser window and follow its size, rather than a fixed 600 × 600 box.
+            |> Chart.withConfig (Config.init (Responsive = true))
+            |> Chart.withLayout (Layout.init (AutoSize = true))
             |> GenericChart.toEmbeddedHTML
         // plotly.js (inlined first) does not contain "renderPlotly_"; the last match is ours.
         let matches = renderFunction.Matches html
@@ -118,4 +129,14 @@ module Plots =
         else
             let compact = matches.[matches.Count - 1].Groups.[1].Value
             let dashed = Guid.ParseExact(compact, "N").ToString("D")
-            html.Replace(compact, "hybrid_chart").Replace(dashed, "hybrid-chart")
+            let html = html.Replace(compact, "hybrid_chart").Replace(dashed, "hybrid-chart")
+            // Plotly.NET's layout fixes 600 × 600 pixels; without it (and with the responsive config) the chart fills
+            // its div, which fills the window. Only the chart's own part is edited, never the inlined plotly.js.
+            let start = html.IndexOf("<div id=\"hybrid-chart\">", StringComparison.Ordinal)
+            if start < 0 then html
+            else
+                let chart =
+                    html.Substring(start)
+                        .Replace("<div id=\"hybrid-chart\">", "<div id=\"hybrid-chart\" style=\"width: 100%; height: 90vh;\">")
+                        .Replace("\"width\":600,", "").Replace("\"height\":600,", "").Replace(",\"width\":600", "").Replace(",\"height\":600", "")
+                html.Substring(0, start) + chart

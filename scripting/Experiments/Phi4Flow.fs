@@ -352,12 +352,13 @@ module Phi4Flow =
                         "device", Json.text r.Device
                         "runtime", Json.text TorchRuntime.Description ] ])
         Phi4Study.writeTables dir (report r) r.Observables r.Physics
-        Phi4Study.writePlots dir c.Lattice r.Series r.Physics
+        let context = sprintf "%s, L = %d, %O" (FlowSpec.displayName c.Flow) c.Lattice.Extent c.Couplings
+        Phi4Study.writePlots dir c.Lattice context r.Series r.Physics
         if not r.History.IsEmpty then
             let steps = r.History |> List.map (fun s -> float s.Step) |> Array.ofList
             let curve =
                 Plots.trainingCurve steps (r.History |> List.map (fun s -> s.FreeEnergy) |> Array.ofList) (r.History |> List.map (fun s -> s.EffectiveSampleSize) |> Array.ofList)
-            AtomicFile.writeText (dir.File "training.html") (Plots.toStandaloneHtml curve)
+            AtomicFile.writeText (dir.File "training.html") (Plots.toStandaloneHtml (curve |> Plots.withContext "Reverse-KL training" context))
 
     /// The experiment as the command line knows it.
     let experiment : Experiment<Phi4FlowConfig, Phi4FlowResult> =

@@ -187,7 +187,7 @@ module Phi4Hmc =
                         "device", Json.text s.Device
                         "runtime", Json.text TorchRuntime.Description ] ])
         Phi4Study.writeTables dir (report r) r.Observables r.Physics
-        Phi4Study.writePlots dir c.Lattice s.Series r.Physics
+        Phi4Study.writePlots dir c.Lattice (sprintf "HMC, L = %d, %O" c.Lattice.Extent c.Couplings) s.Series r.Physics
 
     /// Samples, analyses and writes a run.
     let run (c: Phi4HmcConfig) (dir: RunDirectory) : Phi4HmcResult =

@@ -185,16 +185,18 @@ module Phi4Study =
                     w.WriteLine())
 
     /// Writes the physics plots: correlator, effective mass, Monte Carlo history, τ_int(W) of M².
-    let writePlots (dir: RunDirectory) (lattice: SquareLattice) (s: Phi4Series) (p: Phi4Physics) =
+    /// `context` names the run under each title (e.g. "realNVP, L = 8, m² = −4, λ = 8").
+    let writePlots (dir: RunDirectory) (lattice: SquareLattice) (context: string) (s: Phi4Series) (p: Phi4Physics) =
         let xi = p.Observables |> List.find (fun (n, _) -> n = "xi") |> snd
         let plateauMass = { xi with Mean = 1.0 / xi.Mean; Error = xi.Error / (xi.Mean * xi.Mean) }
         let plots =
-            [ "correlator.html", Plots.correlator p.Correlator
-              "effective-mass.html", Plots.effectiveMass p.EffectiveMass p.Plateau plateauMass
-              "history.html", Plots.history [ "M²/V (replica 0)", (perSite lattice.Volume s.MagnetizationSquared).[0]; "|M|/V (replica 0)", (perSite lattice.Volume s.AbsMagnetization).[0] ]
-              "tau-int.html", Plots.tauIntWindow (GammaMethod.autocorrelation s.MagnetizationSquared) ]
-        for name, chart in plots do
-            AtomicFile.writeText (dir.File name) (Plots.toStandaloneHtml chart)
+            [ "correlator.html", "Zero-momentum correlator G<sub>c</sub>(t)", Plots.correlator p.Correlator
+              "effective-mass.html", "Effective mass m<sub>p</sub>(t)", Plots.effectiveMass p.EffectiveMass p.Plateau plateauMass
+              "history.html", "Monte Carlo history (replica 0)",
+              Plots.history [ "M²/V", (perSite lattice.Volume s.MagnetizationSquared).[0]; "|M|/V", (perSite lattice.Volume s.AbsMagnetization).[0] ]
+              "tau-int.html", "τ<sub>int</sub>(W) of M²", Plots.tauIntWindow (GammaMethod.autocorrelation s.MagnetizationSquared) ]
+        for name, title, chart in plots do
+            AtomicFile.writeText (dir.File name) (Plots.toStandaloneHtml (chart |> Plots.withContext title context))
 
     /// Writes summary.md (the report), observables.csv and correlator.csv.
     let writeTables (dir: RunDirectory) (report: string) (observables: (string * Estimate) list) (p: Phi4Physics) =

@@ -38,4 +38,16 @@ let tests =
             for chart, label in charts do
                 Expect.stringContains (Plots.toStandaloneHtml chart) label label
         }
+        test "plots fill the window, put each history series on its own axis and name the run in the title" {
+            let html =
+                Plots.history [ "M²/V", [| 1.0; 2.0; 1.5 |]; "|M|/V", [| 0.1; 0.2; 0.3 |] ]
+                |> Plots.withContext "Monte Carlo history" "HMC, L = 8"
+                |> Plots.toStandaloneHtml
+            let chart = html.Substring(html.IndexOf "<div id=\"hybrid-chart\"")
+            Expect.isFalse (chart.Contains "\"width\":600" || chart.Contains "\"height\":600") "no fixed 600 × 600 layout"
+            Expect.stringContains chart "\"responsive\":true" "follows the window"
+            Expect.stringContains chart "width: 100%" "the div fills the window"
+            Expect.stringContains chart "\"yaxis2\"" "a second y-axis: |M| is not drawn on M²'s scale"
+            Expect.stringContains chart "HMC, L = 8" "the run is named under the title"
+        }
     ]
