@@ -104,7 +104,7 @@ module Merge =
                   "sources", Json.array [ for r in runs -> Json.text (Path.GetFullPath r.Path) ]
                   "parameters", (parameters :> JsonNode)
                   "chains", Json.integer merged.Magnetization.Length
-                  "observables", Phi4Study.observablesJson observables
+                  "observables", Study.estimatesJson observables
                   "correlator", Phi4Study.correlatorJson physics ])
         Phi4Study.writeTables dir report observables physics
         report

@@ -159,7 +159,7 @@ module Phi4Compare =
                       [ for s in result.Samplers ->
                             s.Name,
                             Json.object
-                                [ "observables", Phi4Study.observablesJson s.Observables
+                                [ "observables", Study.estimatesJson s.Observables
                                   "seconds_per_configuration", Json.number s.SecondsPerConfiguration
                                   "setup_seconds", Json.number s.SetupSeconds
                                   "sampling_seconds", Json.number s.SamplingSeconds

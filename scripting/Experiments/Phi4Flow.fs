@@ -330,7 +330,7 @@ module Phi4Flow =
             (Json.object
                 [ "experiment", Json.text "phi4-flow"
                   "parameters", describe c
-                  "observables", Phi4Study.observablesJson r.Observables
+                  "observables", Study.estimatesJson r.Observables
                   "correlator", Phi4Study.correlatorJson r.Physics
                   "warnings", Json.array (chainWarning c.Samples r.Chain r.Observables |> Option.toList |> List.map Json.text)
                   "solver",

@@ -171,7 +171,7 @@ module Phi4Hmc =
             (Json.object
                 [ "experiment", Json.text "phi4-hmc"
                   "parameters", describe c
-                  "observables", Phi4Study.observablesJson r.Observables
+                  "observables", Study.estimatesJson r.Observables
                   "correlator", Phi4Study.correlatorJson r.Physics
                   "sampler",
                   Json.object

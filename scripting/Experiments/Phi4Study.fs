@@ -115,12 +115,11 @@ module Phi4Study =
               "free_energy_reweighted", "−ln Z by reweighting"
               "chi2_reweighted", "χ₂ by reweighting" ]
 
-    /// Estimates as a Deedle frame (rows: observable) with a description column.
-    let observableFrame (observables: (string * Estimate) list) : Frame<string, string> =
-        let frame = Table.ofEstimates observables
-        let described = observables |> List.map (fun (name, _) -> name, (match meaning.TryGetValue name with | true, m -> m | _ -> name)) |> Series.ofObservations
-        frame.AddColumn("observable", described)
-        frame.Columns.[ [ "observable"; "value"; "mean"; "error"; "tau_int"; "tau_int_error"; "window"; "samples"; "variance"; "r_hat" ] ]
+    /// What a φ⁴ or flow estimate's name means (None for other names).
+    let describe (name: string) =
+        match meaning.TryGetValue name with
+        | true, m -> Some m
+        | _ -> None
 
     /// G_c(t) and m_p(t) by time slice as a Deedle frame.
     let correlatorFrame (p: Phi4Physics) : Frame<int, string> =
@@ -133,17 +132,6 @@ module Phi4Study =
               "G_c_error", column (fun t -> box g.[t].Error)
               "m_p", column (fun t -> box mp.[t].Mean)
               "m_p_error", column (fun t -> box mp.[t].Error) ]
-
-    /// An estimate as JSON.
-    let estimateJson (e: Estimate) =
-        Json.object
-            [ "mean", Json.number e.Mean; "error", Json.number e.Error; "tau_int", Json.number e.TauInt
-              "tau_int_error", Json.number e.TauIntError; "window", Json.integer e.Window; "samples", Json.integer e.Samples
-              "variance", Json.number e.Variance; "r_hat", Json.number e.RHat ]
-
-    /// Named estimates as a JSON object (the "observables" of summary.json).
-    let observablesJson (observables: (string * Estimate) list) =
-        Json.object (observables |> List.map (fun (name, e) -> name, estimateJson e))
 
     /// The correlator section of summary.json.
     let correlatorJson (p: Phi4Physics) =
@@ -200,13 +188,12 @@ module Phi4Study =
 
     /// Writes summary.md (the report), observables.csv and correlator.csv.
     let writeTables (dir: RunDirectory) (report: string) (observables: (string * Estimate) list) (p: Phi4Physics) =
-        AtomicFile.writeText (dir.File "summary.md") report
-        AtomicFile.writeText (dir.File "observables.csv") (Table.toCsv (observableFrame observables))
+        Study.writeReport dir report describe observables
         AtomicFile.writeText (dir.File "correlator.csv") (Table.toCsv (correlatorFrame p))
 
     /// The observables table and the correlator table in Markdown.
     let markdown (observables: (string * Estimate) list) (p: Phi4Physics) =
-        let shown = (observableFrame observables).Columns.[ [ "observable"; "value"; "tau_int"; "samples" ] ]
+
         let correlators = (correlatorFrame p).Columns.[ [ "G_c(t)"; "m_p(t)" ] ]
         let xi = observables |> List.tryFind (fst >> (=) "xi") |> Option.map snd
         let xiNote =
@@ -218,7 +205,7 @@ module Phi4Study =
             | _ -> ""
         String.concat
             "\n"
-            [ Table.toMarkdown shown
+            [ Study.estimatesMarkdown describe observables
               sprintf "ξ from the m_p(t) plateau t ∈ [%d, %d].%s Errors by the Γ-method (Wolff, S = 1.5), τ_int in units of measurements.\n" (fst p.Plateau) (snd p.Plateau) xiNote
               "### Zero-momentum correlator\n"
               Table.toMarkdown correlators ]
