@@ -157,8 +157,7 @@ public sealed class HybridMonteCarlo : IDisposable
         dH = where(dH.isfinite(), dH, full_like(dH, double.PositiveInfinity));
         var u = rand(new long[] { Chains }, dtype: Options.DType, device: Device, generator: generator);
         var accept = u.log().lt(dH.neg());
-        // One decision per chain, broadcast over every configuration dimension.
-        var keep = accept.view(new long[] { Chains }.Concat(Enumerable.Repeat(1L, (int)fields.dim() - 1)).ToArray());
+        var keep = ActionShapes.PerChain(accept, fields);
         var next = where(keep, phi1, fields).DetachFromDisposeScope();
         fields.Dispose();
         fields = next;

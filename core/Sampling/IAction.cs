@@ -29,6 +29,13 @@ public static class ActionShapes
     /// <summary>[batch, ..shape] of <paramref name="action"/>.</summary>
     public static long[] Batched(IAction action, long batch) => new[] { batch }.Concat(action.ConfigurationShape).ToArray();
 
+    /// <summary>
+    /// A per-chain tensor [B] viewed as [B, 1, …, 1] with the dimensions of <paramref name="configurations"/>, so that
+    /// one decision per chain (accept or keep) broadcasts over every coordinate of that chain's configuration.
+    /// </summary>
+    public static Tensor PerChain(Tensor perChain, Tensor configurations) =>
+        perChain.view(new[] { perChain.shape[0] }.Concat(Enumerable.Repeat(1L, (int)configurations.dim() - 1)).ToArray());
+
     /// <summary>Throws an <see cref="ArgumentException"/> unless <paramref name="x"/> is [batch, ..shape] with <paramref name="batch"/> rows (any batch when null).</summary>
     public static void Check(IAction action, Tensor x, long? batch = null)
     {

@@ -100,7 +100,7 @@ public sealed class MetropolisHastings : IDisposable
         logRatio = where(proposedAction.isfinite(), logRatio, full_like(logRatio, double.NegativeInfinity));
         var u = rand(new long[] { Chains }, dtype: ScalarType.Float64, device: Device, generator: generator);
         var accept = u.log().lt(logRatio);
-        var keep = accept.view(new long[] { Chains }.Concat(Enumerable.Repeat(1L, (int)state.dim() - 1)).ToArray());
+        var keep = ActionShapes.PerChain(accept, state);
         var nextState = where(keep, proposed, state).DetachFromDisposeScope();
         var nextAction = where(accept, proposedAction, currentAction).DetachFromDisposeScope();
         state.Dispose();

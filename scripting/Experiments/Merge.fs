@@ -28,7 +28,7 @@ module Merge =
 
     let private read (dir: string) : ReplicaRun =
         if not (Directory.Exists dir) then raise (UsageError(sprintf "run directory '%s' does not exist" dir))
-        (try RunDirectory.readSummary dir |> ignore with :? InvalidDataException as e -> raise (UsageError e.Message))
+        (try (RunDirectory.readSummary dir).Dispose() with :? InvalidDataException as e -> raise (UsageError e.Message))
         let config = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "config.json"))).AsObject()
         let experiment = config.["experiment"].GetValue<string>()
         if experiment <> "phi4-hmc" && experiment <> "phi4-flow" then

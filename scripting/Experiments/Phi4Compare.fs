@@ -47,19 +47,14 @@ module Phi4Compare =
 
     /// Validates the command line: one parse feeds every sampler, so they share theory, seed and device.
     let configure (o: ParsedOptions) : Phi4CompareConfig =
-        // The options this command names itself are checked here, so that a message names what the user typed
-        // (--realnvp-steps, not phi4-flow's --steps); what passes is handed to phi4-hmc's and phi4-flow's checks.
+        // Options whose names differ from phi4-flow's are checked here, so that a message names what the user typed
+        // (--realnvp-steps, not phi4-flow's --steps). The rest (--rk-steps, --batch, --samples, --dtype, the theory)
+        // keep their names and are checked by phi4-hmc's and phi4-flow's own configuration.
         for name in [ "realnvp-steps"; "cnf-steps" ] do CommandLine.intIn o name 0L 100_000_000L |> ignore
-        CommandLine.intIn o "rk-steps" 1L 100_000L |> ignore
-        CommandLine.intIn o "batch" 2L 1_000_000L |> ignore
-        CommandLine.intIn o "samples" 2L 100_000_000L |> ignore
         for name in [ "realnvp-lr"; "cnf-lr" ] do
             match CommandLine.float o name with
             | Some lr when not (lr > 0.0) -> raise (UsageError(sprintf "--%s %g is not allowed; it must be a number > 0" name lr))
             | _ -> ()
-        match (CommandLine.text o "dtype" |> Option.defaultValue "float32").ToLowerInvariant() with
-        | "float32" | "float64" -> ()
-        | other -> raise (UsageError(sprintf "--dtype %s is not known; allowed: float32, float64" other))
         let pass names = [ for n in names do match CommandLine.text o n with Some v when CommandLine.has o n -> yield! [ "--" + n; v ] | _ -> () ]
         let shared = pass [ "L"; "m2"; "lambda"; "kappa"; "lambda-tilde"; "seed"; "replica"; "replicas"; "device" ]
         let value n = CommandLine.text o n |> Option.get
