@@ -52,3 +52,46 @@ module CommonOptions =
         match replica o with
         | None -> []
         | Some r -> [ "root_seed", Json.integer (rootSeed o); "replica", Json.integer r.Index; "replicas", Json.integer r.Count ]
+
+/// Where a training run keeps its checkpoint, and whether it resumes from it.
+type CheckpointChoice =
+    { /// The checkpoint file (None: checkpoint.bin in the run directory).
+      File: string option
+      /// Continue training from File.
+      Resume: bool }
+
+    /// The file to write: the given one, or checkpoint.bin in <paramref name="dir"/>.
+    member c.PathIn(dir: RunDirectory) = c.File |> Option.defaultValue (dir.File "checkpoint.bin")
+
+/// --checkpoint and --resume, shared by every experiment that trains: checked before any work, including that a
+/// checkpoint to resume fits this run (Hybrid.IO.Checkpoint names every difference).
+module CheckpointOptions =
+
+    /// --checkpoint FILE, --resume.
+    let options =
+        [ CommandLine.optional "checkpoint" TextOption "checkpoint file to write (default: checkpoint.bin in the run directory)"
+          CommandLine.optional "resume" FlagOption "continue training from --checkpoint up to --steps" ]
+
+    /// The choice, refused in one line when it cannot work: --resume without a file, a directory, a missing file, a
+    /// place that cannot be written (training saves every tenth of its steps), or a checkpoint that does not fit
+    /// <paramref name="expected"/>.
+    let choice (o: ParsedOptions) (expected: Hybrid.IO.CheckpointHeader) : CheckpointChoice =
+        let file = CommandLine.text o "checkpoint"
+        let resume = CommandLine.switch o "resume"
+        match file, resume with
+        | None, true -> raise (UsageError "--resume needs --checkpoint FILE")
+        | Some f, _ when IO.Directory.Exists f -> raise (UsageError(sprintf "--checkpoint %s is a directory; give the path of a checkpoint file" f))
+        | Some f, true when not (IO.File.Exists f) -> raise (UsageError(sprintf "--checkpoint %s does not exist, so there is nothing to resume" f))
+        | _ -> ()
+        file |> Option.iter (CommandLine.writableFile "checkpoint")
+        if resume then
+            try
+                Hybrid.IO.Checkpoint.CheckCompatible(file.Value, expected)
+            with :? IO.InvalidDataException as e ->
+                raise (UsageError e.Message)
+        { File = file |> Option.map IO.Path.GetFullPath; Resume = resume }
+
+    /// The config.json entries of the choice.
+    let describe (c: CheckpointChoice) =
+        [ "checkpoint", (match c.File with Some f -> Json.text f | None -> null)
+          "resume", System.Text.Json.Nodes.JsonValue.Create c.Resume ]

@@ -9,6 +9,7 @@ open Hybrid.Observables
 open Hybrid.Runtime
 open Hybrid.Sampling
 open Hybrid.Scripting
+open Hybrid.Training
 open TorchSharp
 
 /// Configuration of a flow study: train by reverse KL (or resume), then sample exactly by independence Metropolis.
@@ -25,9 +26,8 @@ type Phi4FlowConfig =
       /// Which of several independent runs this is (seeds derived from the root seed), if any.
       Replica: Replica option
       Device: ComputeDevice
-      /// Where the checkpoint is written (None: checkpoint.bin in the run directory).
-      Checkpoint: string option
-      Resume: bool }
+      /// Where the checkpoint is written, and whether training resumes from it.
+      Checkpoint: CheckpointChoice }
 
 /// Results of a flow study.
 type Phi4FlowResult =
@@ -69,10 +69,13 @@ module Phi4Flow =
             CommandLine.option "solver-relative-tolerance" FloatOption "0.1" "cnf: the guard's tolerance relative to the spread of the batch's log-weights (the larger of the two applies)"
             CommandLine.option "solver-backoffs" IntOption "4" "cnf: how often the guard may halve the learning rate; the next failed check ends training at the last accurate state"
             CommandLine.option "dtype" TextOption "float32" "float32 | float64"
-            CommandLine.option "samples" IntOption "8192" "flow proposals for independence Metropolis"
-            CommandLine.optional "checkpoint" TextOption "checkpoint file to write (default: checkpoint.bin in the run directory)"
-            CommandLine.optional "resume" FlagOption "continue training from --checkpoint up to --steps" ]
+            CommandLine.option "samples" IntOption "8192" "flow proposals for independence Metropolis" ]
+        @ CheckpointOptions.options
         @ CommonOptions.options
+
+    /// What a checkpoint of this flow towards this theory carries (and a resumed one must match).
+    let checkpointHeader (flow: FlowSpec) (lattice: SquareLattice) (couplings: Phi4Parameters) (dtype: torch.ScalarType) =
+        ReverseKlTrainer.CheckpointHeaderFor(FlowSpec.name flow, FlowSpec.definitionJson flow, Phi4Action(lattice, couplings), dtype)
 
     /// Validates the command line into a configuration.
     let configure (o: ParsedOptions) : Phi4FlowConfig =
@@ -114,22 +117,8 @@ module Phi4Flow =
                 MaxSolverBackoffs = (CommandLine.intIn o "solver-backoffs" 0L 1000L |> CommandLine.required "solver-backoffs" |> int),
                 DType = dtype)
         CommandLine.validate training.Validate
-        let checkpoint = CommandLine.text o "checkpoint"
-        let resume = CommandLine.switch o "resume"
-        match checkpoint, resume with
-        | None, true -> raise (UsageError "--resume needs --checkpoint FILE")
-        | Some file, _ when Directory.Exists file -> raise (UsageError(sprintf "--checkpoint %s is a directory; give the path of a checkpoint file" file))
-        | Some file, true when not (File.Exists file) -> raise (UsageError(sprintf "--checkpoint %s does not exist, so there is nothing to resume" file))
-        | _ -> ()
-        // Training saves the checkpoint every tenth of the steps: a place that cannot take it is refused now, not then.
-        checkpoint |> Option.iter (CommandLine.writableFile "checkpoint")
         let couplings = Phi4Options.couplings o
-        if resume then
-            let expected = FlowCheckpointHeader(FlowSpec.name flow, FlowSpec.definitionJson flow, lattice.Extent, couplings.MassSquared, couplings.Lambda, string dtype)
-            try
-                ReverseKlTrainer.CheckCompatible(checkpoint.Value, expected)
-            with :? InvalidDataException as e ->
-                raise (UsageError e.Message)
+        let checkpoint = CheckpointOptions.choice o (checkpointHeader flow lattice couplings dtype)
         { Lattice = lattice
           Couplings = couplings
           Flow = flow
@@ -139,8 +128,7 @@ module Phi4Flow =
           Seed = CommonOptions.seed o
           Replica = CommonOptions.replica o
           Device = CommonOptions.device o
-          Checkpoint = checkpoint |> Option.map Path.GetFullPath
-          Resume = resume }
+          Checkpoint = checkpoint }
 
     /// The command-line defaults (realNVP, 1000 steps), to modify with `{ Phi4Flow.defaults with ... }` or `withFlow`.
     let defaults : Phi4FlowConfig = configure (CommandLine.parse options [])
@@ -174,11 +162,10 @@ module Phi4Flow =
                 "replica", (match c.Replica with Some r -> Json.integer r.Index | None -> null)
                 "replicas", (match c.Replica with Some r -> Json.integer r.Count | None -> null)
                 "device", Json.text ((string c.Device).ToLowerInvariant())
-                "checkpoint", (match c.Checkpoint with Some f -> Json.text f | None -> null)
-                "resume", System.Text.Json.Nodes.JsonValue.Create c.Resume ])
+              ]
+            @ CheckpointOptions.describe c.Checkpoint)
 
-    let private header (c: Phi4FlowConfig) =
-        FlowCheckpointHeader(FlowSpec.name c.Flow, FlowSpec.definitionJson c.Flow, c.Lattice.Extent, c.Couplings.MassSquared, c.Couplings.Lambda, string c.Training.DType)
+    let private header (c: Phi4FlowConfig) = checkpointHeader c.Flow c.Lattice c.Couplings c.Training.DType
 
     /// training.csv: one row per step of this run.
     let writeTrainingCurve (dir: RunDirectory) (history: TrainingStep list) =
@@ -197,7 +184,7 @@ module Phi4Flow =
         let action = Phi4Action(c.Lattice, c.Couplings)
         let model = FlowDistribution(FlowSpec.build c.Lattice c.Seed c.Flow, c.Lattice)
         use trainer = new ReverseKlTrainer(model, action, c.Training, c.Seed, device)
-        if c.Resume then
+        if c.Checkpoint.Resume then
             trainer.LoadCheckpoint(checkpoint, header c)
             printfn "resumed from %s at step %d" checkpoint trainer.CompletedSteps
         let remaining = max 0 (c.Steps - trainer.CompletedSteps)
@@ -285,7 +272,7 @@ module Phi4Flow =
 
     /// Trains, samples and analyses; writes into the run directory.
     let rec run (c: Phi4FlowConfig) (dir: RunDirectory) : Phi4FlowResult =
-        let checkpoint = c.Checkpoint |> Option.defaultValue (dir.File "checkpoint.bin")
+        let checkpoint = c.Checkpoint.PathIn dir
         let model, action, device, history, trainingSeconds, ending = train c checkpoint dir
         let solver = solverCheck c model device
         solver |> Option.filter (fun s -> not (s.IsWithin c.Training.SolverTolerance)) |> Option.iter (solverWarning >> eprintfn "%s")

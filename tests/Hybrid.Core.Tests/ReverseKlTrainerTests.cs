@@ -1,4 +1,6 @@
 using Hybrid.Flows;
+using Hybrid.IO;
+using Hybrid.Training;
 using Hybrid.Lattice;
 using Hybrid.Sampling;
 using TorchSharp;
@@ -10,8 +12,8 @@ public class ReverseKlTrainerTests
 {
     private static readonly RealNvpDefinition Small = new() { Couplings = 4, HiddenChannels = new[] { 8, 8 } };
 
-    private static FlowCheckpointHeader Header(SquareLattice lattice, Phi4Parameters p) =>
-        new("realnvp", System.Text.Json.JsonSerializer.Serialize(Small), lattice.Extent, p.MassSquared, p.Lambda, "Float64");
+    private static CheckpointHeader Header(SquareLattice lattice, Phi4Parameters p) =>
+        ReverseKlTrainer.CheckpointHeaderFor("realnvp", System.Text.Json.JsonSerializer.Serialize(Small), new Phi4Action(lattice, p), ScalarType.Float64);
 
     private static (FlowDistribution Model, ReverseKlTrainer Trainer) Make(SquareLattice lattice, ILatticeAction action, long seed, FlowTrainingOptions? options = null)
     {
@@ -90,10 +92,10 @@ public class ReverseKlTrainerTests
             trainer.SaveCheckpoint(path, Header(lattice, p));
             var other = Header(lattice, Phi4Parameters.FromMass(-4, 6));
             var e = Assert.Throws<InvalidDataException>(() => trainer.LoadCheckpoint(path, other));
-            Assert.Contains("λ: checkpoint has 8, this run has 6", e.Message);
+            Assert.Contains("target lambda: checkpoint has 8, this run has 6", e.Message);
         }
         File.Delete(path);
-        Assert.Throws<InvalidDataException>(() => ReverseKlTrainer.ReadHeader(typeof(ReverseKlTrainerTests).Assembly.Location));
+        Assert.Throws<InvalidDataException>(() => Checkpoint.ReadHeader(typeof(ReverseKlTrainerTests).Assembly.Location));
     }
 
     [Fact]
@@ -109,16 +111,16 @@ public class ReverseKlTrainerTests
             trainer.SaveCheckpoint(path, Header(lattice, p));
         }
         var whole = File.ReadAllBytes(path);
-        ReverseKlTrainer.CheckCompatible(path, Header(lattice, p));   // the whole file passes
+        Checkpoint.CheckCompatible(path, Header(lattice, p));   // the whole file passes
 
         File.WriteAllBytes(path, whole[..(whole.Length / 2)]);
-        var truncated = Assert.Throws<InvalidDataException>(() => ReverseKlTrainer.CheckCompatible(path, Header(lattice, p)));
+        var truncated = Assert.Throws<InvalidDataException>(() => Checkpoint.CheckCompatible(path, Header(lattice, p)));
         Assert.Contains("truncated or damaged", truncated.Message);
 
         var damaged = (byte[])whole.Clone();
         damaged[whole.Length / 2] ^= 0x40;
         File.WriteAllBytes(path, damaged);
-        Assert.Throws<InvalidDataException>(() => ReverseKlTrainer.CheckCompatible(path, Header(lattice, p)));
+        Assert.Throws<InvalidDataException>(() => Checkpoint.CheckCompatible(path, Header(lattice, p)));
         File.Delete(path);
     }
 
@@ -231,7 +233,7 @@ public class ReverseKlTrainerTests
     {
         var lattice = new SquareLattice(4);
         var p = Phi4Parameters.FromMass(-4, 8);
-        var header = new FlowCheckpointHeader("cnf", System.Text.Json.JsonSerializer.Serialize(CoarseCnf), 4, p.MassSquared, p.Lambda, "Float64");
+        var header = ReverseKlTrainer.CheckpointHeaderFor("cnf", System.Text.Json.JsonSerializer.Serialize(CoarseCnf), new Phi4Action(lattice, p), ScalarType.Float64);
         var path = Path.Combine(Path.GetTempPath(), $"hybrid-ckpt-{Guid.NewGuid():N}.bin");
         var unguarded = new FlowDistribution(new EquivariantContinuousFlow(lattice, CoarseCnf, 5), lattice);
         using (var t = new ReverseKlTrainer(unguarded, new Phi4Action(lattice, p),
@@ -260,7 +262,7 @@ public class ReverseKlTrainerTests
         // Back-offs at steps 2, 4 and 6; the checkpoint at step 3 must carry the back-off count and the state to return to.
         var lattice = new SquareLattice(4);
         var p = Phi4Parameters.FromMass(-4, 8);
-        var header = new FlowCheckpointHeader("cnf", System.Text.Json.JsonSerializer.Serialize(CoarseCnf), 4, p.MassSquared, p.Lambda, "Float64");
+        var header = ReverseKlTrainer.CheckpointHeaderFor("cnf", System.Text.Json.JsonSerializer.Serialize(CoarseCnf), new Phi4Action(lattice, p), ScalarType.Float64);
         var path = Path.Combine(Path.GetTempPath(), $"hybrid-ckpt-{Guid.NewGuid():N}.bin");
         var (straight, t1) = MakeCnf(lattice, 5, 1e-15, 10);
         using (t1) for (int i = 0; i < 7; i++) t1.Step();
