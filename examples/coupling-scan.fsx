@@ -8,9 +8,11 @@
 #r "Hybrid.Scripting.dll"
 
 open Deedle
-open Hybrid.Analysis
+open Hybrid.Analysis.Reporting
 open Hybrid.Lattice
-open Hybrid.Scripting.Experiments
+open Hybrid.Phi4
+open Hybrid.Scripting.Pipeline
+open Hybrid.Scripting.Phi4
 
 Hybrid.Runtime.TorchRuntime.EnsureLoaded()
 

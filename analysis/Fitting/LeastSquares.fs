@@ -3,7 +3,7 @@ namespace Hybrid.Analysis.Fitting
 open System
 open MathNet.Numerics.Distributions
 open MathNet.Numerics.LinearAlgebra
-open Hybrid.Analysis
+open Hybrid.Analysis.Statistics
 
 /// What is known about one fit parameter before the fit.
 type Prior =

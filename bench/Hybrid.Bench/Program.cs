@@ -3,10 +3,11 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
 using Hybrid.Bench;
+using Hybrid.Bench.Phi4;
 
 // Usage: Hybrid.Bench [hmc] [flows] [conv-route] [flows-quality] [--out DIR] [--device auto|cpu|cuda]
 //        [--quality-sizes 8,12,20] [--quality-flows realnvp,cnf] [--quality-steps 500,2000] [--quality-seconds 600]
-var plan = new FlowQualityPlan(new[] { 8, 12 }, Hybrid.Flows.FlowDefinitions.Kinds, new[] { 500, 2000 }, new[] { 600 });
+var plan = new FlowQualityPlan(new[] { 8, 12 }, Hybrid.Phi4.Flows.FlowDefinitions.Kinds, new[] { 500, 2000 }, new[] { 600 });
 var defaultPlan = plan;
 var benchmarks = new Dictionary<string, Func<BenchContext, string>>
 {
@@ -22,8 +23,8 @@ static List<int> IntList(string text) =>
     text.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(s => int.TryParse(s, out int v) && v >= 0 ? v
         : throw new ArgumentException($"'{s}' in '{text}' is not a non-negative integer")).Where(v => v > 0).ToList();
 static List<string> FlowList(string text) =>
-    text.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(s => Hybrid.Flows.FlowDefinitions.Kinds.Contains(s) ? s
-        : throw new ArgumentException($"flow '{s}' in '{text}' is not known; allowed: {string.Join(", ", Hybrid.Flows.FlowDefinitions.Kinds)}")).ToList();
+    text.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(s => Hybrid.Phi4.Flows.FlowDefinitions.Kinds.Contains(s) ? s
+        : throw new ArgumentException($"flow '{s}' in '{text}' is not known; allowed: {string.Join(", ", Hybrid.Phi4.Flows.FlowDefinitions.Kinds)}")).ToList();
 try
 {
     for (int i = 0; i < args.Length; i++)

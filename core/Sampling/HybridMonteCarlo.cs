@@ -1,4 +1,3 @@
-using Hybrid.Lattice;
 using Hybrid.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;

@@ -5,34 +5,6 @@ using static TorchSharp.torch;
 namespace Hybrid.Sampling;
 
 /// <summary>
-/// How a Metropolis–Hastings step proposes: a move x → x′ for every chain of a batch, with the Hastings correction
-/// log[q(x | x′) / q(x′ | x)] (zero for symmetric moves). Samplers adapt <see cref="Scale"/> during thermalisation.
-/// </summary>
-public interface IProposal
-{
-    /// <summary>The move's size (its meaning is the proposal's: a step length, an angle, …); &gt; 0.</summary>
-    double Scale { get; set; }
-
-    /// <summary>Proposes x′ for every chain of <paramref name="x"/> ([B, ..shape]); returns x′ and the correction [B].</summary>
-    (Tensor Proposed, Tensor LogCorrection) Propose(Tensor x, Generator generator);
-}
-
-/// <summary>A symmetric random walk x′ = x + Scale · ξ with ξ standard normal on every coordinate.</summary>
-public sealed class GaussianRandomWalk(double scale = 0.5) : IProposal
-{
-    /// <inheritdoc/>
-    public double Scale { get; set; } = scale;
-
-    /// <inheritdoc/>
-    public (Tensor Proposed, Tensor LogCorrection) Propose(Tensor x, Generator generator)
-    {
-        using var scope = NewDisposeScope();
-        var proposed = x + randn(x.shape, dtype: x.dtype, device: x.device, generator: generator).mul_(Scale);
-        return (proposed.MoveToOuterDisposeScope(), zeros(x.shape[0], dtype: x.dtype, device: x.device).MoveToOuterDisposeScope());
-    }
-}
-
-/// <summary>
 /// Metropolis–Hastings for a batch of independent chains of one action, on any configuration shape, with a pluggable
 /// <see cref="IProposal"/>. Each chain accepts x′ with probability min(1, e^{−(S(x′) − S(x))} q(x | x′)/q(x′ | x)).
 /// During <see cref="Thermalize"/> the proposal's scale follows a Robbins–Monro recursion towards the target acceptance,

@@ -1,6 +1,6 @@
-using Hybrid.Analysis;
+using Hybrid.Analysis.Statistics;
 using Hybrid.Lattice;
-using Hybrid.Observables;
+using Hybrid.Phi4;
 using Hybrid.Sampling;
 
 // HMC at the tutorial point L = 8, m² = −4, λ = 8 (Albergo et al. 2101.08176: χ₂ = 0.75 ± 0.01).

@@ -2,17 +2,6 @@ module Hybrid.Analysis.Tests.Main
 
 open Expecto
 
-let tests =
-    testList "Hybrid.Analysis" [
-        EstimateTests.tests
-        GammaMethodTests.tests
-        BootstrapTests.tests
-        CorrelatorTests.tests
-        Phi4Tests.tests
-        TableTests.tests
-        PlotsTests.tests
-        FittingTests.tests
-    ]
-
+/// Every [<Tests>] list of the assembly, one per module tested.
 [<EntryPoint>]
-let main argv = runTestsWithCLIArgs [] argv tests
+let main argv = runTestsInAssemblyWithCLIArgs [] argv

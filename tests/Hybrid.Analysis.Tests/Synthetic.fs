@@ -56,7 +56,7 @@ let ar1StandardError (rho: float) (lengths: int[]) =
     sqrt ((lengths |> Array.sumBy (fun l -> float l * float l * ar1MeanVariance rho l)) / (n * n))
 
 /// Wolff's (and pyerrors') estimate of the statistical error of an error: σ √((W + ½)/N).
-let errorOfError (estimate: Hybrid.Analysis.Estimate) =
+let errorOfError (estimate: Hybrid.Analysis.Statistics.Estimate) =
     estimate.Error * sqrt ((float estimate.Window + 0.5) / float estimate.Samples)
 
 /// Mean and standard deviation (n − 1 normalisation).

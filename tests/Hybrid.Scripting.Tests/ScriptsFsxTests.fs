@@ -4,6 +4,8 @@ module Hybrid.Scripting.Tests.ScriptsFsxTests
 open System.IO
 open Expecto
 open Hybrid.Scripting
+open Hybrid.Scripting.Pipeline
+open Hybrid.Scripting.Phi4
 open Hybrid.Scripting.Tests.Support
 
 /// Toy-size arguments of every experiment that scripts.fsx offers. A new experiment without an entry here fails
@@ -28,8 +30,9 @@ let tests =
     testList
         "scripts.fsx end to end"
         [ test "every experiment has a toy-size end-to-end run" {
-              // merge takes run directories, not a toy size: its own end-to-end test is below.
-              for c in Catalog.commands |> List.filter (fun c -> c.Name <> "merge") do
+              // merge takes run directories, not a toy size, and the tour is the quick main job: their own end-to-end
+              // tests are below.
+              for c in Catalog.commands |> List.filter (fun c -> c.Name <> "merge" && c.Name <> "tour") do
                   Expect.isTrue (smoke.ContainsKey c.Name) (sprintf "%s has smoke arguments in ScriptsFsxTests" c.Name)
           }
 
@@ -67,11 +70,19 @@ let tests =
               Directory.Delete(Path.GetDirectoryName dir, true)
           }
 
-          test "the quick main job runs the comparison at toy size" {
-              let code, out, err = runScript [ "quick"; "--out"; Path.Combine(newDirectory "hybrid-quick", "run") ]
+          test "the quick main job tours every capability at toy size, with one combined report" {
+              let dir = Path.Combine(newDirectory "hybrid-quick", "run")
+              let code, out, err = runScript [ "quick"; "--out"; dir ]
               Expect.equal code 0 (sprintf "dotnet fsi scripts.fsx quick exits 0; stderr:\n%s" err)
               Expect.stringContains out "|  | HMC | realNVP | CNF |" "prints the comparison"
               Expect.stringContains out "L = 6" "at toy size"
+              Expect.isTrue (RunDirectory.isComplete dir) "the tour's directory is complete"
+              Expect.isTrue (RunDirectory.isComplete (Path.Combine(dir, "phi4"))) "the φ⁴ stop's directory is complete"
+              let report = File.ReadAllText(Path.Combine(dir, "summary.md"))
+              Expect.stringContains report "## 1. Lattice φ⁴: flow samplers against HMC" "the φ⁴ section"
+              Expect.stringContains report "### φ⁴ samplers side by side" "with the comparison nested in it"
+              Expect.stringContains report "(phi4/hmc/correlator.html)" "linking the plots"
+              Directory.Delete(Path.GetDirectoryName dir, true)
           }
 
           test "help reaches Hybrid in every documented form" {

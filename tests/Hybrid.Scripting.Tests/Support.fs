@@ -6,6 +6,8 @@ open System.IO
 open System.Text.Json
 open Expecto
 open Hybrid.Scripting
+open Hybrid.Scripting.Pipeline
+open Hybrid.Scripting.Phi4
 
 /// A fresh temporary directory.
 let newDirectory (prefix: string) = Directory.CreateTempSubdirectory(prefix).FullName

@@ -1,0 +1,100 @@
+namespace Hybrid.Analysis.Correlators
+
+open System
+open Hybrid.Analysis.Statistics
+
+/// How the time direction of a correlator closes.
+type Boundary =
+    /// Periodic time of extent L (a lattice): G(t) ~ cosh(m(t − L/2)), cosh effective mass.
+    | Periodic
+    /// Open time (a path on [0, T], or ⟨x(t)x(0)⟩ for t ≥ 0): G(t) ~ Σ_n c_n e^{−E_n t}, log-ratio effective mass.
+    | Open
+
+/// Zero-momentum correlators G_c(t) of a periodic lattice of time extent L, their cosh effective
+/// mass and the correlation length; the `…With Open` variants treat correlators of open time. Measurements are given as slices.[t].[r].[i]: time slice
+/// t = 0 .. L−1, replica r, sample i (the full periodic range, not folded).
+[<RequireQualifiedAccess>]
+module Correlator =
+
+    // m_p(t) = arccosh[(G(t−1) + G(t+1)) / (2 G(t))]; NaN where the argument is below 1 (no real
+    // mass: the correlator is not convex there, usually noise).
+    let private coshMass (previous: float) (current: float) (next: float) =
+        let argument = (previous + next) / (2.0 * current)
+        if argument >= 1.0 then Math.Acosh argument else nan
+
+    /// Cosh effective mass of a periodic correlator g.[t], t = 0 .. L−1. The result is indexed
+    /// by t like g (length L): m_p(t) = arccosh[(G(t−1) + G(t+1))/(2G(t))] for t = 1 .. L−2;
+    /// entries t = 0 and t = L−1, and those where the argument is below 1, are NaN.
+    /// For G(t) = cosh(m(t − L/2)) it is m at every t = 1 .. L−2.
+    let effectiveMass (g: float[]) : float[] =
+        Array.init g.Length (fun t ->
+            if t = 0 || t = g.Length - 1 then nan else coshMass g.[t - 1] g.[t] g.[t + 1])
+
+    // m(t) = ln[G(t)/G(t+1)]; NaN where the ratio is not positive (no decaying exponential there).
+    let private logRatioMass (current: float) (next: float) =
+        let ratio = current / next
+        if ratio > 0.0 then log ratio else nan
+
+    /// Effective mass of g.[t] for either boundary: the cosh mass for Periodic (as `effectiveMass`), and
+    /// m(t) = ln[G(t)/G(t+1)] for Open, defined for t = 0 .. T−2 (the last entry is NaN). For G(t) = e^{−mt} it is m.
+    let effectiveMassWith (boundary: Boundary) (g: float[]) : float[] =
+        match boundary with
+        | Periodic -> effectiveMass g
+        | Open -> Array.init g.Length (fun t -> if t = g.Length - 1 then nan else logRatioMass g.[t] g.[t + 1])
+
+    /// Default plateau window [t1, t2] for time extent L: t1 = max(1, L/4), t2 = max(t1, L/2 − 1)
+    /// (integer division). It starts a quarter of the lattice in, where excited states have
+    /// decayed for ξ ≲ L/4, and ends before the midpoint, where the cosh turns over and
+    /// m_p(t) loses its signal.
+    let defaultPlateau (extent: int) : int * int =
+        let t1 = max 1 (extent / 4)
+        t1, max t1 (extent / 2 - 1)
+
+    /// Γ-method estimates of G_c(t) for every time slice.
+    let timeSliceEstimates (slices: float[][][]) : Estimate[] = slices |> Array.map GammaMethod.analyze
+
+    /// Estimates of m_p(t), indexed by t like `slices` (t = 0 and t = L−1 undefined), each by
+    /// GammaMethod.derived on the three slices t−1, t, t+1; NaN where m_p is not defined at
+    /// the means.
+    let effectiveMassEstimates (slices: float[][][]) : Estimate[] =
+        let extent = slices.Length
+        Array.init extent (fun t ->
+            if t = 0 || t = extent - 1 then
+                Estimate.undefined (slices.[t] |> Array.sumBy Array.length)
+            else
+                GammaMethod.derived (fun m -> coshMass m.[0] m.[1] m.[2]) slices.[t - 1 .. t + 1])
+
+    /// Estimates of the effective mass for either boundary, indexed by t like `slices`, by GammaMethod.derived on the
+    /// slices each mass uses (t−1, t, t+1 for Periodic; t, t+1 for Open).
+    let effectiveMassEstimatesWith (boundary: Boundary) (slices: float[][][]) : Estimate[] =
+        match boundary with
+        | Periodic -> effectiveMassEstimates slices
+        | Open ->
+            let extent = slices.Length
+            Array.init extent (fun t ->
+                if t = extent - 1 then Estimate.undefined (slices.[t] |> Array.sumBy Array.length)
+                else GammaMethod.derived (fun m -> logRatioMass m.[0] m.[1]) slices.[t .. t + 1])
+
+    // The window average of m_p(t) as a function of the means of slices t1−1 .. t2+1.
+    let private plateauAverage (t1: int, t2: int) (means: float[]) =
+        // means.[k] is the mean of slice t1 − 1 + k.
+        [| for t in t1 .. t2 -> coshMass means.[t - t1] means.[t - t1 + 1] means.[t - t1 + 2] |]
+        |> Array.average
+
+    let private checkPlateau (t1: int, t2: int) (slices: float[][][]) =
+        if t1 < 1 || t2 < t1 || t2 > slices.Length - 2 then
+            invalidArg "plateau" (sprintf "The plateau [%d, %d] must satisfy 1 ≤ t1 ≤ t2 ≤ L − 2 = %d." t1 t2 (slices.Length - 2))
+
+    /// Plateau mass: the average of m_p(t) over t = t1 .. t2, with its error and τ_int from
+    /// GammaMethod.derived (correlations between the time slices included).
+    let plateauMass (plateau: int * int) (slices: float[][][]) : Estimate =
+        checkPlateau plateau slices
+        let t1, t2 = plateau
+        GammaMethod.derived (plateauAverage plateau) slices.[t1 - 1 .. t2 + 1]
+
+    /// Correlation length ξ = 1/(average of m_p(t) over t = t1 .. t2), with its error and τ_int
+    /// from GammaMethod.derived. Use `defaultPlateau L` for the window when in doubt.
+    let correlationLength (plateau: int * int) (slices: float[][][]) : Estimate =
+        checkPlateau plateau slices
+        let t1, t2 = plateau
+        GammaMethod.derived (fun means -> 1.0 / plateauAverage plateau means) slices.[t1 - 1 .. t2 + 1]

@@ -1,0 +1,143 @@
+namespace Hybrid.Analysis.Reporting
+
+open System
+open System.Text.RegularExpressions
+open Plotly.NET
+open Hybrid.Analysis.Statistics
+
+/// Standard plots of a lattice analysis as Plotly.NET charts, and their rendering as a
+/// self-contained HTML document. Labels use Plotly's HTML subset for physics notation.
+[<RequireQualifiedAccess>]
+module Plots =
+
+
+    // Estimates with their x positions (the index), without the undefined ones.
+    let private definedPoints (estimates: Estimate[]) =
+        estimates
+        |> Array.indexed
+        |> Array.filter (fun (_, e) -> Double.IsFinite e.Mean && Double.IsFinite e.Error)
+
+    let private pointsWithErrors (name: string) (points: (int * Estimate)[]) =
+        Chart.Point(x = Array.map fst points, y = Array.map (fun (_, e: Estimate) -> e.Mean) points, Name = name)
+        |> Chart.withYErrorStyle (Array = Array.map (fun (_, e: Estimate) -> e.Error) points)
+
+    // A ±1σ band: an invisible lower edge, an invisible upper edge filled down to it, and the
+    // central line, which alone appears in the legend.
+    let private band (name: string) (x: int[]) (centre: float[]) (error: float[]) =
+        let colour = Color.fromString "rgba(31, 119, 180, 1.0)"
+        let fill = Color.fromString "rgba(31, 119, 180, 0.25)"
+        let edge (y: float[]) (filled: bool) =
+            if filled then
+                Chart.Line(x = x, y = y, ShowLegend = false, LineWidth = 0.0, LineColor = fill,
+                           Fill = StyleParam.Fill.ToNext_y, FillColor = fill)
+            else
+                Chart.Line(x = x, y = y, ShowLegend = false, LineWidth = 0.0, LineColor = fill)
+        [ edge (Array.map2 (-) centre error) false
+          edge (Array.map2 (+) centre error) true
+          Chart.Line(x = x, y = centre, Name = name, LineColor = colour) ]
+        |> Chart.combine
+
+    let private labelled (title: string) (xTitle: string) (yTitle: string) (chart: GenericChart) =
+        chart
+        |> Chart.withTitle title
+        |> Chart.withXAxisStyle (TitleText = xTitle)
+        |> Chart.withYAxisStyle (TitleText = yTitle)
+
+    /// Connected correlator G_c(t) with error bars on a logarithmic axis (undefined and
+    /// non-positive points cannot be shown on it and are left out).
+    let correlator (g: Estimate[]) : GenericChart =
+        definedPoints g
+        |> Array.filter (fun (_, e) -> e.Mean > 0.0)
+        |> pointsWithErrors "G<sub>c</sub>(t)"
+        |> labelled "Connected correlator G<sub>c</sub>(t)" "t" "G<sub>c</sub>(t)"
+        |> Chart.withYAxisStyle (AxisType = StyleParam.AxisType.Log)
+
+    /// Effective mass m_p(t) (indexed by t, as Correlator.effectiveMassEstimates gives it) with
+    /// error bars, and the plateau fit `plateauMass` as a band of ±1σ over [t1, t2].
+    let effectiveMass (mp: Estimate[]) (plateau: int * int) (plateauMass: Estimate) : GenericChart =
+        let t1, t2 = plateau
+        let m, dm = plateauMass.Mean, plateauMass.Error
+        let plateauBand =
+            band (sprintf "plateau [%d, %d]: m<sub>p</sub> = %s" t1 t2 (Estimate.format plateauMass))
+                 [| t1; t2 |] [| m; m |] [| dm; dm |]
+        [ plateauBand; pointsWithErrors "m<sub>p</sub>(t)" (definedPoints mp) ]
+        |> Chart.combine
+        |> labelled "Effective mass m<sub>p</sub>(t) = arccosh[(G<sub>c</sub>(t−1) + G<sub>c</sub>(t+1)) / 2G<sub>c</sub>(t)]" "t" "m<sub>p</sub>(t)"
+
+    /// Monte Carlo history of one or more named series against the trajectory (measurement) index, each on its
+    /// own y-axis in a stack sharing the x-axis: quantities of different size (|M| and M²) never share a scale
+    /// that flattens one of them. Long series are drawn with WebGL so that the browser stays responsive.
+    let history (series: (string * float[]) list) : GenericChart =
+        series
+        |> List.map (fun (name, values) ->
+            Chart.Line(x = Array.init values.Length id, y = values, Name = name, UseWebGL = (values.Length > 10000))
+            |> Chart.withYAxisStyle (TitleText = name))
+        |> Chart.SingleStack(Pattern = StyleParam.LayoutGridPattern.Coupled)
+        |> Chart.withTitle "Monte Carlo history"
+        |> Chart.withXAxisStyle (TitleText = "trajectory")
+
+    /// Adds what was simulated (e.g. "L = 8, m² = −4, λ = 8") under the chart's title, so that a plot opened on
+    /// its own says which run it shows.
+    let withContext (title: string) (context: string) (chart: GenericChart) : GenericChart =
+        chart |> Chart.withTitle (sprintf "%s<br><sub>%s</sub>" title context)
+
+    /// Training curve of a flow: the variational free energy F_q (the loss, top) and the ESS/N of each
+    /// training batch (bottom) against the optimizer step.
+    let trainingCurve (steps: float[]) (freeEnergy: float[]) (ess: float[]) : GenericChart =
+        let webGL = steps.Length > 10000
+        [ Chart.Line(x = steps, y = freeEnergy, Name = "F<sub>q</sub> = ⟨S + log q⟩", UseWebGL = webGL)
+          |> Chart.withYAxisStyle (TitleText = "F<sub>q</sub>")
+          Chart.Line(x = steps, y = ess, Name = "ESS/N (batch)", UseWebGL = webGL)
+          |> Chart.withYAxisStyle (TitleText = "ESS/N", MinMax = (0.0, 1.0)) ]
+        |> Chart.SingleStack(Pattern = StyleParam.LayoutGridPattern.Coupled)
+        |> Chart.withTitle "Reverse-KL training"
+        |> Chart.withXAxisStyle (TitleText = "optimizer step")
+
+    /// Integrated autocorrelation time τ_int(W) against the summation window W with its ±1σ
+    /// band and a vertical line at the automatically chosen window; W is shown up to
+    /// max(10, 3 W_chosen) (or all available lags if fewer).
+    let tauIntWindow (profile: AutocorrelationProfile) : GenericChart =
+        let last = min (profile.TauIntByWindow.Length - 1) (max 10 (3 * profile.Window))
+        let windows = [| 0 .. last |]
+        let tau = profile.TauIntByWindow.[0..last]
+        let dtau = profile.TauIntErrorByWindow.[0..last]
+        let curve = band (sprintf "τ<sub>int</sub>(W), S = %g" profile.S) windows tau dtau
+        let chosen =
+            Chart.Line(x = [ profile.Window; profile.Window ], y = [ 0.0; Array.max (Array.map2 (+) tau dtau) ],
+                       Name = sprintf "W = %d" profile.Window, LineDash = StyleParam.DrawingStyle.Dash)
+        [ curve; chosen ]
+        |> Chart.combine
+        |> labelled "Integrated autocorrelation time τ<sub>int</sub>(W)" "W" "τ<sub>int</sub>(W)"
+
+    // Plotly.NET names the chart's <div> after a fresh Guid; a fixed name makes the document a
+    // pure function of the chart (reproducible artefacts, content hashes).
+    let private renderFunction = Regex("renderPlotly_([0-9a-f]{32})", RegexOptions.CultureInvariant)
+
+    /// A complete HTML document showing the chart, with the plotly.js source inlined: no
+    /// reference to a CDN, so it works offline. The same chart always gives the same text.
+    let toStandaloneHtml (chart: GenericChart) : string =
+        let html =
+            chart
+            |> Chart.withDisplayOptions (DisplayOptions.init (PlotlyJSReference = PlotlyJSReference.Full))
+            // Fill the browser window and follow its size, rather than a fixed 600 × 600 box.
+            |> Chart.withConfig (Config.init (Responsive = true))
+            |> Chart.withLayout (Layout.init (AutoSize = true))
+            |> GenericChart.toEmbeddedHTML
+        // plotly.js (inlined first) does not contain "renderPlotly_"; the last match is ours.
+        let matches = renderFunction.Matches html
+        if matches.Count = 0 then
+            html
+        else
+            let compact = matches.[matches.Count - 1].Groups.[1].Value
+            let dashed = Guid.ParseExact(compact, "N").ToString("D")
+            let html = html.Replace(compact, "hybrid_chart").Replace(dashed, "hybrid-chart")
+            // Plotly.NET's layout fixes 600 × 600 pixels; without it (and with the responsive config) the chart fills
+            // its div, which fills the window. Only the chart's own part is edited, never the inlined plotly.js.
+            let start = html.IndexOf("<div id=\"hybrid-chart\">", StringComparison.Ordinal)
+            if start < 0 then html
+            else
+                let chart =
+                    html.Substring(start)
+                        .Replace("<div id=\"hybrid-chart\">", "<div id=\"hybrid-chart\" style=\"width: 100%; height: 90vh;\">")
+                        .Replace("\"width\":600,", "").Replace("\"height\":600,", "").Replace(",\"width\":600", "").Replace(",\"height\":600", "")
+                html.Substring(0, start) + chart

@@ -1,0 +1,68 @@
+namespace Hybrid.Scripting
+
+open Hybrid.Scripting.Pipeline
+open Hybrid.Scripting.Phi4
+
+/// Every experiment that scripts.fsx can run, and the main job.
+module Catalog =
+
+    /// The experiments that the tour and the command line run, by command name.
+    let private experiments : Command list =
+        [ Experiment.command Phi4Hmc.experiment
+          Experiment.command Phi4Flow.experiment
+          Experiment.command Phi4Compare.experiment
+          Merge.command [ Phi4Merge.merger ] ]
+
+    /// The main job's stops, one per capability; the others join as they land.
+    let stops : TourStop list =
+        [ { Key = "phi4"
+            Title = "Lattice φ⁴: flow samplers against HMC"
+            About =
+              "HMC, realNVP (Albergo, Kanwar, Shanahan, arXiv:1904.12072) and the equivariant continuous flow (Gerdes, de Haan, Rainone, "
+              + "Bondesan, Cheng, arXiv:2207.00283) at the tutorial point L = 8, m² = −4, λ = 8, where the literature gives χ₂ = 0.75(1). "
+              + "The flows sample exactly through independence Metropolis: their physics rows must agree with HMC's within errors, and "
+              + "ESS, τ_int and cost say how well each flow has learned the theory."
+            Command = "phi4-compare"
+            Arguments = []
+            QuickArguments =
+              [ "--L"; "6"; "--chains"; "4"; "--trajectories"; "200"; "--realnvp-steps"; "20"; "--cnf-steps"; "5"
+                "--rk-steps"; "8"; "--batch"; "32"; "--samples"; "512" ] } ]
+
+    let private execute (name: string) (argv: string list) =
+        (experiments |> List.find (fun c -> c.Name = name)).Execute argv
+
+    /// Every command: the tour (the main job), then each experiment.
+    let commands : Command list = Experiment.command (Tour.experiment stops execute) :: experiments
+
+    /// What `dotnet fsi scripts.fsx` runs without arguments: the tour, one run per capability (now lattice φ⁴: HMC,
+    /// realNVP and the equivariant continuous flow side by side at the Albergo et al. tutorial point), one report.
+    let mainJob : string list = [ "tour" ]
+
+    /// The main job at toy size (`dotnet fsi scripts.fsx quick`, `dotnet fsi build.fsx run --quick`): the same code path
+    /// in about a minute, for CI and for a first check on a new machine. Its numbers are not physics.
+    let quickJob : string list = mainJob @ [ "--quick" ]
+
+    let private overview () =
+        let lines = commands |> List.map (fun c -> sprintf "  %-14s %s" c.Name c.Description) |> String.concat "\n"
+        sprintf "Hybrid — neural-network methods for quantum field theory\n\nUsage: dotnet fsi scripts.fsx [experiment] [options]\n       (no arguments: the main job, %s; 'quick': the same at toy size)\n\nExperiments:\n%s\n\n'dotnet fsi scripts.fsx help <experiment>' lists an experiment's options. (dotnet fsi keeps --help and -h for itself;\n'help' works in every position, and so does '--help' after a '--'.)" (String.concat " " mainJob) lines
+
+    let private unknown name =
+        eprintfn "error: unknown experiment '%s'; allowed: %s (see 'dotnet fsi scripts.fsx help')" name (commands |> List.map (fun c -> c.Name) |> String.concat ", ")
+        Experiment.BadInput
+
+    /// Runs the command line of scripts.fsx; returns the exit code.
+    let main (argv: string list) : int =
+        match (if List.isEmpty argv then mainJob else argv) with
+        | "quick" :: rest -> (commands |> List.find (fun c -> c.Name = List.head quickJob)).Execute(List.tail quickJob @ rest)
+        | ("--help" | "-h" | "help") :: name :: _ when not (name.StartsWith "-") ->
+            match commands |> List.tryFind (fun c -> c.Name = name) with
+            | Some command -> command.Execute [ "--help" ]
+            | None -> unknown name
+        | ("--help" | "-h" | "help") :: _ ->
+            printfn "%s" (overview ())
+            0
+        | name :: rest ->
+            match commands |> List.tryFind (fun c -> c.Name = name) with
+            | Some command -> command.Execute rest
+            | None -> unknown name
+        | [] -> Experiment.BadInput

@@ -1,0 +1,97 @@
+namespace Hybrid.Scripting.Pipeline
+
+open System
+open Hybrid.Runtime
+open Hybrid.Sampling
+
+/// Which replica of a set of independent runs this is (for clusters: one job of a Slurm array each).
+type Replica =
+    { Index: int
+      Count: int }
+
+/// Options every sampling experiment shares: the root seed, replicas of independent runs, the device.
+module CommonOptions =
+
+    /// --seed, --replica, --replicas, --device.
+    let options =
+        [ CommandLine.option "seed" IntOption "1" "random seed (of the whole set of replicas)"
+          CommandLine.optional "replica" IntOption "this run's replica index K in 0..N−1 (with --replicas N): independent seeds derived from --seed, merged later with 'merge'"
+          CommandLine.optional "replicas" IntOption "the number N of replicas (with --replica K)"
+          CommandLine.option "device" TextOption "auto" "auto | cpu | cuda" ]
+
+    /// The replica, if the run is one of a set; both options or neither.
+    let replica (o: ParsedOptions) : Replica option =
+        match CommandLine.has o "replica", CommandLine.has o "replicas" with
+        | false, false -> None
+        | true, true ->
+            let count = CommandLine.intIn o "replicas" 1L 1_000_000L |> CommandLine.required "replicas" |> int
+            let index = CommandLine.intIn o "replica" 0L (int64 count - 1L) |> CommandLine.required "replica" |> int
+            Some { Index = index; Count = count }
+        | _ -> raise (UsageError "--replica K and --replicas N go together")
+
+    /// The root seed as given.
+    let rootSeed (o: ParsedOptions) = CommandLine.intIn o "seed" 0L Int64.MaxValue |> CommandLine.required "seed"
+
+    /// The seed this run uses: the root seed, or for a replica a seed derived from it (Seeds.Replica).
+    let seed (o: ParsedOptions) =
+        match replica o with
+        | None -> rootSeed o
+        | Some r -> Seeds.Replica(rootSeed o, r.Index)
+
+    /// The device choice, checked to be usable here (e.g. `cuda` without a GPU is refused before any work).
+    let device (o: ParsedOptions) =
+        let choice = CommandLine.validate (fun () -> TorchRuntime.ParseDevice(CommandLine.text o "device" |> Option.defaultValue "auto"))
+        try
+            TorchRuntime.Resolve choice |> ignore
+        with :? InvalidOperationException as e ->
+            raise (UsageError e.Message)
+        choice
+
+    /// The replica part of config.json (root seed, replica index and count; nothing for a single run).
+    let describeReplica (o: ParsedOptions) =
+        match replica o with
+        | None -> []
+        | Some r -> [ "root_seed", Json.integer (rootSeed o); "replica", Json.integer r.Index; "replicas", Json.integer r.Count ]
+
+/// Where a training run keeps its checkpoint, and whether it resumes from it.
+type CheckpointChoice =
+    { /// The checkpoint file (None: checkpoint.bin in the run directory).
+      File: string option
+      /// Continue training from File.
+      Resume: bool }
+
+    /// The file to write: the given one, or checkpoint.bin in <paramref name="dir"/>.
+    member c.PathIn(dir: RunDirectory) = c.File |> Option.defaultValue (dir.File "checkpoint.bin")
+
+/// --checkpoint and --resume, shared by every experiment that trains: checked before any work, including that a
+/// checkpoint to resume fits this run (Hybrid.IO.Checkpoint names every difference).
+module CheckpointOptions =
+
+    /// --checkpoint FILE, --resume.
+    let options =
+        [ CommandLine.optional "checkpoint" TextOption "checkpoint file to write (default: checkpoint.bin in the run directory)"
+          CommandLine.optional "resume" FlagOption "continue training from --checkpoint up to --steps" ]
+
+    /// The choice, refused in one line when it cannot work: --resume without a file, a directory, a missing file, a
+    /// place that cannot be written (training saves every tenth of its steps), or a checkpoint that does not fit
+    /// <paramref name="expected"/>.
+    let choice (o: ParsedOptions) (expected: Hybrid.IO.CheckpointHeader) : CheckpointChoice =
+        let file = CommandLine.text o "checkpoint"
+        let resume = CommandLine.switch o "resume"
+        match file, resume with
+        | None, true -> raise (UsageError "--resume needs --checkpoint FILE")
+        | Some f, _ when IO.Directory.Exists f -> raise (UsageError(sprintf "--checkpoint %s is a directory; give the path of a checkpoint file" f))
+        | Some f, true when not (IO.File.Exists f) -> raise (UsageError(sprintf "--checkpoint %s does not exist, so there is nothing to resume" f))
+        | _ -> ()
+        file |> Option.iter (CommandLine.writableFile "checkpoint")
+        if resume then
+            try
+                Hybrid.IO.Checkpoint.CheckCompatible(file.Value, expected)
+            with :? IO.InvalidDataException as e ->
+                raise (UsageError e.Message)
+        { File = file |> Option.map IO.Path.GetFullPath; Resume = resume }
+
+    /// The config.json entries of the choice.
+    let describe (c: CheckpointChoice) =
+        [ "checkpoint", (match c.File with Some f -> Json.text f | None -> null)
+          "resume", System.Text.Json.Nodes.JsonValue.Create c.Resume ]
