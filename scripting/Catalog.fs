@@ -2,6 +2,7 @@ namespace Hybrid.Scripting
 
 open Hybrid.Scripting.Pipeline
 open Hybrid.Scripting.Phi4
+open Hybrid.Scripting.Nnft
 
 /// Every experiment that scripts.fsx can run, and the main job.
 module Catalog =
@@ -11,7 +12,9 @@ module Catalog =
         [ Experiment.command Phi4Hmc.experiment
           Experiment.command Phi4Flow.experiment
           Experiment.command Phi4Compare.experiment
-          Merge.command [ Phi4Merge.merger ] ]
+          Experiment.command NnftCorrelators.experiment
+          Experiment.command NnftWidth.experiment
+          Merge.command [ Phi4Merge.merger; NnftMerge.merger ] ]
 
     /// The main job's stops, one per capability; the others join as they land.
     let stops : TourStop list =
@@ -26,7 +29,24 @@ module Catalog =
             Arguments = []
             QuickArguments =
               [ "--L"; "6"; "--chains"; "4"; "--trajectories"; "200"; "--realnvp-steps"; "20"; "--cnf-steps"; "5"
-                "--rk-steps"; "8"; "--batch"; "32"; "--samples"; "512" ] } ]
+                "--rk-steps"; "8"; "--batch"; "32"; "--samples"; "512" ] }
+          { Key = "nnft-kernel"
+            Title = "Neural-network field theory: random networks against their Gaussian process"
+            About =
+              "An ensemble of 10⁶ one-layer Gauss-nets of width 8 (Halverson, Maiti, Stoner, arXiv:2008.08601, σ_W = 0.6, σ_b = 0.3, "
+              + "x = −0.3, 0, 0.2, 0.5): every G₂ must match the infinite-width kernel at any width, and G₄c the O(1/N) formula, "
+              + "0.0177 at N = 8."
+            Command = "nnft-correlators"
+            Arguments = []
+            QuickArguments = [ "--networks"; "20000"; "--blocks"; "16" ] }
+          { Key = "nnft-width"
+            Title = "Neural-network field theory: the approach to the Gaussian process as the width grows"
+            About =
+              "G₄c of Gauss-nets against the width N = 2 … 128 (10⁶ networks each), with the O(1/N) formula beside it and a log-log fit "
+              + "G₄c = A·N^(−s): s must be 1 within its error."
+            Command = "nnft-width"
+            Arguments = []
+            QuickArguments = [ "--widths"; "2,4,8"; "--networks"; "20000"; "--blocks"; "16" ] } ]
 
     let private execute (name: string) (argv: string list) =
         (experiments |> List.find (fun c -> c.Name = name)).Execute argv

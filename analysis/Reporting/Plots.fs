@@ -64,6 +64,41 @@ module Plots =
         |> Chart.combine
         |> labelled "Effective mass m<sub>p</sub>(t) = arccosh[(G<sub>c</sub>(t−1) + G<sub>c</sub>(t+1)) / 2G<sub>c</sub>(t)]" "t" "m<sub>p</sub>(t)"
 
+    /// Named estimates with error bars beside exact values (open diamonds), one category per name: how a Monte
+    /// Carlo measurement compares with a formula at a glance. Names without an exact value show only the estimate.
+    let againstExact (yTitle: string) (estimates: (string * Estimate) list) (exact: Map<string, float>) : GenericChart =
+        let names = estimates |> List.map fst |> Array.ofList
+        let measured =
+            Chart.Point(x = names, y = (estimates |> List.map (fun (_, e) -> e.Mean)), Name = "Monte Carlo ± 1σ")
+            |> Chart.withYErrorStyle (Array = (estimates |> List.map (fun (_, e) -> e.Error) |> Array.ofList))
+        let known = names |> Array.filter exact.ContainsKey
+        let formula =
+            Chart.Point(x = known, y = (known |> Array.map (fun n -> exact.[n])), Name = "exact",
+                        MarkerSymbol = StyleParam.MarkerSymbol.Modified(StyleParam.MarkerSymbol.Diamond, StyleParam.SymbolStyle.Open))
+        [ measured; formula ] |> Chart.combine |> labelled "Monte Carlo against exact values" "" yTitle
+
+    /// |y| against x on log-log axes with error bars, and a fitted power law A·x^(−s) as a line: how a finite-size
+    /// (or finite-width) effect falls off. Points with non-positive or undefined values cannot be shown and are left out.
+    let powerLaw (xTitle: string) (yTitle: string) (points: (float * Estimate) list) (amplitude: float) (exponent: Estimate) : GenericChart =
+        let shown = points |> List.filter (fun (x, e) -> x > 0.0 && Double.IsFinite e.Mean && abs e.Mean > 0.0 && Double.IsFinite e.Error)
+        let xs = shown |> List.map fst
+        let data =
+            Chart.Point(x = xs, y = (shown |> List.map (fun (_, e) -> abs e.Mean)), Name = "|" + yTitle + "| ± 1σ")
+            |> Chart.withYErrorStyle (Array = (shown |> List.map (fun (_, e) -> e.Error) |> Array.ofList))
+        let line =
+            match xs with
+            | [] -> Chart.Line(x = ([||]: float[]), y = ([||]: float[]))
+            | _ ->
+                let lo, hi = List.min xs, List.max xs
+                let grid = [ for k in 0 .. 40 -> lo * (hi / lo) ** (float k / 40.0) ]
+                Chart.Line(x = grid, y = (grid |> List.map (fun x -> amplitude * x ** (-exponent.Mean))),
+                           Name = sprintf "fit: %.3g · x<sup>−s</sup>, s = %s" amplitude (Estimate.format exponent))
+        [ data; line ]
+        |> Chart.combine
+        |> labelled (sprintf "|%s| against %s" yTitle xTitle) xTitle ("|" + yTitle + "|")
+        |> Chart.withXAxisStyle (AxisType = StyleParam.AxisType.Log)
+        |> Chart.withYAxisStyle (AxisType = StyleParam.AxisType.Log)
+
     /// Monte Carlo history of one or more named series against the trajectory (measurement) index, each on its
     /// own y-axis in a stack sharing the x-axis: quantities of different size (|M| and M²) never share a scale
     /// that flattens one of them. Long series are drawn with WebGL so that the browser stays responsive.

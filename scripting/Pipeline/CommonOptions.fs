@@ -47,6 +47,12 @@ module CommonOptions =
             raise (UsageError e.Message)
         choice
 
+    /// The replica part of config.json from a configuration's root seed and replica (nothing for a single run).
+    let describeReplicaOf (rootSeed: int64) (replica: Replica option) =
+        match replica with
+        | None -> []
+        | Some r -> [ "root_seed", Json.integer rootSeed; "replica", Json.integer r.Index; "replicas", Json.integer r.Count ]
+
     /// The replica part of config.json (root seed, replica index and count; nothing for a single run).
     let describeReplica (o: ParsedOptions) =
         match replica o with

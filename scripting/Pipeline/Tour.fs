@@ -56,7 +56,7 @@ module Tour =
               for i, s in List.indexed sections do
                   yield sprintf "## %d. %s\n" (i + 1) s.Stop.Title
                   yield s.Stop.About + "\n"
-                  yield sprintf "`dotnet fsi scripts.fsx %s %s` → `%s/` (%.0f s)\n" s.Stop.Command (String.concat " " (arguments c s.Stop)) s.Stop.Key s.Seconds
+                  yield sprintf "`dotnet fsi scripts.fsx %s` → `%s/` (%.0f s)\n" (String.concat " " (s.Stop.Command :: arguments c s.Stop)) s.Stop.Key s.Seconds
                   if s.ExitCode = 0 then
                       yield demote s.Report
                       if not s.Plots.IsEmpty then

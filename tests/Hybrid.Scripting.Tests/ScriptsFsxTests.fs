@@ -15,7 +15,9 @@ let private smoke =
         [ "phi4-hmc", [ "--L"; "4"; "--chains"; "2"; "--thermalization"; "10"; "--trajectories"; "20" ]
           "phi4-flow", [ "--L"; "4"; "--couplings"; "2"; "--steps"; "3"; "--samples"; "64" ]
           // HMC, then realNVP, then the continuous flow in one process, as the main job runs them.
-          "phi4-compare", [ "--L"; "4"; "--chains"; "2"; "--trajectories"; "20"; "--realnvp-steps"; "3"; "--cnf-steps"; "2"; "--rk-steps"; "4"; "--batch"; "16"; "--samples"; "64" ] ]
+          "phi4-compare", [ "--L"; "4"; "--chains"; "2"; "--trajectories"; "20"; "--realnvp-steps"; "3"; "--cnf-steps"; "2"; "--rk-steps"; "4"; "--batch"; "16"; "--samples"; "64" ]
+          "nnft-correlators", [ "--networks"; "2000"; "--blocks"; "8" ]
+          "nnft-width", [ "--widths"; "2,4,8"; "--networks"; "2000"; "--blocks"; "8" ] ]
 
 let private runSmoke (name: string) =
     let dir = Path.Combine(newDirectory "hybrid-fsx", "run")
@@ -48,6 +50,15 @@ let tests =
               Expect.equal code 0 (sprintf "merge exits 0; stderr:\n%s" err)
               Expect.stringContains out "2 Markov chains" "one flow-MCMC chain per replica"
               Directory.Delete(root, true)
+          }
+
+          test "nnft-correlators and nnft-width run through dotnet fsi" {
+              let out, dir = runSmoke "nnft-correlators"
+              Expect.stringContains out "| G4c |" "prints the comparison with the formulas"
+              Directory.Delete(Path.GetDirectoryName dir, true)
+              let out, dir = runSmoke "nnft-width"
+              Expect.stringContains out "## NN-FT width scan" "prints the scan"
+              Directory.Delete(Path.GetDirectoryName dir, true)
           }
 
           test "phi4-hmc runs through dotnet fsi" {

@@ -1,0 +1,170 @@
+using static TorchSharp.torch;
+
+namespace Hybrid.Nnft;
+
+/// <summary>
+/// Streaming sums of products φ(x_{i₁})⋯φ(x_{iₙ}) of an ensemble of networks at P fixed points, for n = 1, 2, 4 and
+/// optionally 6, over every multiset of point indices i₁ ≤ … ≤ iₙ, in float64. The ensemble is split into a fixed
+/// number of blocks (chunk c goes to block c mod B), so that errors come from the blocks (jackknife, bootstrap)
+/// while memory stays independent of the number of networks.
+/// </summary>
+public sealed class CorrelatorSums
+{
+    private readonly int[][][] indices;         // [order][combo][position]
+    private readonly double[][][] sums;          // [order][block][combo]
+    private readonly long[] counts;
+    private readonly long[] pairFirst, pairSecond, tripleFirst, tripleSecond, tripleThird;
+    private readonly long[] quadFlat, sextetFlat;   // positions in the flattened QᵀQ and TᵀT
+
+    /// <summary>Empty sums for <paramref name="points"/> points in <paramref name="blocks"/> blocks, up to order 4 or 6.</summary>
+    public CorrelatorSums(int points, int blocks, int maxOrder)
+    {
+        if (points < 1 || points > 64) throw new ArgumentException($"points {points} is not allowed; it must lie in 1..64");
+        if (blocks < 2 || blocks > 100_000) throw new ArgumentException($"blocks {blocks} is not allowed; it must lie in 2..100000");
+        if (maxOrder is not (4 or 6)) throw new ArgumentException($"maximal order {maxOrder} is not allowed; use 4 or 6");
+        if (maxOrder == 6 && points > 12) throw new ArgumentException($"the 6-point function at {points} points is not allowed; at most 12 points for order 6");
+        Points = points;
+        Blocks = blocks;
+        MaxOrder = maxOrder;
+        indices = new int[7][][];
+        foreach (int order in Orders) indices[order] = Multisets(points, order).ToArray();
+        sums = new double[7][][];
+        foreach (int order in Orders) sums[order] = Enumerable.Range(0, blocks).Select(_ => new double[indices[order].Length]).ToArray();
+        counts = new long[blocks];
+        var pairs = indices[2];
+        var pairOf = new Dictionary<(int, int), long>();
+        for (int p = 0; p < pairs.Length; p++) pairOf[(pairs[p][0], pairs[p][1])] = p;
+        pairFirst = pairs.Select(p => (long)p[0]).ToArray();
+        pairSecond = pairs.Select(p => (long)p[1]).ToArray();
+        // φᵢφⱼφₖφₗ = (φᵢφⱼ)(φₖφₗ): the 4-point sums are entries of QᵀQ, Q the matrix of pair products.
+        quadFlat = indices[4].Select(q => pairOf[(q[0], q[1])] * pairs.Length + pairOf[(q[2], q[3])]).ToArray();
+        var triples = Multisets(points, 3).ToArray();
+        var tripleOf = new Dictionary<(int, int, int), long>();
+        for (int t = 0; t < triples.Length; t++) tripleOf[(triples[t][0], triples[t][1], triples[t][2])] = t;
+        tripleFirst = triples.Select(t => (long)t[0]).ToArray();
+        tripleSecond = triples.Select(t => (long)t[1]).ToArray();
+        tripleThird = triples.Select(t => (long)t[2]).ToArray();
+        sextetFlat = maxOrder == 6 ? indices[6].Select(s => tripleOf[(s[0], s[1], s[2])] * triples.Length + tripleOf[(s[3], s[4], s[5])]).ToArray() : Array.Empty<long>();
+    }
+
+    /// <summary>The number of points P.</summary>
+    public int Points { get; }
+
+    /// <summary>The number of blocks B.</summary>
+    public int Blocks { get; }
+
+    /// <summary>4 or 6.</summary>
+    public int MaxOrder { get; }
+
+    /// <summary>The orders accumulated: 1, 2, 4 (and 6).</summary>
+    public IReadOnlyList<int> Orders => MaxOrder == 6 ? new[] { 1, 2, 4, 6 } : new[] { 1, 2, 4 };
+
+    /// <summary>The index multisets of <paramref name="order"/>, lexicographic (i₁ ≤ i₂ ≤ …).</summary>
+    public IReadOnlyList<int[]> Indices(int order) => indices[order] ?? throw new ArgumentException($"order {order} is not accumulated");
+
+    /// <summary>Networks per block.</summary>
+    public IReadOnlyList<long> Counts => counts;
+
+    /// <summary>Sums of <paramref name="order"/>-fold products in <paramref name="block"/>, by multiset.</summary>
+    public IReadOnlyList<double> Sums(int order, int block) => (sums[order] ?? throw new ArgumentException($"order {order} is not accumulated"))[block];
+
+    /// <summary>Networks in all blocks.</summary>
+    public long Networks => counts.Sum();
+
+    /// <summary>
+    /// Adds the products of every network (row) of <paramref name="phi"/> [M, P]; row r is network
+    /// <paramref name="firstNetwork"/> + r and goes to block (firstNetwork + r) mod B. <paramref name="firstNetwork"/>
+    /// must be a multiple of B (ensembles draw chunks of a multiple of B networks).
+    /// </summary>
+    public void Add(Tensor phi, long firstNetwork)
+    {
+        if (phi.dim() != 2 || phi.shape[1] != Points) throw new ArgumentException($"fields of shape [{string.Join(", ", phi.shape)}] do not fit; expected [networks, {Points}]");
+        if (firstNetwork < 0 || firstNetwork % Blocks != 0) throw new ArgumentException($"first network {firstNetwork} is not allowed; it must be a multiple of the {Blocks} blocks");
+        using var scope = NewDisposeScope();
+        long rows = phi.shape[0];
+        long groups = (rows + Blocks - 1) / Blocks;
+        var x = phi.to(ScalarType.Float64);
+        // Zero rows pad the last group: they add nothing to any sum, and counts are kept apart.
+        if (groups * Blocks > rows) x = nn.functional.pad(x, new long[] { 0, 0, 0, groups * Blocks - rows });
+        var device = x.device;
+        var byBlock = x.view(groups, Blocks, Points).permute(1, 0, 2);   // [B, groups, P]: block b holds rows b, b + B, …
+        var q = byBlock.index_select(2, tensor(pairFirst, device: device)).mul_(byBlock.index_select(2, tensor(pairSecond, device: device)));   // [B, groups, pairs]
+        Accumulate(1, byBlock.sum(new long[] { 1 }));   // sum(1) would bind 1 to a ScalarType
+        Accumulate(2, q.sum(new long[] { 1 }));
+        var qq = matmul(q.transpose(1, 2), q).flatten(1);                // [B, pairs²]
+        Accumulate(4, qq.index_select(1, tensor(quadFlat, device: device)));
+        if (MaxOrder == 6)
+        {
+            var t = byBlock.index_select(2, tensor(tripleFirst, device: device))
+                .mul_(byBlock.index_select(2, tensor(tripleSecond, device: device)))
+                .mul_(byBlock.index_select(2, tensor(tripleThird, device: device)));
+            var tt = matmul(t.transpose(1, 2), t).flatten(1);
+            Accumulate(6, tt.index_select(1, tensor(sextetFlat, device: device)));
+        }
+        for (int b = 0; b < Blocks; b++) counts[b] += rows / Blocks + (b < rows % Blocks ? 1 : 0);
+    }
+
+    /// <summary>Adds [B, combos] to the sums of <paramref name="order"/>.</summary>
+    private void Accumulate(int order, Tensor values)
+    {
+        var host = values.cpu().data<double>().ToArray();
+        int combos = sums[order][0].Length;
+        for (int b = 0; b < Blocks; b++)
+        {
+            var target = sums[order][b];
+            for (int i = 0; i < combos; i++) target[i] += host[b * combos + i];
+        }
+    }
+
+    /// <summary>Adds every block of <paramref name="other"/> (same points, blocks and order) to this one's blocks.</summary>
+    public void AddBlocks(CorrelatorSums other)
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        if (other.Points != Points || other.Blocks != Blocks || other.MaxOrder != MaxOrder)
+            throw new ArgumentException("sums of other points, blocks or order cannot be added");
+        for (int b = 0; b < Blocks; b++)
+        {
+            counts[b] += other.counts[b];
+            foreach (int order in Orders)
+                for (int i = 0; i < sums[order][b].Length; i++) sums[order][b][i] += other.sums[order][b][i];
+        }
+    }
+
+    /// <summary>Writes counts and sums.</summary>
+    public void Save(BinaryWriter writer)
+    {
+        writer.Write(Points);
+        writer.Write(Blocks);
+        writer.Write(MaxOrder);
+        foreach (var c in counts) writer.Write(c);
+        foreach (int order in Orders)
+            foreach (var block in sums[order])
+                foreach (var s in block) writer.Write(s);
+    }
+
+    /// <summary>Reads what <see cref="Save"/> wrote.</summary>
+    public static CorrelatorSums Load(BinaryReader reader)
+    {
+        var result = new CorrelatorSums(reader.ReadInt32(), reader.ReadInt32(), reader.ReadInt32());
+        for (int b = 0; b < result.Blocks; b++) result.counts[b] = reader.ReadInt64();
+        foreach (int order in result.Orders)
+            foreach (var block in result.sums[order])
+                for (int i = 0; i < block.Length; i++) block[i] = reader.ReadDouble();
+        return result;
+    }
+
+    /// <summary>Multisets of size <paramref name="order"/> from 0..<paramref name="points"/>−1, lexicographic.</summary>
+    public static IEnumerable<int[]> Multisets(int points, int order)
+    {
+        var current = new int[order];
+        while (true)
+        {
+            yield return (int[])current.Clone();
+            int k = order - 1;
+            while (k >= 0 && current[k] == points - 1) k--;
+            if (k < 0) yield break;
+            current[k]++;
+            for (int j = k + 1; j < order; j++) current[j] = current[k];
+        }
+    }
+}

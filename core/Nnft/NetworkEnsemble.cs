@@ -1,0 +1,148 @@
+using System.Text.Json;
+using Hybrid.IO;
+using Hybrid.Sampling;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Hybrid.Nnft;
+
+/// <summary>Settings of <see cref="NetworkEnsemble"/>.</summary>
+public sealed record EnsembleOptions
+{
+    /// <summary>Networks in the ensemble.</summary>
+    public long Networks { get; init; } = 100_000;
+
+    /// <summary>Networks drawn and evaluated at once; 0 chooses from the working set (about 4·10⁶ floats a chunk).</summary>
+    public int ChunkSize { get; init; }
+
+    /// <summary>Blocks for the errors (jackknife, bootstrap); network g goes to block g mod B.</summary>
+    public int Blocks { get; init; } = 64;
+
+    /// <summary>4, or 6 to accumulate the 6-point function too.</summary>
+    public int MaxOrder { get; init; } = 4;
+
+    /// <summary>Floating-point type in which networks are evaluated (sums are always float64).</summary>
+    public ScalarType DType { get; init; } = ScalarType.Float64;
+
+    /// <summary>Throws an <see cref="ArgumentException"/> naming the first bad value.</summary>
+    public void Validate()
+    {
+        if (Networks < 2) throw new ArgumentException($"networks {Networks} is not allowed; it must be ≥ 2");
+        if (ChunkSize < 0) throw new ArgumentException($"chunk size {ChunkSize} is not allowed; it must be ≥ 1 (or 0: automatic)");
+        if (Blocks < 2) throw new ArgumentException($"blocks {Blocks} is not allowed; it must be ≥ 2");
+        if (MaxOrder is not (4 or 6)) throw new ArgumentException($"maximal order {MaxOrder} is not allowed; use 4 or 6");
+        if (DType is not (ScalarType.Float32 or ScalarType.Float64)) throw new ArgumentException($"dtype {DType} is not allowed; use Float32 or Float64");
+    }
+}
+
+/// <summary>
+/// An ensemble of random networks evaluated at fixed points, chunk by chunk: each chunk's networks come from a
+/// generator seeded by the run's seed and the chunk's index alone (<see cref="Seeds.Derive"/>), so a run is the same
+/// however it is cut by checkpoints, and replicas with derived seeds are independent. The products go into
+/// <see cref="CorrelatorSums"/> (float64, memory independent of the ensemble size); the analysis forms G₂, G₄ and
+/// their connected parts from the block sums.
+/// </summary>
+public sealed class NetworkEnsemble
+{
+    private readonly Tensor points;
+
+    /// <summary>An ensemble of <paramref name="architecture"/> at <paramref name="inputs"/> (each of length d).</summary>
+    public NetworkEnsemble(INetworkArchitecture architecture, IReadOnlyList<double[]> inputs, EnsembleOptions options, long seed, Device? device = null)
+    {
+        ArgumentNullException.ThrowIfNull(architecture);
+        ArgumentNullException.ThrowIfNull(inputs);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        if (inputs.Count < 1) throw new ArgumentException("at least one input point is needed");
+        foreach (var x in inputs)
+            if (x.Length != architecture.InputDimension)
+                throw new ArgumentException($"point ({string.Join(", ", x)}) has dimension {x.Length}; the network's inputs have dimension {architecture.InputDimension}");
+        Architecture = architecture;
+        Inputs = inputs.Select(x => (double[])x.Clone()).ToArray();
+        Options = options;
+        Seed = seed;
+        Device = device ?? CPU;
+        // A multiple of the blocks, so that every chunk starts at block 0 and blocks stay within one network of each other.
+        long wanted = options.ChunkSize > 0
+            ? options.ChunkSize
+            : Math.Clamp(4_000_000 / Math.Max(1, architecture.WorkingSetPerNetwork(inputs.Count)), 1, 1 << 20);
+        ChunkSize = (int)((Math.Min(wanted, options.Networks) + options.Blocks - 1) / options.Blocks * options.Blocks);
+        Chunks = (options.Networks + ChunkSize - 1) / ChunkSize;
+        Sums = new CorrelatorSums(inputs.Count, options.Blocks, options.MaxOrder);
+        points = tensor(Inputs.SelectMany(x => x).ToArray(), new long[] { Inputs.Count, architecture.InputDimension }, dtype: options.DType, device: Device);
+    }
+
+    /// <summary>The architecture.</summary>
+    public INetworkArchitecture Architecture { get; }
+
+    /// <summary>The points x₀ … x_{P−1}.</summary>
+    public IReadOnlyList<double[]> Inputs { get; }
+
+    /// <summary>The settings.</summary>
+    public EnsembleOptions Options { get; }
+
+    /// <summary>The run's seed.</summary>
+    public long Seed { get; }
+
+    /// <summary>Device of the networks.</summary>
+    public Device Device { get; }
+
+    /// <summary>Networks per chunk (the last chunk may be smaller).</summary>
+    public int ChunkSize { get; }
+
+    /// <summary>Chunks in the ensemble.</summary>
+    public long Chunks { get; }
+
+    /// <summary>Chunks done so far.</summary>
+    public long CompletedChunks { get; private set; }
+
+    /// <summary>The accumulated sums.</summary>
+    public CorrelatorSums Sums { get; private set; }
+
+    /// <summary>Whether every chunk is done.</summary>
+    public bool IsComplete => CompletedChunks >= Chunks;
+
+    /// <summary>Draws, evaluates and accumulates the next chunk; returns the networks it held.</summary>
+    /// <exception cref="NetworkDivergenceException">A network's output is not finite (e.g. an Exp-net overflowing).</exception>
+    public long Step()
+    {
+        if (IsComplete) throw new InvalidOperationException("the ensemble is complete");
+        using var scope = NewDisposeScope();
+        long c = CompletedChunks;
+        long count = Math.Min(ChunkSize, Options.Networks - c * ChunkSize);
+        using var generator = new Generator((ulong)Seeds.Derive(Seed, FormattableString.Invariant($"chunk {c}")), Device);
+        var phi = Architecture.Evaluate(count, points, generator);
+        if (!isfinite(phi).all().item<bool>())
+            throw new NetworkDivergenceException(FormattableString.Invariant(
+                $"networks of chunk {c} gave non-finite outputs ({Architecture.Kind}, {Architecture.Describe()}): the activations overflow at these inputs; use smaller σ_W or σ_b, inputs nearer 0, or float64"));
+        Sums.Add(phi, c * ChunkSize);
+        CompletedChunks = c + 1;
+        return count;
+    }
+
+    /// <summary>What a checkpoint of this ensemble carries (and a resumed one must match).</summary>
+    public CheckpointHeader Header => new(
+        "nnft-ensemble", Architecture.Describe(),
+        JsonSerializer.Serialize(new { points = Inputs, networks = Options.Networks, chunk = ChunkSize, blocks = Options.Blocks, max_order = Options.MaxOrder, seed = Seed }),
+        Options.DType.ToString());
+
+    /// <summary>Writes the sums and the chunk count, atomically (<see cref="Checkpoint"/>).</summary>
+    public void SaveCheckpoint(string path) =>
+        Checkpoint.Write(path, Header, writer =>
+        {
+            writer.Write(CompletedChunks);
+            Sums.Save(writer);
+        });
+
+    /// <summary>Continues from a checkpoint of the same ensemble (refused, naming each difference, otherwise).</summary>
+    public void LoadCheckpoint(string path)
+    {
+        Checkpoint.CheckCompatible(path, Header);
+        using var reader = Checkpoint.Open(path, out _);
+        CompletedChunks = reader.ReadInt64();
+        Sums = CorrelatorSums.Load(reader);
+    }
+}
+
+/// <summary>An ensemble produced non-finite outputs.</summary>
+public sealed class NetworkDivergenceException(string message) : Hybrid.Diagnostics.RunStoppedException(message);

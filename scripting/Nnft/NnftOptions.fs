@@ -1,0 +1,88 @@
+namespace Hybrid.Scripting.Nnft
+
+open System
+open System.Globalization
+open Hybrid.Nnft
+open Hybrid.Scripting.Pipeline
+
+/// Command-line options every NN-FT experiment shares: the architecture, the points, the ensemble.
+module NnftOptions =
+
+    let private invariant = CultureInfo.InvariantCulture
+
+    /// --arch, --d, --width, --depth, --sigma-w, --sigma-b, --mass, --cutoff.
+    let architecture =
+        [ CommandLine.option "arch" TextOption "gauss" "gauss | erf | relu | exp | cos | deep-erf | deep-relu"
+          CommandLine.option "d" IntOption "1" "input dimension d (cos: 1, 2 or 3)"
+          CommandLine.option "width" IntOption "8" "width N of every hidden layer"
+          CommandLine.option "depth" IntOption "2" "deep-erf, deep-relu: hidden layers"
+          CommandLine.option "sigma-w" FloatOption "0.6" "σ_W: weights ~ N(0, σ_W²/fan-in)"
+          CommandLine.option "sigma-b" FloatOption "0.3" "σ_b: biases ~ N(0, σ_b²)"
+          CommandLine.option "mass" FloatOption "1" "cos: mass m > 0"
+          CommandLine.optional "cutoff" FloatOption "cos: momentum cutoff Λ > 0 (required for d > 1; none in d = 1: the Cauchy network)" ]
+
+    /// The architecture, validated (the core's checks name the bad value).
+    let spec (o: ParsedOptions) : NetworkSpec =
+        let d = CommandLine.intIn o "d" 1L 1024L |> CommandLine.required "d" |> int
+        let width = CommandLine.intIn o "width" 1L 10_000_000L |> CommandLine.required "width" |> int
+        let sigmaW = CommandLine.float o "sigma-w" |> CommandLine.required "sigma-w"
+        let sigmaB = CommandLine.float o "sigma-b" |> CommandLine.required "sigma-b"
+        let spec =
+            match (CommandLine.text o "arch" |> Option.defaultValue "gauss").ToLowerInvariant() with
+            | "gauss" -> NetworkSpec.gauss d width sigmaW sigmaB
+            | "erf" -> NetworkSpec.erf d width sigmaW sigmaB
+            | "relu" -> NetworkSpec.relu d width sigmaW sigmaB
+            | "exp" -> NetworkSpec.exp d width sigmaW sigmaB
+            | "cos" ->
+                NetworkSpec.cos d width (CommandLine.float o "mass" |> CommandLine.required "mass") (CommandLine.float o "cutoff")
+            | ("deep-erf" | "deep-relu") as a ->
+                let depth = CommandLine.intIn o "depth" 1L 64L |> CommandLine.required "depth" |> int
+                let activation = if a = "deep-erf" then NetworkActivation.Erf else NetworkActivation.Relu
+                NetworkSpec.deep activation d (List.replicate depth width) sigmaW sigmaB
+            | other -> raise (UsageError(sprintf "--arch %s is not known; allowed: gauss, erf, relu, exp, cos, deep-erf, deep-relu" other))
+        CommandLine.validate (fun () -> NetworkSpec.build spec |> ignore)
+        spec
+
+    /// Points "x1;x2;…", coordinates of a point separated by commas, each of dimension d.
+    let parsePoints (d: int) (text: string) : float[][] =
+        let bad why = raise (UsageError(sprintf "--points \"%s\" is not allowed: %s; give points separated by ';', coordinates by ',', e.g. \"-0.3;0;0.2;0.5\" (d = 1) or \"0,0;0.5,0\" (d = 2)" text why))
+        let points =
+            text.Split(';', StringSplitOptions.TrimEntries)
+            |> Array.map (fun p ->
+                if p = "" then bad "a point is empty"
+                p.Split(',', StringSplitOptions.TrimEntries)
+                |> Array.map (fun c ->
+                    match Double.TryParse(c, NumberStyles.Float, invariant) with
+                    | true, v when Double.IsFinite v -> v
+                    | _ -> bad (sprintf "'%s' is not a finite number" c)))
+        if points.Length < 1 then bad "no points"
+        if points.Length > 12 then bad (sprintf "%d points (at most 12)" points.Length)
+        for p in points do
+            if p.Length <> d then bad (sprintf "point (%s) has dimension %d, the inputs have d = %d" (String.Join(",", p)) p.Length d)
+        points
+
+    /// --networks, --blocks, --chunk, --dtype.
+    let ensemble =
+        [ CommandLine.option "networks" IntOption "1000000" "networks in the ensemble"
+          CommandLine.option "blocks" IntOption "64" "blocks for the errors (jackknife, bootstrap)"
+          CommandLine.option "chunk" IntOption "0" "networks drawn at once (0: from the memory they need)"
+          CommandLine.option "dtype" TextOption "float64" "float64 | float32 (the networks; sums are float64)" ]
+
+    /// The ensemble settings up to `maxOrder`.
+    let ensembleOptions (o: ParsedOptions) (maxOrder: int) : EnsembleOptions =
+        let dtype =
+            match (CommandLine.text o "dtype" |> Option.defaultValue "float64").ToLowerInvariant() with
+            | "float64" -> TorchSharp.torch.ScalarType.Float64
+            | "float32" -> TorchSharp.torch.ScalarType.Float32
+            | other -> raise (UsageError(sprintf "--dtype %s is not known; allowed: float64, float32" other))
+        let options =
+            EnsembleOptions(
+                Networks = (CommandLine.intIn o "networks" 2L 1_000_000_000_000L |> CommandLine.required "networks"),
+                Blocks = (CommandLine.intIn o "blocks" 2L 100_000L |> CommandLine.required "blocks" |> int),
+                ChunkSize = (CommandLine.intIn o "chunk" 0L 100_000_000L |> CommandLine.required "chunk" |> int),
+                MaxOrder = maxOrder,
+                DType = dtype)
+        if options.Blocks > int options.Networks then
+            raise (UsageError(sprintf "--blocks %d is not allowed with --networks %d; blocks must not exceed networks" options.Blocks options.Networks))
+        CommandLine.validate options.Validate
+        options
