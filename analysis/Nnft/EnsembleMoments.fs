@@ -9,6 +9,10 @@ type BlockSums =
     { Points: int
       /// Networks per block.
       Counts: int64[]
+      /// Σ w per block: the normaliser of the moments (the counts without reweighting).
+      Weights: float[]
+      /// Σ w² per block (the counts without reweighting): the effective sample size is (Σw)²/Σw².
+      WeightSquares: float[]
       /// order → index multisets (i₁ ≤ … ≤ iₙ), in the order of the sums.
       Indices: Map<int, int[][]>
       /// order → [block][multiset].
@@ -37,7 +41,7 @@ module EnsembleMoments =
 
     /// The moment function of the networks in `blocks` (weights: how often each block is taken).
     let private meansOf (s: BlockSums) (weights: float[]) : Means =
-        let total = Array.fold2 (fun acc w (c: int64) -> acc + w * float c) 0.0 weights s.Counts
+        let total = Array.fold2 (fun acc w (c: float) -> acc + w * c) 0.0 weights s.Weights
         let positions = s.Indices |> Map.map (fun order _ -> lookup s order)
         let cache = Collections.Generic.Dictionary<string, float>()
         fun (m: int[]) ->
@@ -83,27 +87,30 @@ module EnsembleMoments =
         let threePairs = pairings [ 0 .. 5 ] |> List.sumBy (List.fold (fun acc (a, b) -> acc * g2 (x.[a], x.[b])) 1.0)
         m x - List.sum splits + 2.0 * threePairs
 
-    /// Jackknife over blocks of `f` (a function of the moments): the value on all networks, the error from the
+    /// Jackknife over blocks of `f`, a function of the moments of several sums over the same blocks (e.g. the free
+    /// and the reweighted ensemble, for a difference): the value on all networks, the error from the
     /// leave-one-block-out values, a 68% block-bootstrap interval (seeded), and a warning when the single-block values
     /// are heavy-tailed (excess kurtosis beyond 5 standard errors of a Gaussian's), as products of log-normal Gauss-net
     /// units are: then the error itself converges slowly and is not to be trusted.
-    let estimate (s: BlockSums) (f: (int[] -> float) -> float) : EnsembleEstimate =
+    let estimateJoint (sums: BlockSums list) (f: (int[] -> float) list -> float) : EnsembleEstimate =
+        let s = List.head sums
         let blocks = s.Counts.Length
+        for other in sums do
+            if other.Counts <> s.Counts then invalidArg "sums" "joint estimates need sums over the same blocks"
+        let at (weights: float[]) = f [ for t in sums -> meansOf t weights ]
         let used = s.Counts |> Array.filter (fun c -> c > 0L) |> Array.length
         let networks = Array.sum s.Counts
-        let value = f (meansOf s (Array.create blocks 1.0))
+        let value = at (Array.create blocks 1.0)
         if used < 2 then
             { Estimate = Estimate.independent value nan (int networks); BootstrapInterval = (nan, nan)
               Warning = Some "fewer than two blocks hold networks: no error can be formed; draw more networks" }
         else
-            let leaveOut =
-                [| for b in 0 .. blocks - 1 do
-                       if s.Counts.[b] > 0L then
-                           yield f (meansOf s (Array.init blocks (fun i -> if i = b then 0.0 else 1.0))) |]
+            let nonEmpty = [| for b in 0 .. blocks - 1 do if s.Counts.[b] > 0L then yield b |]
+            let leaveOut = nonEmpty |> Array.map (fun b -> at (Array.init blocks (fun i -> if i = b then 0.0 else 1.0)))
             let mean = Array.average leaveOut
             let g = float used
             let error = sqrt ((g - 1.0) / g * (leaveOut |> Array.sumBy (fun v -> (v - mean) ** 2.0)))
-            let single = [| for b in 0 .. blocks - 1 do if s.Counts.[b] > 0L then yield f (meansOf s (Array.init blocks (fun i -> if i = b then 1.0 else 0.0))) |]
+            let single = nonEmpty |> Array.map (fun b -> at (Array.init blocks (fun i -> if i = b then 1.0 else 0.0)))
             let mu = Array.average single
             let var = single |> Array.averageBy (fun v -> (v - mu) ** 2.0)
             let kurtosis = if var > 0.0 then (single |> Array.averageBy (fun v -> (v - mu) ** 4.0)) / (var * var) - 3.0 else 0.0
@@ -111,11 +118,10 @@ module EnsembleMoments =
             let resampled =
                 Array.init 400 (fun _ ->
                     let w = Array.zeroCreate blocks
-                    let nonEmpty = [| for b in 0 .. blocks - 1 do if s.Counts.[b] > 0L then yield b |]
                     for _ in 1 .. used do
                         let b = nonEmpty.[rng.Next used]
                         w.[b] <- w.[b] + 1.0
-                    f (meansOf s w))
+                    at w)
                 |> Array.sort
             let percentile (q: float) = resampled.[int (q * float (resampled.Length - 1))]
             let threshold = 5.0 * sqrt (24.0 / g)
@@ -126,6 +132,14 @@ module EnsembleMoments =
                 elif kurtosis > threshold then
                     Some(sprintf "heavy tails: the %d block values have excess kurtosis %.1f (a Gaussian's would be within ±%.1f), so the error converges slowly and is not trustworthy; draw more networks (or, for Gauss-nets, use a smaller σ_b)" used kurtosis threshold)
                 else None }
+
+    /// Jackknife over blocks of `f`, a function of the moments (see estimateJoint).
+    let estimate (s: BlockSums) (f: (int[] -> float) -> float) : EnsembleEstimate =
+        estimateJoint [ s ] (fun means -> f (List.head means))
+
+    /// The effective sample size (Σw)²/Σw² of reweighted sums, as a fraction of the networks.
+    let effectiveSampleSizeFraction (s: BlockSums) =
+        (Array.sum s.Weights) ** 2.0 / Array.sum s.WeightSquares / float (Array.sum s.Counts)
 
     /// Index multisets i₁ ≤ … ≤ iₙ of `order` indices from 0..points−1, lexicographic (as the core enumerates them).
     let multisets (points: int) (order: int) : int[][] =
@@ -150,4 +164,5 @@ module EnsembleMoments =
             counts.[b] <- counts.[b] + 1L
             for o in orders do
                 indices.[o] |> Array.iteri (fun c m -> sums.[o].[b].[c] <- sums.[o].[b].[c] + Array.fold (fun p i -> p * x.[i]) 1.0 m))
-        { Points = points; Counts = counts; Indices = indices; Sums = sums }
+        let weights = counts |> Array.map float
+        { Points = points; Counts = counts; Weights = weights; WeightSquares = Array.copy weights; Indices = indices; Sums = sums }

@@ -324,9 +324,9 @@ module NnftKernels =
 
     /// Coordinates of the rows in an orthonormal basis of their span (modified Gram–Schmidt with pivoting):
     /// z = A g with g standard normal only depends on the rows through their Gram matrix, so the rows may be
-    /// replaced by r ≤ 4 coordinates. A direction whose residual is below 1e-9 of the largest row is dropped:
-    /// it moves each zᵢ by at most that fraction.
-    let private reduceToSpan (rows: float[][]) : float[][] =
+    /// replaced by r ≤ 4 coordinates. A direction whose residual is below `threshold` times the largest row is
+    /// dropped: it moves each zᵢ by at most that fraction.
+    let private reduceToSpan (threshold: float) (rows: float[][]) : float[][] =
         let n = rows.Length
         let scale = rows |> Array.map norm |> Array.max
         let residual = rows |> Array.map Array.copy
@@ -335,7 +335,7 @@ module NnftKernels =
         while searching && basis.Count < min n rows.[0].Length do
             let norms = residual |> Array.map norm
             let pivot = Array.findIndex (fun v -> v = Array.max norms) norms
-            if norms.[pivot] <= 1e-9 * scale then searching <- false
+            if norms.[pivot] <= threshold * scale then searching <- false
             else
                 let e = residual.[pivot] |> Array.map (fun v -> v / norms.[pivot])
                 // Re-orthogonalise once against the basis so far: Gram–Schmidt twice is enough.
@@ -461,7 +461,8 @@ module NnftKernels =
         net.SigmaB * net.SigmaB + net.SigmaW * net.SigmaW * dot x y / float net.InputDimension
 
     /// E[act(u) act(v)] for (u, v) ~ N(0, [[kxx, kxy], [kxy, kyy]]): the layer-to-layer map of the kernel.
-    /// Gauss-net's act(u) = e^{u − kuu} is its normalisation written through the pre-activation variance.
+    /// Gauss-net's act(u) = e^{u − kuu} is its normalisation written through the pre-activation variance (not
+    /// reached: deepKernel stops Gauss-net at one layer, and one layer uses the cancellation-free form below).
     let private dual (activation: Activation) (kxx: float) (kxy: float) (kyy: float) =
         match activation with
         | Erf -> 2.0 / Math.PI * asin (clampUnit (2.0 * kxy / sqrt ((1.0 + 2.0 * kxx) * (1.0 + 2.0 * kyy))))
@@ -540,13 +541,14 @@ module NnftKernels =
         | Exp -> exp (8.0 * sb2 + sw2 * dot s s / (2.0 * d))
         | Erf ->
             // vᵢ = √2 zᵢ − ξᵢ in factor form: rows (√2 aᵢ, −eᵢ) with aᵢ reduced to the span of the points.
-            let a = reduceToSpan (xs |> Array.map (fun x -> Array.append (x |> Array.map (fun v -> net.SigmaW * v / sqrt d)) [| net.SigmaB |]))
+            let a = reduceToSpan 1e-14 (xs |> Array.map (fun x -> Array.append (x |> Array.map (fun v -> net.SigmaW * v / sqrt d)) [| net.SigmaB |]))
             let r = if a.Length > 0 then a.[0].Length else 0
             signProduct4 (Array.init 4 (fun i -> Array.init (r + 4) (fun k -> if k < r then sqrt 2.0 * a.[i].[k] elif k - r = i then -1.0 else 0.0)))
         | Relu ->
             let rows = xs |> Array.map (fun x -> Array.append (x |> Array.map (fun v -> net.SigmaW * v / sqrt d)) [| net.SigmaB |])
             if rows |> Array.exists (fun row -> norm row = 0.0) then 0.0   // some zᵢ ≡ 0, so relu(zᵢ) ≡ 0
-            else reluProduct (reduceToSpan rows)
+            // 1e-9: a kept direction much smaller than that makes the simplicial cones ill-conditioned.
+            else reluProduct (reduceToSpan 1e-9 rows)
 
     /// Connected 4-point function at width N, exact at every N (not only to leading order):
     /// G4c = (σ_W⁴/N)[3μ₄ − (K̃₁₂K̃₃₄ + K̃₁₃K̃₂₄ + K̃₁₄K̃₂₃)]. It comes from E[W1⁴] = 3(σ_W²/N)² on one neuron;

@@ -13,6 +13,7 @@ public sealed class CorrelatorSums
     private readonly int[][][] indices;         // [order][combo][position]
     private readonly double[][][] sums;          // [order][block][combo]
     private readonly long[] counts;
+    private readonly double[] weightSums, weightSquares;
     private readonly long[] pairFirst, pairSecond, tripleFirst, tripleSecond, tripleThird;
     private readonly long[] quadFlat, sextetFlat;   // positions in the flattened QᵀQ and TᵀT
 
@@ -31,6 +32,8 @@ public sealed class CorrelatorSums
         sums = new double[7][][];
         foreach (int order in Orders) sums[order] = Enumerable.Range(0, blocks).Select(_ => new double[indices[order].Length]).ToArray();
         counts = new long[blocks];
+        weightSums = new double[blocks];
+        weightSquares = new double[blocks];
         var pairs = indices[2];
         var pairOf = new Dictionary<(int, int), long>();
         for (int p = 0; p < pairs.Length; p++) pairOf[(pairs[p][0], pairs[p][1])] = p;
@@ -65,6 +68,12 @@ public sealed class CorrelatorSums
     /// <summary>Networks per block.</summary>
     public IReadOnlyList<long> Counts => counts;
 
+    /// <summary>Σ w per block: the networks' count without weights, the normaliser of reweighted moments with them.</summary>
+    public IReadOnlyList<double> WeightSums => weightSums;
+
+    /// <summary>Σ w² per block (the effective sample size of the weights is (Σw)²/Σw²).</summary>
+    public IReadOnlyList<double> WeightSquares => weightSquares;
+
     /// <summary>Sums of <paramref name="order"/>-fold products in <paramref name="block"/>, by multiset.</summary>
     public IReadOnlyList<double> Sums(int order, int block) => (sums[order] ?? throw new ArgumentException($"order {order} is not accumulated"))[block];
 
@@ -76,7 +85,13 @@ public sealed class CorrelatorSums
     /// <paramref name="firstNetwork"/> + r and goes to block (firstNetwork + r) mod B. <paramref name="firstNetwork"/>
     /// must be a multiple of B (ensembles draw chunks of a multiple of B networks).
     /// </summary>
-    public void Add(Tensor phi, long firstNetwork)
+    public void Add(Tensor phi, long firstNetwork) => Add(phi, firstNetwork, null);
+
+    /// <summary>
+    /// As <see cref="Add(Tensor, long)"/>, each network's products multiplied by its weight <paramref name="weights"/>
+    /// [M] (reweighting to another parameter density); null for weight 1.
+    /// </summary>
+    public void Add(Tensor phi, long firstNetwork, Tensor? weights)
     {
         if (phi.dim() != 2 || phi.shape[1] != Points) throw new ArgumentException($"fields of shape [{string.Join(", ", phi.shape)}] do not fit; expected [networks, {Points}]");
         if (firstNetwork < 0 || firstNetwork % Blocks != 0) throw new ArgumentException($"first network {firstNetwork} is not allowed; it must be a multiple of the {Blocks} blocks");
@@ -87,21 +102,29 @@ public sealed class CorrelatorSums
         // Zero rows pad the last group: they add nothing to any sum, and counts are kept apart.
         if (groups * Blocks > rows) x = nn.functional.pad(x, new long[] { 0, 0, 0, groups * Blocks - rows });
         var device = x.device;
+        var w = weights is null ? ones(rows, dtype: ScalarType.Float64, device: device) : weights.to(ScalarType.Float64);
+        if (w.dim() != 1 || w.shape[0] != rows) throw new ArgumentException($"weights of shape [{string.Join(", ", w.shape)}] do not fit; expected [{rows}]");
+        if (groups * Blocks > rows) w = nn.functional.pad(w, new long[] { 0, groups * Blocks - rows });
+        var wByBlock = w.view(groups, Blocks).t();                         // [B, groups]
+        var wColumn = wByBlock.unsqueeze(2);
         var byBlock = x.view(groups, Blocks, Points).permute(1, 0, 2);   // [B, groups, P]: block b holds rows b, b + B, …
         var q = byBlock.index_select(2, tensor(pairFirst, device: device)).mul_(byBlock.index_select(2, tensor(pairSecond, device: device)));   // [B, groups, pairs]
-        Accumulate(1, byBlock.sum(new long[] { 1 }));   // sum(1) would bind 1 to a ScalarType
-        Accumulate(2, q.sum(new long[] { 1 }));
-        var qq = matmul(q.transpose(1, 2), q).flatten(1);                // [B, pairs²]
+        Accumulate(1, byBlock.mul(wColumn).sum(new long[] { 1 }));   // sum(1) would bind 1 to a ScalarType
+        Accumulate(2, q.mul(wColumn).sum(new long[] { 1 }));
+        var qq = matmul(q.mul(wColumn).transpose(1, 2), q).flatten(1);   // [B, pairs²]
         Accumulate(4, qq.index_select(1, tensor(quadFlat, device: device)));
         if (MaxOrder == 6)
         {
             var t = byBlock.index_select(2, tensor(tripleFirst, device: device))
                 .mul_(byBlock.index_select(2, tensor(tripleSecond, device: device)))
                 .mul_(byBlock.index_select(2, tensor(tripleThird, device: device)));
-            var tt = matmul(t.transpose(1, 2), t).flatten(1);
+            var tt = matmul(t.mul(wColumn).transpose(1, 2), t).flatten(1);
             Accumulate(6, tt.index_select(1, tensor(sextetFlat, device: device)));
         }
         for (int b = 0; b < Blocks; b++) counts[b] += rows / Blocks + (b < rows % Blocks ? 1 : 0);
+        var ws = wByBlock.sum(new long[] { 1 }).cpu().data<double>().ToArray();
+        var w2 = wByBlock.square().sum(new long[] { 1 }).cpu().data<double>().ToArray();
+        for (int b = 0; b < Blocks; b++) { weightSums[b] += ws[b]; weightSquares[b] += w2[b]; }
     }
 
     /// <summary>Adds [B, combos] to the sums of <paramref name="order"/>.</summary>
@@ -125,6 +148,8 @@ public sealed class CorrelatorSums
         for (int b = 0; b < Blocks; b++)
         {
             counts[b] += other.counts[b];
+            weightSums[b] += other.weightSums[b];
+            weightSquares[b] += other.weightSquares[b];
             foreach (int order in Orders)
                 for (int i = 0; i < sums[order][b].Length; i++) sums[order][b][i] += other.sums[order][b][i];
         }
@@ -137,6 +162,8 @@ public sealed class CorrelatorSums
         writer.Write(Blocks);
         writer.Write(MaxOrder);
         foreach (var c in counts) writer.Write(c);
+        foreach (var c in weightSums) writer.Write(c);
+        foreach (var c in weightSquares) writer.Write(c);
         foreach (int order in Orders)
             foreach (var block in sums[order])
                 foreach (var s in block) writer.Write(s);
@@ -147,6 +174,8 @@ public sealed class CorrelatorSums
     {
         var result = new CorrelatorSums(reader.ReadInt32(), reader.ReadInt32(), reader.ReadInt32());
         for (int b = 0; b < result.Blocks; b++) result.counts[b] = reader.ReadInt64();
+        for (int b = 0; b < result.Blocks; b++) result.weightSums[b] = reader.ReadDouble();
+        for (int b = 0; b < result.Blocks; b++) result.weightSquares[b] = reader.ReadDouble();
         foreach (int order in result.Orders)
             foreach (var block in result.sums[order])
                 for (int i = 0; i < block.Length; i++) block[i] = reader.ReadDouble();

@@ -6,6 +6,26 @@ using static TorchSharp.torch;
 
 namespace Hybrid.Nnft;
 
+/// <summary>
+/// A local quartic deformation of the parameter density, P(θ) → P(θ) e^{−(λ/4!) ∫_box dᵈx φ_θ(x)⁴} / Z (Demirtas,
+/// Halverson, Maiti, Schwartz, Stoner, arXiv:2307.03223), applied by reweighting independently drawn networks: the
+/// integral is a quadrature over <paramref name="Nodes"/> with <paramref name="NodeWeights"/>.
+/// </summary>
+/// <param name="Coupling">λ ≥ 0.</param>
+/// <param name="Nodes">Quadrature nodes in the box, each of dimension d.</param>
+/// <param name="NodeWeights">Quadrature weights (summing to the box's volume).</param>
+public sealed record QuarticDeformation(double Coupling, IReadOnlyList<double[]> Nodes, IReadOnlyList<double> NodeWeights)
+{
+    /// <summary>Throws an <see cref="ArgumentException"/> naming the first bad value.</summary>
+    public void Validate(int dimension)
+    {
+        if (!(Coupling >= 0) || !double.IsFinite(Coupling)) throw new ArgumentException($"λ {Coupling} is not allowed; it must be a finite number ≥ 0");
+        if (Nodes.Count == 0 || Nodes.Count != NodeWeights.Count) throw new ArgumentException($"{Nodes.Count} quadrature nodes with {NodeWeights.Count} weights do not fit; give one weight per node");
+        foreach (var x in Nodes)
+            if (x.Length != dimension) throw new ArgumentException($"quadrature node of dimension {x.Length} does not fit inputs of dimension {dimension}");
+    }
+}
+
 /// <summary>Settings of <see cref="NetworkEnsemble"/>.</summary>
 public sealed record EnsembleOptions
 {
@@ -20,6 +40,9 @@ public sealed record EnsembleOptions
 
     /// <summary>4, or 6 to accumulate the 6-point function too.</summary>
     public int MaxOrder { get; init; } = 4;
+
+    /// <summary>A quartic deformation to reweight to (null: the free ensemble only).</summary>
+    public QuarticDeformation? Deformation { get; init; }
 
     /// <summary>Floating-point type in which networks are evaluated (sums are always float64).</summary>
     public ScalarType DType { get; init; } = ScalarType.Float64;
@@ -45,6 +68,7 @@ public sealed record EnsembleOptions
 public sealed class NetworkEnsemble
 {
     private readonly Tensor points;
+    private readonly Tensor? nodeWeights;
 
     /// <summary>An ensemble of <paramref name="architecture"/> at <paramref name="inputs"/> (each of length d).</summary>
     public NetworkEnsemble(INetworkArchitecture architecture, IReadOnlyList<double[]> inputs, EnsembleOptions options, long seed, Device? device = null)
@@ -65,11 +89,19 @@ public sealed class NetworkEnsemble
         // A multiple of the blocks, so that every chunk starts at block 0 and blocks stay within one network of each other.
         long wanted = options.ChunkSize > 0
             ? options.ChunkSize
-            : Math.Clamp(4_000_000 / Math.Max(1, architecture.WorkingSetPerNetwork(inputs.Count)), 1, 1 << 20);
+            : Math.Clamp(4_000_000 / Math.Max(1, architecture.WorkingSetPerNetwork(inputs.Count + (options.Deformation?.Nodes.Count ?? 0))), 1, 1 << 20);
         ChunkSize = (int)((Math.Min(wanted, options.Networks) + options.Blocks - 1) / options.Blocks * options.Blocks);
         Chunks = (options.Networks + ChunkSize - 1) / ChunkSize;
         Sums = new CorrelatorSums(inputs.Count, options.Blocks, options.MaxOrder);
-        points = tensor(Inputs.SelectMany(x => x).ToArray(), new long[] { Inputs.Count, architecture.InputDimension }, dtype: options.DType, device: Device);
+        // With a deformation the networks are evaluated at the points and the quadrature nodes together.
+        var all = options.Deformation is { } q ? Inputs.Concat(q.Nodes).ToArray() : Inputs.ToArray();
+        options.Deformation?.Validate(architecture.InputDimension);
+        if (options.Deformation is { } deformation)
+        {
+            WeightedSums = new CorrelatorSums(inputs.Count, options.Blocks, options.MaxOrder);
+            nodeWeights = tensor(deformation.NodeWeights.ToArray(), dtype: ScalarType.Float64, device: Device);
+        }
+        points = tensor(all.SelectMany(x => x).ToArray(), new long[] { all.Length, architecture.InputDimension }, dtype: options.DType, device: Device);
     }
 
     /// <summary>The architecture.</summary>
@@ -99,6 +131,9 @@ public sealed class NetworkEnsemble
     /// <summary>The accumulated sums.</summary>
     public CorrelatorSums Sums { get; private set; }
 
+    /// <summary>The sums reweighted by e^{−(λ/4!)∫φ⁴} (null without a deformation).</summary>
+    public CorrelatorSums? WeightedSums { get; private set; }
+
     /// <summary>Whether every chunk is done.</summary>
     public bool IsComplete => CompletedChunks >= Chunks;
 
@@ -115,7 +150,18 @@ public sealed class NetworkEnsemble
         if (!isfinite(phi).all().item<bool>())
             throw new NetworkDivergenceException(FormattableString.Invariant(
                 $"networks of chunk {c} gave non-finite outputs ({Architecture.Kind}, {Architecture.Describe()}): the activations overflow at these inputs; use smaller σ_W or σ_b, inputs nearer 0, or float64"));
-        Sums.Add(phi, c * ChunkSize);
+        if (Options.Deformation is { } deformation)
+        {
+            int p = Inputs.Count;
+            var atNodes = phi.narrow(1, p, phi.shape[1] - p).to(ScalarType.Float64);
+            var action = atNodes.square().square().matmul(nodeWeights!);                 // ∫ φ⁴ by quadrature, [M]
+            var weights = action.mul(-deformation.Coupling / 24.0).exp();
+            phi = phi.narrow(1, 0, p);
+            Sums.Add(phi, c * ChunkSize);
+            WeightedSums!.Add(phi, c * ChunkSize, weights);
+        }
+        else
+            Sums.Add(phi, c * ChunkSize);
         CompletedChunks = c + 1;
         return count;
     }
@@ -123,7 +169,11 @@ public sealed class NetworkEnsemble
     /// <summary>What a checkpoint of this ensemble carries (and a resumed one must match).</summary>
     public CheckpointHeader Header => new(
         "nnft-ensemble", Architecture.Describe(),
-        JsonSerializer.Serialize(new { points = Inputs, networks = Options.Networks, chunk = ChunkSize, blocks = Options.Blocks, max_order = Options.MaxOrder, seed = Seed }),
+        JsonSerializer.Serialize(new
+        {
+            points = Inputs, networks = Options.Networks, chunk = ChunkSize, blocks = Options.Blocks, max_order = Options.MaxOrder, seed = Seed,
+            lambda = Options.Deformation?.Coupling, quadrature_nodes = Options.Deformation?.Nodes.Count,
+        }),
         Options.DType.ToString());
 
     /// <summary>Writes the sums and the chunk count, atomically (<see cref="Checkpoint"/>).</summary>
@@ -132,6 +182,7 @@ public sealed class NetworkEnsemble
         {
             writer.Write(CompletedChunks);
             Sums.Save(writer);
+            WeightedSums?.Save(writer);
         });
 
     /// <summary>Continues from a checkpoint of the same ensemble (refused, naming each difference, otherwise).</summary>
@@ -141,6 +192,7 @@ public sealed class NetworkEnsemble
         using var reader = Checkpoint.Open(path, out _);
         CompletedChunks = reader.ReadInt64();
         Sums = CorrelatorSums.Load(reader);
+        if (WeightedSums is not null) WeightedSums = CorrelatorSums.Load(reader);
     }
 }
 

@@ -18,15 +18,16 @@ module NnftAnalytic =
     let kernel (spec: NetworkSpec) (x: float[]) (y: float[]) : float option =
         match spec with
         | SingleLayer(a, d, _, w, b) -> Some(NnftKernels.kernel { Activation = activation a; InputDimension = d; SigmaW = w; SigmaB = b } x y)
-        | Deep((NetworkActivation.Erf | NetworkActivation.Relu) as a, d, widths, w, b) ->
+        | Deep((NetworkActivation.Erf | NetworkActivation.Relu | NetworkActivation.Exp) as a, d, widths, w, b) ->
             Some(NnftKernels.deepKernel (activation a) widths.Length d w b x y)
         | Deep _ -> None
         | Cos(d, _, m, l) -> Some(NnftKernels.cosKernel { InputDimension = d; Mass = m; Cutoff = l } x y)
 
-    /// The connected 4-point function at O(1/N) (Gauss-, Exp- and Cos-nets), else None.
+    /// The connected 4-point function, exactly O(1/N) for one hidden layer (closed form for Gauss-, Exp- and
+    /// Cos-nets; erf and ReLU by controlled numerical integration), None for deep networks.
     let connectedFourPoint (spec: NetworkSpec) (xs: float[][]) : float option =
         match spec with
-        | SingleLayer((NetworkActivation.Gauss | NetworkActivation.Exp) as a, d, n, w, b) ->
+        | SingleLayer(a, d, n, w, b) ->
             Some(NnftKernels.fourPointConnected { Activation = activation a; InputDimension = d; SigmaW = w; SigmaB = b } n xs)
         | Cos(d, n, m, l) -> Some(NnftKernels.cosFourPointConnected { InputDimension = d; Mass = m; Cutoff = l } n xs)
         | _ -> None

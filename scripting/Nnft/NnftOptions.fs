@@ -21,6 +21,13 @@ module NnftOptions =
           CommandLine.option "mass" FloatOption "1" "cos: mass m > 0"
           CommandLine.optional "cutoff" FloatOption "cos: momentum cutoff Λ > 0 (required for d > 1; none in d = 1: the Cauchy network)" ]
 
+    /// The architecture options with other defaults (e.g. the cos-net with a cutoff for the interacting theory).
+    let architectureWith (defaults: (string * string) list) =
+        for name, _ in defaults do
+            if not (architecture |> List.exists (fun o -> o.Name = name)) then invalidArg "defaults" (sprintf "no architecture option %s" name)
+        let given = Map.ofList defaults
+        architecture |> List.map (fun o -> match given.TryFind o.Name with Some v -> { o with Default = Some v } | None -> o)
+
     /// The architecture, validated (the core's checks name the bad value).
     let spec (o: ParsedOptions) : NetworkSpec =
         let d = CommandLine.intIn o "d" 1L 1024L |> CommandLine.required "d" |> int

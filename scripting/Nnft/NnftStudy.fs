@@ -15,6 +15,8 @@ module NnftStudy =
     let blockSums (s: CorrelatorSums) : BlockSums =
         { Points = s.Points
           Counts = Array.ofSeq s.Counts
+          Weights = Array.ofSeq s.WeightSums
+          WeightSquares = Array.ofSeq s.WeightSquares
           Indices = s.Orders |> Seq.map (fun o -> o, s.Indices o |> Seq.map Array.copy |> Array.ofSeq) |> Map.ofSeq
           Sums = s.Orders |> Seq.map (fun o -> o, Array.init s.Blocks (fun b -> Array.ofSeq (s.Sums(o, b)))) |> Map.ofSeq }
 
@@ -27,6 +29,8 @@ module NnftStudy =
         let perBlock (values: int -> float) = [| Array.init b.Counts.Length values |]
         Measurements.ofColumns (
             ("networks", perBlock (fun k -> float b.Counts.[k]))
+            :: ("weight_sum", perBlock (fun k -> b.Weights.[k]))
+            :: ("weight_square_sum", perBlock (fun k -> b.WeightSquares.[k]))
             :: [ for KeyValue(order, indices) in b.Indices do
                      for c, m in Array.indexed indices -> column m, perBlock (fun k -> b.Sums.[order].[k].[c]) ])
 
@@ -38,6 +42,8 @@ module NnftStudy =
         let indices = orders |> List.map (fun o -> o, EnsembleMoments.multisets points o) |> Map.ofList
         { Points = points
           Counts = counts
+          Weights = blocksOf "weight_sum"
+          WeightSquares = blocksOf "weight_square_sum"
           Indices = indices
           Sums =
             orders

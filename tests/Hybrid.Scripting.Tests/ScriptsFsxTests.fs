@@ -17,7 +17,8 @@ let private smoke =
           // HMC, then realNVP, then the continuous flow in one process, as the main job runs them.
           "phi4-compare", [ "--L"; "4"; "--chains"; "2"; "--trajectories"; "20"; "--realnvp-steps"; "3"; "--cnf-steps"; "2"; "--rk-steps"; "4"; "--batch"; "16"; "--samples"; "64" ]
           "nnft-correlators", [ "--networks"; "2000"; "--blocks"; "8" ]
-          "nnft-width", [ "--widths"; "2,4,8"; "--networks"; "2000"; "--blocks"; "8" ] ]
+          "nnft-width", [ "--widths"; "2,4,8"; "--networks"; "2000"; "--blocks"; "8" ]
+          "nnft-phi4", [ "--width"; "10"; "--networks"; "2000"; "--blocks"; "8" ] ]
 
 let private runSmoke (name: string) =
     let dir = Path.Combine(newDirectory "hybrid-fsx", "run")
@@ -52,12 +53,15 @@ let tests =
               Directory.Delete(root, true)
           }
 
-          test "nnft-correlators and nnft-width run through dotnet fsi" {
+          test "nnft-correlators, nnft-width and nnft-phi4 run through dotnet fsi" {
               let out, dir = runSmoke "nnft-correlators"
               Expect.stringContains out "| G4c |" "prints the comparison with the formulas"
               Directory.Delete(Path.GetDirectoryName dir, true)
               let out, dir = runSmoke "nnft-width"
               Expect.stringContains out "## NN-FT width scan" "prints the scan"
+              Directory.Delete(Path.GetDirectoryName dir, true)
+              let out, dir = runSmoke "nnft-phi4"
+              Expect.stringContains out "| delta_G4c |" "prints the change of G₄c"
               Directory.Delete(Path.GetDirectoryName dir, true)
           }
 
