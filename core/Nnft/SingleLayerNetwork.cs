@@ -22,7 +22,7 @@ public enum NetworkActivation
 /// φ(x) = Σₙ W1ₙ h(W0ₙ·x + b0ₙ) + b1 with W0 ~ N(0, σ_W²/d), b0, b1 ~ N(0, σ_b²), W1 ~ N(0, σ_W²/N). As N → ∞ the
 /// ensemble is a Gaussian process; at finite N its connected 4-point function is O(1/N).
 /// </summary>
-public sealed class SingleLayerNetwork : INetworkArchitecture
+public sealed class SingleLayerNetwork : IGaussianParameterNetwork
 {
     /// <summary>A network, checked.</summary>
     public SingleLayerNetwork(NetworkActivation activation, int inputDimension, int width, double sigmaW, double sigmaB)
@@ -61,6 +61,33 @@ public sealed class SingleLayerNetwork : INetworkArchitecture
 
     /// <inheritdoc/>
     public long WorkingSetPerNetwork(int points) => (long)Width * (InputDimension + 3L * points + 2);
+
+    /// <inheritdoc/>
+    public int ParameterCount => Width * (InputDimension + 2) + 1;
+
+    /// <inheritdoc/>
+    public Tensor EvaluateStandardised(Tensor z, Tensor inputs)
+    {
+        NetworkChecks.Inputs(this, inputs);
+        if (z.dim() != 2 || z.shape[1] != ParameterCount)
+            throw new ArgumentException($"parameters of shape [{string.Join(", ", z.shape)}] do not fit; expected [networks, {ParameterCount}]");
+        long n = Width, d = InputDimension, count = z.shape[0];
+        // z = (W0 row-major, b0, W1, b1), each standard normal; θ = scale · z.
+        var w0 = z.narrow(1, 0, n * d).reshape(count, n, d).mul(SigmaW / Math.Sqrt(d));
+        var b0 = z.narrow(1, n * d, n).unsqueeze(2).mul(SigmaB);
+        var w1 = z.narrow(1, n * d + n, n).unsqueeze(1).mul(SigmaW / Math.Sqrt(n));
+        var b1 = z.narrow(1, n * d + 2 * n, 1).mul(SigmaB);
+        var pre = matmul(w0, inputs.t()).add(b0);
+        var h = Activation switch
+        {
+            NetworkActivation.Erf => pre.erf(),
+            NetworkActivation.Relu => pre.relu(),
+            NetworkActivation.Exp => pre.exp(),
+            NetworkActivation.Gauss => pre.sub(inputs.square().sum(1).mul(SigmaW * SigmaW / d).add(SigmaB * SigmaB)).exp(),
+            _ => throw new ArgumentException($"activation {Activation} is not known"),
+        };
+        return matmul(w1, h).squeeze(1).add(b1);
+    }
 
     /// <inheritdoc/>
     public Tensor Evaluate(long count, Tensor inputs, Generator generator)

@@ -29,6 +29,23 @@ let tests =
               Directory.Delete(dir, true)
           }
 
+          test "HMC in parameter space and reweighting sample the same interacting ensemble" {
+              // λ = 2 on a box of side 2 with erf-nets of width 10: far from tree level (strong coupling, small N), where
+              // the two exact samplers must still agree with each other.
+              let common = [ "nnft-phi4"; "--arch"; "erf"; "--sigma-w"; "1.5"; "--sigma-b"; "0.2"; "--width"; "10"; "--lambda"; "2"; "--box"; "2" ]
+              let hmc = runInto (common @ [ "--sampler"; "hmc"; "--chains"; "32"; "--trajectories"; "400"; "--thermalization"; "100" ])
+              let reweighted = runInto (common @ [ "--networks"; "400000" ])
+              let value (dir: string) (name: string) =
+                  use summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "summary.json")))
+                  let e = summary.RootElement.GetProperty("observables").GetProperty(name)
+                  e.GetProperty("mean").GetDouble(), e.GetProperty("error").GetDouble()
+              for name in [ "G2_0_0"; "G2_0_3"; "G4c" ] do
+                  let (a, da), (b, db) = value hmc name, value reweighted name
+                  Expect.isLessThan (abs (a - b)) (4.0 * sqrt (da * da + db * db)) (sprintf "%s: HMC %g ± %g, reweighting %g ± %g" name a da b db)
+              Directory.Delete(hmc, true)
+              Directory.Delete(reweighted, true)
+          }
+
           test "at λ = 0 the deformed theory is the free one" {
               let dir = runInto [ "nnft-phi4"; "--lambda"; "0"; "--width"; "10"; "--networks"; "20000"; "--blocks"; "16" ]
               use summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "summary.json")))
@@ -44,7 +61,8 @@ let tests =
                     [ "--lambda"; "-1" ], "--lambda -1"
                     [ "--box"; "0" ], "--box 0"
                     [ "--d"; "3" ], "--d 3"
-                    [ "--panels"; "3000" ], "too many" ] do
+                    [ "--panels"; "3000" ], "too many"
+                    [ "--sampler"; "hmc" ], "--sampler hmc is not allowed for --arch cos" ] do
                   let out = Path.Combine(newDirectory "hybrid-phi4-bad", "run")
                   let code, err = runCapturingErrors ([ "nnft-phi4" ] @ args @ [ "--out"; out ])
                   Expect.equal code 2 (sprintf "%A exits 2" args)
