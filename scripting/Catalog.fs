@@ -15,6 +15,7 @@ module Catalog =
           Experiment.command NnftCorrelators.experiment
           Experiment.command NnftWidth.experiment
           Experiment.command NnftPhi4.experiment
+          Experiment.command NnftMomentum.experiment
           Merge.command [ Phi4Merge.merger; NnftMerge.merger ] ]
 
     /// The main job's stops, one per capability; the others join as they land.

@@ -41,6 +41,12 @@ public sealed record EnsembleOptions
     /// <summary>4, or 6 to accumulate the 6-point function too.</summary>
     public int MaxOrder { get; init; } = 4;
 
+    /// <summary>
+    /// A linear map of the fields at the points to the fields that are accumulated, [points][fields] (e.g. the
+    /// cosine and sine Fourier modes of a band-limited network on a grid); null: the fields at the points themselves.
+    /// </summary>
+    public IReadOnlyList<double[]>? Projection { get; init; }
+
     /// <summary>A quartic deformation to reweight to (null: the free ensemble only).</summary>
     public QuarticDeformation? Deformation { get; init; }
 
@@ -69,6 +75,7 @@ public sealed class NetworkEnsemble
 {
     private readonly Tensor points;
     private readonly Tensor? nodeWeights;
+    private readonly Tensor? projection;
 
     /// <summary>An ensemble of <paramref name="architecture"/> at <paramref name="inputs"/> (each of length d).</summary>
     public NetworkEnsemble(INetworkArchitecture architecture, IReadOnlyList<double[]> inputs, EnsembleOptions options, long seed, Device? device = null)
@@ -92,13 +99,21 @@ public sealed class NetworkEnsemble
             : Math.Clamp(4_000_000 / Math.Max(1, architecture.WorkingSetPerNetwork(inputs.Count + (options.Deformation?.Nodes.Count ?? 0))), 1, 1 << 20);
         ChunkSize = (int)((Math.Min(wanted, options.Networks) + options.Blocks - 1) / options.Blocks * options.Blocks);
         Chunks = (options.Networks + ChunkSize - 1) / ChunkSize;
-        Sums = new CorrelatorSums(inputs.Count, options.Blocks, options.MaxOrder);
+        int fields = inputs.Count;
+        if (options.Projection is { } map)
+        {
+            if (map.Count != inputs.Count || map.Any(r => r.Length != map[0].Length) || map[0].Length < 1)
+                throw new ArgumentException($"a projection of {map.Count} rows does not fit {inputs.Count} points; give one row of equal length per point");
+            fields = map[0].Length;
+            projection = tensor(map.SelectMany(r => r).ToArray(), new long[] { map.Count, fields }, dtype: options.DType, device: device ?? CPU);
+        }
+        Sums = new CorrelatorSums(fields, options.Blocks, options.MaxOrder);
         // With a deformation the networks are evaluated at the points and the quadrature nodes together.
         var all = options.Deformation is { } q ? Inputs.Concat(q.Nodes).ToArray() : Inputs.ToArray();
         options.Deformation?.Validate(architecture.InputDimension);
         if (options.Deformation is { } deformation)
         {
-            WeightedSums = new CorrelatorSums(inputs.Count, options.Blocks, options.MaxOrder);
+            WeightedSums = new CorrelatorSums(fields, options.Blocks, options.MaxOrder);
             nodeWeights = tensor(deformation.NodeWeights.ToArray(), dtype: ScalarType.Float64, device: Device);
         }
         points = tensor(all.SelectMany(x => x).ToArray(), new long[] { all.Length, architecture.InputDimension }, dtype: options.DType, device: Device);
@@ -150,6 +165,7 @@ public sealed class NetworkEnsemble
         if (!isfinite(phi).all().item<bool>())
             throw new NetworkDivergenceException(FormattableString.Invariant(
                 $"networks of chunk {c} gave non-finite outputs ({Architecture.Kind}, {Architecture.Describe()}): the activations overflow at these inputs; use smaller σ_W or σ_b, inputs nearer 0, or float64"));
+        if (projection is not null && Options.Deformation is null) phi = phi.matmul(projection);
         if (Options.Deformation is { } deformation)
         {
             int p = Inputs.Count;
@@ -157,6 +173,7 @@ public sealed class NetworkEnsemble
             var action = atNodes.square().square().matmul(nodeWeights!);                 // ∫ φ⁴ by quadrature, [M]
             var weights = action.mul(-deformation.Coupling / 24.0).exp();
             phi = phi.narrow(1, 0, p);
+            if (projection is not null) phi = phi.matmul(projection);
             Sums.Add(phi, c * ChunkSize);
             WeightedSums!.Add(phi, c * ChunkSize, weights);
         }
@@ -173,6 +190,7 @@ public sealed class NetworkEnsemble
         {
             points = Inputs, networks = Options.Networks, chunk = ChunkSize, blocks = Options.Blocks, max_order = Options.MaxOrder, seed = Seed,
             lambda = Options.Deformation?.Coupling, quadrature_nodes = Options.Deformation?.Nodes.Count,
+            projection = Options.Projection,
         }),
         Options.DType.ToString());
 

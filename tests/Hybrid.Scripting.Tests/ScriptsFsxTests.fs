@@ -18,7 +18,8 @@ let private smoke =
           "phi4-compare", [ "--L"; "4"; "--chains"; "2"; "--trajectories"; "20"; "--realnvp-steps"; "3"; "--cnf-steps"; "2"; "--rk-steps"; "4"; "--batch"; "16"; "--samples"; "64" ]
           "nnft-correlators", [ "--networks"; "2000"; "--blocks"; "8" ]
           "nnft-width", [ "--widths"; "2,4,8"; "--networks"; "2000"; "--blocks"; "8" ]
-          "nnft-phi4", [ "--width"; "10"; "--networks"; "2000"; "--blocks"; "8" ] ]
+          "nnft-phi4", [ "--width"; "10"; "--networks"; "2000"; "--blocks"; "8" ]
+          "nnft-momentum", [ "--networks"; "2000"; "--blocks"; "8" ] ]
 
 let private runSmoke (name: string) =
     let dir = Path.Combine(newDirectory "hybrid-fsx", "run")
@@ -53,7 +54,7 @@ let tests =
               Directory.Delete(root, true)
           }
 
-          test "nnft-correlators, nnft-width and nnft-phi4 run through dotnet fsi" {
+          test "every NN-FT experiment runs through dotnet fsi" {
               let out, dir = runSmoke "nnft-correlators"
               Expect.stringContains out "| G4c |" "prints the comparison with the formulas"
               Directory.Delete(Path.GetDirectoryName dir, true)
@@ -62,6 +63,9 @@ let tests =
               Directory.Delete(Path.GetDirectoryName dir, true)
               let out, dir = runSmoke "nnft-phi4"
               Expect.stringContains out "| delta_G4c |" "prints the change of G₄c"
+              Directory.Delete(Path.GetDirectoryName dir, true)
+              let out, dir = runSmoke "nnft-momentum"
+              Expect.stringContains out "p₁ = p₂ = −p₃ = −p₄" "prints the special kinematics"
               Directory.Delete(Path.GetDirectoryName dir, true)
           }
 
