@@ -43,7 +43,7 @@ public static class EnsembleThroughput
             var w1 = randn(new long[] { chunk, 1, width }, dtype: dtype, device: device, generator: generator);
             var b1 = randn(new long[] { chunk, 1 }, dtype: dtype, device: device, generator: generator);
             var phi = matmul(w1, matmul(w0, x.t()).add_(b0).exp_()).squeeze(1).add_(b1);
-            phi.sum().item<double>();   // wait for the device
+            phi.sum().to(ScalarType.Float64).item<double>();   // wait for the device
             return chunk;
         });
     }
