@@ -92,7 +92,7 @@ namespace Hybrid.Bench
                 cpu = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name"))?.Split(':', 2)[1].Trim() ?? cpu;
             return string.Create(CultureInfo.InvariantCulture,
                 $"Machine: {cpu}, {Environment.ProcessorCount} logical cores, {RuntimeInformation.OSDescription}; device {Device}; " +
-                $"torch threads {TorchSharp.torch.get_num_threads()}; .NET {Environment.Version}; {Hybrid.Runtime.TorchRuntime.Description}. " +
+                $"torch threads {TorchSharp.torch.get_num_threads()}; .NET {Environment.Version}; {Hybrid.Runtime.TorchRuntime.Description.Replace(Directory.GetCurrentDirectory(), ".")}. " +
                 $"Measured {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC.");
         }
     }

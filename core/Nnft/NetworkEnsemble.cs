@@ -32,7 +32,7 @@ public sealed record EnsembleOptions
     /// <summary>Networks in the ensemble.</summary>
     public long Networks { get; init; } = 100_000;
 
-    /// <summary>Networks drawn and evaluated at once; 0 chooses from the working set (about 1.6·10⁷ floats a chunk).</summary>
+    /// <summary>Networks drawn and evaluated at once; 0 chooses from the working set (about 4·10⁶ floats a chunk).</summary>
     public int ChunkSize { get; init; }
 
     /// <summary>Blocks for the errors (jackknife, bootstrap); network g goes to block g mod B.</summary>
@@ -96,7 +96,7 @@ public sealed class NetworkEnsemble
         // A multiple of the blocks, so that every chunk starts at block 0 and blocks stay within one network of each other.
         long wanted = options.ChunkSize > 0
             ? options.ChunkSize
-            : Math.Clamp(16_000_000 / Math.Max(1, architecture.WorkingSetPerNetwork(inputs.Count + (options.Deformation?.Nodes.Count ?? 0))), 1, 1 << 20);
+            : Math.Clamp(4_000_000 / Math.Max(1, architecture.WorkingSetPerNetwork(inputs.Count + (options.Deformation?.Nodes.Count ?? 0))), 1, 1 << 20);
         ChunkSize = (int)((Math.Min(wanted, options.Networks) + options.Blocks - 1) / options.Blocks * options.Blocks);
         Chunks = (options.Networks + ChunkSize - 1) / ChunkSize;
         int fields = inputs.Count;
