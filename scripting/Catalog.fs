@@ -16,6 +16,7 @@ module Catalog =
           Experiment.command NnftWidth.experiment
           Experiment.command NnftPhi4.experiment
           Experiment.command NnftMomentum.experiment
+          Experiment.command NnftCutoff.experiment
           Merge.command [ Phi4Merge.merger; NnftMerge.merger ] ]
 
     /// The main job's stops, one per capability; the others join as they land.

@@ -4,6 +4,24 @@ using static TorchSharp.torch;
 
 namespace Hybrid.Nnft;
 
+/// <summary>How a cos-net's frequencies and amplitudes carry the propagator (all choices give the same G₂).</summary>
+public enum CosFrequencies
+{
+    /// <summary>b with density ∝ 1/(b² + m²) on |b| &lt; Λ, amplitudes of one scale (Hybrid's default).</summary>
+    PropagatorWeighted,
+    /// <summary>b uniform in the ball |b| &lt; Λ, amplitudes ∝ 1/√(b² + m²) (Demirtas et al.'s construction).</summary>
+    Uniform,
+}
+
+/// <summary>The amplitude of one neuron.</summary>
+public enum CosAmplitudes
+{
+    /// <summary>a cos(b·x + c) with a Gaussian and c uniform: E a⁴ = 3 (E a²)².</summary>
+    Gaussian,
+    /// <summary>u cos(b·x) + v sin(b·x) with u, v Gaussian: a Rayleigh amplitude, E a⁴ = 2 (E a²)²; the field is Gaussian given the frequencies.</summary>
+    GaussianPair,
+}
+
 /// <summary>
 /// A free scalar field of mass m as a network of random plane waves: φ(x) = √(2/N) Σᵢ aᵢ cos(bᵢ·x + cᵢ) with
 /// a ~ N(0, σ_a²), c ~ U[−π, π] and b ∈ ℝᵈ isotropic with density ∝ 1/(|b|² + m²) on |b| &lt; Λ. Then
@@ -14,8 +32,13 @@ namespace Hybrid.Nnft;
 public sealed class CosNetwork : INetworkArchitecture
 {
     /// <summary>A network, checked; <paramref name="cutoff"/> null (no cutoff) only in d = 1.</summary>
-    public CosNetwork(int inputDimension, int width, double mass, double? cutoff)
+    public CosNetwork(int inputDimension, int width, double mass, double? cutoff,
+        CosFrequencies frequencies = CosFrequencies.PropagatorWeighted, CosAmplitudes amplitudes = CosAmplitudes.Gaussian)
     {
+        if (frequencies == CosFrequencies.Uniform && cutoff is null)
+            throw new ArgumentException("uniform frequencies need a momentum cutoff (the ball |b| < Λ)");
+        Frequencies = frequencies;
+        Amplitudes = amplitudes;
         if (inputDimension is < 1 or > 3) throw new ArgumentException($"input dimension {inputDimension} is not allowed for the cos-net; it must be 1, 2 or 3");
         NetworkChecks.Count("width", width, 10_000_000);
         NetworkChecks.NonNegative("mass", mass, positive: true);
@@ -26,6 +49,12 @@ public sealed class CosNetwork : INetworkArchitecture
         Mass = mass;
         Cutoff = cutoff;
     }
+
+    /// <summary>How the frequencies are drawn.</summary>
+    public CosFrequencies Frequencies { get; }
+
+    /// <summary>The amplitudes' distribution.</summary>
+    public CosAmplitudes Amplitudes { get; }
 
     /// <inheritdoc/>
     public int InputDimension { get; }
@@ -43,7 +72,10 @@ public sealed class CosNetwork : INetworkArchitecture
     public string Kind => "cos";
 
     /// <inheritdoc/>
-    public string Describe() => JsonSerializer.Serialize(new { kind = Kind, d = InputDimension, width = Width, mass = Mass, cutoff = Cutoff });
+    public string Describe() => Frequencies == CosFrequencies.PropagatorWeighted && Amplitudes == CosAmplitudes.Gaussian
+        ? JsonSerializer.Serialize(new { kind = Kind, d = InputDimension, width = Width, mass = Mass, cutoff = Cutoff })
+        : JsonSerializer.Serialize(new { kind = Kind, d = InputDimension, width = Width, mass = Mass, cutoff = Cutoff,
+            frequencies = Frequencies == CosFrequencies.Uniform ? "uniform" : "propagator", amplitudes = Amplitudes == CosAmplitudes.GaussianPair ? "pair" : "gaussian" });
 
     /// <summary>Z = ∫_{|p|&lt;Λ} dᵈp/(p² + m²) (d = 1 without cutoff: π/m).</summary>
     public double MomentumIntegral
@@ -105,14 +137,40 @@ public sealed class CosNetwork : INetworkArchitecture
         using var scope = NewDisposeScope();
         var (dtype, device) = (inputs.dtype, inputs.device);
         long n = Width, d = InputDimension;
-        var a = randn(new[] { count, 1L, n }, dtype: dtype, device: device, generator: generator).mul_(Math.Sqrt(AmplitudeVariance));
+        var a = randn(new[] { count, 1L, n }, dtype: dtype, device: device, generator: generator);
         var c = rand(new[] { count, n, 1L }, dtype: dtype, device: device, generator: generator).mul_(2 * Math.PI).sub_(Math.PI);
         var direction = randn(new[] { count, n, d }, dtype: dtype, device: device, generator: generator);
         // In d = 1 the direction is a sign; the radius is |b|. Quantiles in float64: tan and the bisection near u → 1.
         direction = direction.div(linalg.vector_norm(direction, 2, new long[] { -1 }, keepdim: true));
         var u = rand(new[] { count, n, 1L }, dtype: ScalarType.Float64, device: device, generator: generator);
-        var b = direction.mul(RadialQuantile(u).to(dtype));
+        Tensor radius, scale;
+        if (Frequencies == CosFrequencies.PropagatorWeighted)
+        {
+            radius = RadialQuantile(u);
+            scale = full_like(radius, Math.Sqrt(AmplitudeVariance));
+        }
+        else
+        {
+            // Uniform in the ball: r = Λ u^{1/d}; A(b)² = n_Λ/(b² + m²), n_Λ = vol(B_Λ)/(2π)ᵈ, so that ρA² = 1/((2π)ᵈ(b² + m²)).
+            double l = Cutoff!.Value;
+            double ball = InputDimension switch { 1 => 2 * l, 2 => Math.PI * l * l, _ => 4 * Math.PI * l * l * l / 3 };
+            double modes = ball / Math.Pow(2 * Math.PI, InputDimension);
+            radius = u.pow(1.0 / InputDimension).mul_(l);
+            scale = radius.square().add(Mass * Mass).reciprocal_().mul_(modes).sqrt_();
+        }
+        var b = direction.mul(radius.to(dtype));
+        var amplitude = scale.to(dtype).transpose(1, 2);                           // [count, 1, N]
+        if (Amplitudes == CosAmplitudes.GaussianPair)
+        {
+            // u cos(b·x) + v sin(b·x), u and v of variance σ²/2: the same G₂, a Rayleigh amplitude. c is drawn but unused,
+            // so that both amplitude choices consume the generator alike.
+            var v = randn(new[] { count, 1L, n }, dtype: dtype, device: device, generator: generator);
+            var wave = matmul(b, inputs.t());
+            var both = matmul(a.mul(amplitude), wave.cos()).add_(matmul(v.mul(amplitude), wave.sin())).mul_(Math.Sqrt(0.5));
+            return both.squeeze(1).mul_(Math.Sqrt(2.0 / n)).MoveToOuterDisposeScope();
+        }
         var phase = matmul(b, inputs.t()).add_(c);                        // [count, N, P]
+        a = a.mul(amplitude);
         return matmul(a, phase.cos_()).squeeze(1).mul_(Math.Sqrt(2.0 / n)).MoveToOuterDisposeScope();
     }
 }

@@ -16,6 +16,18 @@ namespace Hybrid.Nnft;
 /// <param name="NodeWeights">Quadrature weights (summing to the box's volume).</param>
 public sealed record QuarticDeformation(double Coupling, IReadOnlyList<double[]> Nodes, IReadOnlyList<double> NodeWeights)
 {
+    /// <summary>
+    /// c of the mass counterterm: the deformation becomes e^{−λ∫[φ⁴/4! − (c/4)φ²]}; c = G(0), the infinite-width
+    /// propagator at zero separation, Wick-orders φ⁴ (the tadpole cancels). 0: the bare φ⁴.
+    /// </summary>
+    public double MassCounterterm { get; init; }
+
+    /// <summary>
+    /// Accumulate the linear response instead of reweighting: weights W = ∫[φ⁴/4! − (c/4)φ²], so that
+    /// ∂⟨O⟩/∂λ at λ = 0 is −(E[W O] − E[W] E[O]) from the weighted and the plain sums.
+    /// </summary>
+    public bool LinearResponse { get; init; }
+
     /// <summary>Throws an <see cref="ArgumentException"/> naming the first bad value.</summary>
     public void Validate(int dimension)
     {
@@ -170,8 +182,10 @@ public sealed class NetworkEnsemble
         {
             int p = Inputs.Count;
             var atNodes = phi.narrow(1, p, phi.shape[1] - p).to(ScalarType.Float64);
-            var action = atNodes.square().square().matmul(nodeWeights!);                 // ∫ φ⁴ by quadrature, [M]
-            var weights = action.mul(-deformation.Coupling / 24.0).exp();
+            var square = atNodes.square();
+            var density = square.square().div(24.0).sub_(square.mul(deformation.MassCounterterm / 4.0));
+            var action = density.matmul(nodeWeights!);                                      // ∫ (φ⁴/4! − cφ²/4) by quadrature, [M]
+            var weights = deformation.LinearResponse ? action : action.mul(-deformation.Coupling).exp();
             phi = phi.narrow(1, 0, p);
             if (projection is not null) phi = phi.matmul(projection);
             Sums.Add(phi, c * ChunkSize);
@@ -190,6 +204,7 @@ public sealed class NetworkEnsemble
         {
             points = Inputs, networks = Options.Networks, chunk = ChunkSize, blocks = Options.Blocks, max_order = Options.MaxOrder, seed = Seed,
             lambda = Options.Deformation?.Coupling, quadrature_nodes = Options.Deformation?.Nodes.Count,
+            counterterm = Options.Deformation?.MassCounterterm, linear_response = Options.Deformation?.LinearResponse,
             projection = Options.Projection,
         }),
         Options.DType.ToString());

@@ -19,7 +19,8 @@ let private smoke =
           "nnft-correlators", [ "--networks"; "2000"; "--blocks"; "8" ]
           "nnft-width", [ "--widths"; "2,4,8"; "--networks"; "2000"; "--blocks"; "8" ]
           "nnft-phi4", [ "--width"; "10"; "--networks"; "2000"; "--blocks"; "8" ]
-          "nnft-momentum", [ "--networks"; "2000"; "--blocks"; "8" ] ]
+          "nnft-momentum", [ "--networks"; "2000"; "--blocks"; "8" ]
+          "nnft-cutoff", [ "--cutoffs"; "2,4"; "--widths"; "2,3,4,5"; "--networks"; "1000"; "--blocks"; "8" ] ]
 
 let private runSmoke (name: string) =
     let dir = Path.Combine(newDirectory "hybrid-fsx", "run")
@@ -66,6 +67,9 @@ let tests =
               Directory.Delete(Path.GetDirectoryName dir, true)
               let out, dir = runSmoke "nnft-momentum"
               Expect.stringContains out "p₁ = p₂ = −p₃ = −p₄" "prints the special kinematics"
+              Directory.Delete(Path.GetDirectoryName dir, true)
+              let out, dir = runSmoke "nnft-cutoff"
+              Expect.stringContains out "against the cutoff" "prints the cutoff study"
               Directory.Delete(Path.GetDirectoryName dir, true)
           }
 
