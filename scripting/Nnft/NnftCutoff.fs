@@ -69,6 +69,7 @@ module NnftCutoff =
           CommandLine.option "widths" TextOption "2,4,8,16,32" "widths N, comma-separated (at least 4)"
           CommandLine.option "frequencies" TextOption "propagator" "propagator (b ∝ 1/(b² + m²)) | uniform (b uniform, amplitude ∝ 1/√(b² + m²), Demirtas et al.)"
           CommandLine.option "amplitudes" TextOption "gaussian" "gaussian (a cos(b·x + c)) | pair (u cos b·x + v sin b·x: no O(λ/N) correction of G₂)"
+          CommandLine.optional "cancel-bubbles" FlagOption "the architecture whose same-neuron (bubble) terms cancel the O(λ/N) correction of G₂: --amplitudes pair"
           CommandLine.option "box" FloatOption "2" "side of the interaction region [−L/2, L/2]^d"
           CommandLine.option "points" TextOption "0;1;0.4;1.5" "points: G₂ at the first two, G₄c at the first four"
           CommandLine.option "networks" IntOption "400000" "networks per cutoff and width"
@@ -95,10 +96,10 @@ module NnftCutoff =
             | "uniform" -> CosFrequencies.Uniform
             | other -> raise (UsageError(sprintf "--frequencies %s is not known; allowed: propagator, uniform" other))
         let amplitudes =
-            match (CommandLine.text o "amplitudes" |> Option.defaultValue "").ToLowerInvariant() with
-            | "gaussian" -> CosAmplitudes.Gaussian
-            | "pair" -> CosAmplitudes.GaussianPair
-            | other -> raise (UsageError(sprintf "--amplitudes %s is not known; allowed: gaussian, pair" other))
+            match (CommandLine.text o "amplitudes" |> Option.defaultValue "").ToLowerInvariant(), CommandLine.switch o "cancel-bubbles" with
+            | "gaussian", false -> CosAmplitudes.Gaussian
+            | "pair", _ | "gaussian", true -> CosAmplitudes.GaussianPair
+            | other, _ -> raise (UsageError(sprintf "--amplitudes %s is not known; allowed: gaussian, pair" other))
         let box = CommandLine.float o "box" |> CommandLine.required "box"
         if not (box > 0.0) || Double.IsInfinity box then raise (UsageError(sprintf "--box %g is not allowed; it must be a finite number > 0" box))
         let points = NnftOptions.parsePoints d (CommandLine.text o "points" |> Option.defaultValue "")

@@ -32,8 +32,8 @@ let tests =
               Directory.Delete(dir, true)
           }
 
-          test "cos/sin pairs (κ = 2) leave G₂ without O(λ/N) correction" {
-              let dir = runInto [ "nnft-cutoff"; "--amplitudes"; "pair"; "--cutoffs"; "2,8"; "--widths"; "2,4,8,16"; "--networks"; "100000" ]
+          test "--cancel-bubbles (cos/sin pairs, κ = 2) leaves G₂ without O(λ/N) correction" {
+              let dir = runInto [ "nnft-cutoff"; "--cancel-bubbles"; "--cutoffs"; "2,8"; "--widths"; "2,4,8,16"; "--networks"; "100000" ]
               use summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "summary.json")))
               for r in summary.RootElement.GetProperty("responses").EnumerateArray() do
                   let g = r.GetProperty("dG2")
