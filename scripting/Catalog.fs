@@ -3,6 +3,7 @@ namespace Hybrid.Scripting
 open Hybrid.Scripting.Pipeline
 open Hybrid.Scripting.Phi4
 open Hybrid.Scripting.Nnft
+open Hybrid.Scripting.Nnqm
 
 /// Every experiment that scripts.fsx can run, and the main job.
 module Catalog =
@@ -17,6 +18,7 @@ module Catalog =
           Experiment.command NnftPhi4.experiment
           Experiment.command NnftMomentum.experiment
           Experiment.command NnftCutoff.experiment
+          Experiment.command NnqmKl.experiment
           Merge.command [ Phi4Merge.merger; NnftMerge.merger ] ]
 
     /// The main job's stops, one per capability; the others join as they land.

@@ -20,7 +20,8 @@ let private smoke =
           "nnft-width", [ "--widths"; "2,4,8"; "--networks"; "2000"; "--blocks"; "8" ]
           "nnft-phi4", [ "--width"; "10"; "--networks"; "2000"; "--blocks"; "8" ]
           "nnft-momentum", [ "--networks"; "2000"; "--blocks"; "8" ]
-          "nnft-cutoff", [ "--cutoffs"; "2,4"; "--widths"; "2,3,4,5"; "--networks"; "1000"; "--blocks"; "8" ] ]
+          "nnft-cutoff", [ "--cutoffs"; "2,4"; "--widths"; "2,3,4,5"; "--networks"; "1000"; "--blocks"; "8" ]
+          "nnqm-kl", [ "--panels"; "4"; "--modes"; "3"; "--paths"; "100" ] ]
 
 let private runSmoke (name: string) =
     let dir = Path.Combine(newDirectory "hybrid-fsx", "run")
@@ -55,7 +56,7 @@ let tests =
               Directory.Delete(root, true)
           }
 
-          test "every NN-FT experiment runs through dotnet fsi" {
+          test "every NN-FT experiment and nnqm-kl run through dotnet fsi" {
               let out, dir = runSmoke "nnft-correlators"
               Expect.stringContains out "| G4c |" "prints the comparison with the formulas"
               Directory.Delete(Path.GetDirectoryName dir, true)
@@ -70,6 +71,9 @@ let tests =
               Directory.Delete(Path.GetDirectoryName dir, true)
               let out, dir = runSmoke "nnft-cutoff"
               Expect.stringContains out "against the cutoff" "prints the cutoff study"
+              Directory.Delete(Path.GetDirectoryName dir, true)
+              let out, dir = runSmoke "nnqm-kl"
+              Expect.stringContains out "Karhunen–Loève" "prints the KL table"
               Directory.Delete(Path.GetDirectoryName dir, true)
           }
 
