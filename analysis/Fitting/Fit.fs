@@ -19,3 +19,15 @@ type Fit =
     /// The fitted parameters as named estimates, in order.
     static member Estimates(result: FitResult) : IReadOnlyList<KeyValuePair<string, Estimate>> =
         LeastSquares.estimates result |> List.map (fun (name, e) -> KeyValuePair(name, e)) |> ResizeArray :> IReadOnlyList<_>
+
+    /// A Källén–Lehmann fit of an open-ended correlator: `states` states with log-normal priors on the ground energy,
+    /// the gaps and the amplitudes (medians `groundMedian`, `gapMedian`, `amplitudeMedian`, log widths 1, 1, 2), the
+    /// SVD cut `svdCut` (0: none). The energies are E₀, E₁, … with errors; the result also has gaps, amplitudes,
+    /// the underlying fit and a warning when it is not to be trusted.
+    static member Spectrum(times: float[], values: float[], covariance: float[,], states: int, groundMedian: float, gapMedian: float,
+                           amplitudeMedian: float, svdCut: float) : SpectralFit =
+        let priors = { Ground = LogNormal(groundMedian, 1.0); Gap = LogNormal(gapMedian, 1.0); Amplitude = LogNormal(amplitudeMedian, 2.0) }
+        Spectral.fit OpenEnded times { Values = values; Covariance = covariance } states priors svdCut
+
+    /// Energies −ln zₙ of equally spaced correlator values by the matrix-pencil method (no priors, no fit).
+    static member MatrixPencil(values: float[], states: int) : float[] = Spectral.matrixPencil values states

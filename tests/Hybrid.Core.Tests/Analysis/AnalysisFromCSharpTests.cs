@@ -50,4 +50,20 @@ public class AnalysisFromCSharpTests
         Assert.Equal(2.0, estimates[1].Value.Mean, 6);
         Assert.Equal(1.0, estimates[0].Value.Mean, 6);
     }
+
+    [Fact]
+    public void FitsASpectrumAndAMatrixPencilFromCSharp()
+    {
+        var t = Enumerable.Range(1, 12).Select(i => (double)i).ToArray();
+        var c = t.Select(x => Math.Exp(-0.4 * x) + 0.5 * Math.Exp(-1.0 * x)).ToArray();
+        var covariance = new double[12, 12];
+        for (int i = 0; i < 12; i++) covariance[i, i] = 1e-8 * c[i] * c[i];
+        var fit = Fit.Spectrum(t, c, covariance, 2, groundMedian: 0.5, gapMedian: 0.5, amplitudeMedian: 0.5, svdCut: 0);
+        Assert.True(fit.Fit.Converged);
+        Assert.Equal(0.4, fit.Energies[0].Mean, 6);
+        Assert.Equal(1.0, fit.Energies[1].Mean, 4);
+        var pencil = Fit.MatrixPencil(c, 2);
+        Assert.Equal(0.4, pencil[0], 8);
+        Assert.Equal(1.0, pencil[1], 8);
+    }
 }
