@@ -19,6 +19,7 @@ module Catalog =
           Experiment.command NnftMomentum.experiment
           Experiment.command NnftCutoff.experiment
           Experiment.command NnqmKl.experiment
+          Experiment.command NnqmSpectrum.experiment
           Merge.command [ Phi4Merge.merger; NnftMerge.merger ] ]
 
     /// The main job's stops, one per capability; the others join as they land.
@@ -51,7 +52,16 @@ module Catalog =
               + "G₄c = A·N^(−s): s must be 1 within its error."
             Command = "nnft-width"
             Arguments = []
-            QuickArguments = [ "--widths"; "2,4,8"; "--networks"; "20000"; "--blocks"; "16" ] } ]
+            QuickArguments = [ "--widths"; "2,4,8"; "--networks"; "20000"; "--blocks"; "16" ] }
+          { Key = "nnqm-spectrum"
+            Title = "Neural-network quantum mechanics: the Mehler spectrum read off a Euclidean correlator"
+            About =
+              "z = erf(u) of a standardised Ornstein–Uhlenbeck process (Ferko and Halverson, arXiv:2504.05462) is a quantum system whose "
+              + "two-point function is (2/π) arcsin(k e^{−ωt}): gaps ω, 3ω, 5ω with weights (2/π)(k, k³/6, 3k⁵/40), k = 2/3. A correlated "
+              + "Källén–Lehmann fit to 4000 sampled paths must recover the lowest gap and weight within errors."
+            Command = "nnqm-spectrum"
+            Arguments = []
+            QuickArguments = [ "--paths"; "500" ] } ]
 
     let private execute (name: string) (argv: string list) =
         (experiments |> List.find (fun c -> c.Name = name)).Execute argv

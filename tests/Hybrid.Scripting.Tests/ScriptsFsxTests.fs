@@ -21,7 +21,8 @@ let private smoke =
           "nnft-phi4", [ "--width"; "10"; "--networks"; "2000"; "--blocks"; "8" ]
           "nnft-momentum", [ "--networks"; "2000"; "--blocks"; "8" ]
           "nnft-cutoff", [ "--cutoffs"; "2,4"; "--widths"; "2,3,4,5"; "--networks"; "1000"; "--blocks"; "8" ]
-          "nnqm-kl", [ "--panels"; "4"; "--modes"; "3"; "--paths"; "100" ] ]
+          "nnqm-kl", [ "--panels"; "4"; "--modes"; "3"; "--paths"; "100" ]
+          "nnqm-spectrum", [ "--paths"; "200"; "--T"; "8"; "--states"; "1" ] ]
 
 let private runSmoke (name: string) =
     let dir = Path.Combine(newDirectory "hybrid-fsx", "run")
@@ -56,7 +57,7 @@ let tests =
               Directory.Delete(root, true)
           }
 
-          test "every NN-FT experiment and nnqm-kl run through dotnet fsi" {
+          test "every NN-FT and NN-QM experiment runs through dotnet fsi" {
               let out, dir = runSmoke "nnft-correlators"
               Expect.stringContains out "| G4c |" "prints the comparison with the formulas"
               Directory.Delete(Path.GetDirectoryName dir, true)
@@ -74,6 +75,9 @@ let tests =
               Directory.Delete(Path.GetDirectoryName dir, true)
               let out, dir = runSmoke "nnqm-kl"
               Expect.stringContains out "Karhunen–Loève" "prints the KL table"
+              Directory.Delete(Path.GetDirectoryName dir, true)
+              let out, dir = runSmoke "nnqm-spectrum"
+              Expect.stringContains out "gap (fit)" "prints the spectrum"
               Directory.Delete(Path.GetDirectoryName dir, true)
           }
 
