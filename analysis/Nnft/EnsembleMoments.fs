@@ -32,29 +32,32 @@ type EnsembleEstimate =
 /// mean: G₄c = G₄ − (G₂G₂ + 2 more pairings), G₆c = G₆ − Σ₁₅ G₄G₂ + 2 Σ₁₅ G₂G₂G₂.
 module EnsembleMoments =
 
-    /// Moments of the sums of a set of blocks: (order, sorted indices) → mean over those blocks' networks.
-    type private Means = int[] -> float
+    /// The position of every index multiset in the sums, by its sorted key ("0,1,1,3"): built once per BlockSums and
+    /// shared by the many leave-one-out and bootstrap evaluations of one estimate.
+    let private positionsOf (s: BlockSums) =
+        let index = Collections.Generic.Dictionary<string, int * int>()
+        for KeyValue(order, multisets) in s.Indices do
+            multisets |> Array.iteri (fun i m -> index.[String.Join(",", m)] <- (order, i))
+        index
 
-    let private lookup (s: BlockSums) (order: int) =
-        let index = s.Indices.[order] |> Array.mapi (fun i m -> String.Join(",", m), i) |> dict
-        fun (m: int[]) -> index.[String.Join(",", Array.sort m)]
-
-    /// The moment function of the networks in `blocks` (weights: how often each block is taken).
-    let private meansOf (s: BlockSums) (weights: float[]) : Means =
+    /// The moment function of the networks in the blocks, each block taken `weights.[b]` times: sorted index multiset
+    /// → mean over those networks.
+    let private meansOf (s: BlockSums) (positions: Collections.Generic.Dictionary<string, int * int>) (weights: float[]) : int[] -> float =
         let total = Array.fold2 (fun acc w (c: float) -> acc + w * c) 0.0 weights s.Weights
-        let positions = s.Indices |> Map.map (fun order _ -> lookup s order)
         let cache = Collections.Generic.Dictionary<string, float>()
         fun (m: int[]) ->
             let key = String.Join(",", Array.sort m)
             match cache.TryGetValue key with
             | true, v -> v
             | _ ->
-                let order = m.Length
-                if not (s.Sums.ContainsKey order) then invalidArg "m" (sprintf "moments of order %d were not accumulated" order)
-                let p = positions.[order] m
+                let order, p =
+                    match positions.TryGetValue key with
+                    | true, position -> position
+                    | _ -> invalidArg "m" (sprintf "moments of order %d were not accumulated" m.Length)
+                let sums = s.Sums.[order]
                 let mutable sum = 0.0
                 for b in 0 .. weights.Length - 1 do
-                    if weights.[b] <> 0.0 then sum <- sum + weights.[b] * s.Sums.[order].[b].[p]
+                    if weights.[b] <> 0.0 then sum <- sum + weights.[b] * sums.[b].[p]
                 let v = sum / total
                 cache.[key] <- v
                 v
@@ -97,7 +100,8 @@ module EnsembleMoments =
         let blocks = s.Counts.Length
         for other in sums do
             if other.Counts <> s.Counts then invalidArg "sums" "joint estimates need sums over the same blocks"
-        let at (weights: float[]) = f [ for t in sums -> meansOf t weights ]
+        let positions = [ for t in sums -> t, positionsOf t ]
+        let at (weights: float[]) = f [ for t, index in positions -> meansOf t index weights ]
         let used = s.Counts |> Array.filter (fun c -> c > 0L) |> Array.length
         let networks = Array.sum s.Counts
         let value = at (Array.create blocks 1.0)

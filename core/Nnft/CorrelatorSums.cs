@@ -102,26 +102,38 @@ public sealed class CorrelatorSums
         // Zero rows pad the last group: they add nothing to any sum, and counts are kept apart.
         if (groups * Blocks > rows) x = nn.functional.pad(x, new long[] { 0, 0, 0, groups * Blocks - rows });
         var device = x.device;
-        var w = weights is null ? ones(rows, dtype: ScalarType.Float64, device: device) : weights.to(ScalarType.Float64);
-        if (w.dim() != 1 || w.shape[0] != rows) throw new ArgumentException($"weights of shape [{string.Join(", ", w.shape)}] do not fit; expected [{rows}]");
-        if (groups * Blocks > rows) w = nn.functional.pad(w, new long[] { 0, groups * Blocks - rows });
-        var wByBlock = w.view(groups, Blocks).t();                         // [B, groups]
-        var wColumn = wByBlock.unsqueeze(2);
+        // Without weights every product counts once: no multiplication, and Σw = Σw² = the count.
+        Tensor? wByBlock = null, wColumn = null;
+        if (weights is not null)
+        {
+            var w = weights.to(ScalarType.Float64);
+            if (w.dim() != 1 || w.shape[0] != rows) throw new ArgumentException($"weights of shape [{string.Join(", ", w.shape)}] do not fit; expected [{rows}]");
+            if (groups * Blocks > rows) w = nn.functional.pad(w, new long[] { 0, groups * Blocks - rows });
+            wByBlock = w.view(groups, Blocks).t();                            // [B, groups]
+            wColumn = wByBlock.unsqueeze(2);
+        }
+        Tensor Weighted(Tensor t) => wColumn is null ? t : t.mul(wColumn);
         var byBlock = x.view(groups, Blocks, Points).permute(1, 0, 2);   // [B, groups, P]: block b holds rows b, b + B, …
         var q = byBlock.index_select(2, tensor(pairFirst, device: device)).mul_(byBlock.index_select(2, tensor(pairSecond, device: device)));   // [B, groups, pairs]
-        Accumulate(1, byBlock.mul(wColumn).sum(new long[] { 1 }));   // sum(1) would bind 1 to a ScalarType
-        Accumulate(2, q.mul(wColumn).sum(new long[] { 1 }));
-        var qq = matmul(q.mul(wColumn).transpose(1, 2), q).flatten(1);   // [B, pairs²]
+        Accumulate(1, Weighted(byBlock).sum(new long[] { 1 }));   // sum(1) would bind 1 to a ScalarType
+        Accumulate(2, Weighted(q).sum(new long[] { 1 }));
+        var qq = matmul(Weighted(q).transpose(1, 2), q).flatten(1);   // [B, pairs²]
         Accumulate(4, qq.index_select(1, tensor(quadFlat, device: device)));
         if (MaxOrder == 6)
         {
             var t = byBlock.index_select(2, tensor(tripleFirst, device: device))
                 .mul_(byBlock.index_select(2, tensor(tripleSecond, device: device)))
                 .mul_(byBlock.index_select(2, tensor(tripleThird, device: device)));
-            var tt = matmul(t.mul(wColumn).transpose(1, 2), t).flatten(1);
+            var tt = matmul(Weighted(t).transpose(1, 2), t).flatten(1);
             Accumulate(6, tt.index_select(1, tensor(sextetFlat, device: device)));
         }
-        for (int b = 0; b < Blocks; b++) counts[b] += rows / Blocks + (b < rows % Blocks ? 1 : 0);
+        for (int b = 0; b < Blocks; b++)
+        {
+            long added = rows / Blocks + (b < rows % Blocks ? 1 : 0);
+            counts[b] += added;
+            if (wByBlock is null) { weightSums[b] += added; weightSquares[b] += added; }
+        }
+        if (wByBlock is null) return;
         var ws = wByBlock.sum(new long[] { 1 }).cpu().data<double>().ToArray();
         var w2 = wByBlock.square().sum(new long[] { 1 }).cpu().data<double>().ToArray();
         for (int b = 0; b < Blocks; b++) { weightSums[b] += ws[b]; weightSquares[b] += w2[b]; }

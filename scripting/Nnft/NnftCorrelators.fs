@@ -141,9 +141,7 @@ module NnftCorrelators =
                   "runtime", Json.text TorchRuntime.Description ])
         Study.writeReport dir (report r) NnftStudy.describe estimates
         let chart = Plots.againstExact "correlator" estimates (Map.ofList r.Analytic)
-        AtomicFile.writeText (dir.File "correlators.html")
-            (Plots.toStandaloneHtml (chart |> Plots.withContext "Correlators against the formulas" (sprintf "%s, N = %d" (NetworkSpec.name r.Config.Network) (NetworkSpec.width r.Config.Network))))
-
+        Study.writePlot dir "correlators.html" "Correlators against the formulas" (sprintf "%s, N = %d" (NetworkSpec.name r.Config.Network) (NetworkSpec.width r.Config.Network)) chart
     /// Measures, writes and returns the result.
     let run (c: NnftCorrelatorsConfig) (dir: RunDirectory) =
         let r = measure c dir

@@ -84,8 +84,7 @@ module NnftCutoff =
     /// Validates the command line into a configuration.
     let configure (o: ParsedOptions) : NnftCutoffConfig =
         let d = CommandLine.intIn o "d" 1L 2L |> CommandLine.required "d" |> int
-        let mass = CommandLine.float o "mass" |> CommandLine.required "mass"
-        if not (mass > 0.0) || Double.IsInfinity mass then raise (UsageError(sprintf "--mass %g is not allowed; it must be a finite number > 0" mass))
+        let mass = CommandLine.positive o "mass"
         let cutoffs = list "cutoffs" (CommandLine.text o "cutoffs" |> Option.defaultValue "") (fun s -> match Double.TryParse(s, Globalization.NumberStyles.Float, Globalization.CultureInfo.InvariantCulture) with | true, v when v > 0.0 && Double.IsFinite v -> Some v | _ -> None)
         let widths = list "widths" (CommandLine.text o "widths" |> Option.defaultValue "") (fun s -> match Int32.TryParse s with | true, v when v >= 1 && v <= 100_000 -> Some v | _ -> None)
         if cutoffs.Length < 2 then raise (UsageError "--cutoffs needs at least two cutoffs for a study of the Λ dependence")
@@ -100,8 +99,7 @@ module NnftCutoff =
             | "gaussian", false -> CosAmplitudes.Gaussian
             | "pair", _ | "gaussian", true -> CosAmplitudes.GaussianPair
             | other, _ -> raise (UsageError(sprintf "--amplitudes %s is not known; allowed: gaussian, pair" other))
-        let box = CommandLine.float o "box" |> CommandLine.required "box"
-        if not (box > 0.0) || Double.IsInfinity box then raise (UsageError(sprintf "--box %g is not allowed; it must be a finite number > 0" box))
+        let box = CommandLine.positive o "box"
         let points = NnftOptions.parsePoints d (CommandLine.text o "points" |> Option.defaultValue "")
         if points.Length < 4 then raise (UsageError(sprintf "--points needs four points (G₄c), got %d" points.Length))
         let panels = NnftPhi4.panelsFor (Cos(d, 1, mass, Some(List.max cutoffs))) box 0
@@ -310,8 +308,7 @@ module NnftCutoff =
             let points = [ for f in r.Fits do match f.TwoPoint with Some t -> yield f.Cutoff, Estimate.independent (abs t.Parameters.[1]) t.Errors.[1] t.DataPoints | None -> () ]
             // powerLaw draws A·x^(−s): the fitted growth is s = −p.
             let chart = Plots.powerLaw "Λ" "c<sub>1</sub>" points s.Parameters.[0] (Estimate.independent (-s.Parameters.[1]) s.Errors.[1] s.DataPoints)
-            AtomicFile.writeText (dir.File "cutoff-scaling.html")
-                (Plots.toStandaloneHtml (chart |> Plots.withContext "O(1/N) coefficient of ∂G₂/∂λ against the cutoff" (sprintf "d = %d, %s frequencies" r.Config.Dimension (if r.Config.Frequencies = CosFrequencies.Uniform then "uniform" else "propagator-weighted"))))
+            Study.writePlot dir "cutoff-scaling.html" "O(1/N) coefficient of ∂G₂/∂λ against the cutoff" (sprintf "d = %d, %s frequencies" r.Config.Dimension (if r.Config.Frequencies = CosFrequencies.Uniform then "uniform" else "propagator-weighted")) chart
         | None -> ()
 
     /// The experiment as the command line knows it.

@@ -90,13 +90,9 @@ module NnftMomentum =
         if momenta.Length > 6 then raise (UsageError(sprintf "--momenta %s is not allowed: at most 6 momenta" text))
         let c =
             { Width = width; Mass = mass; Box = box; Modes = modes; Momenta = momenta
-              Ensemble = NnftOptions.ensembleOptions o 4
+              Ensemble = null
               Seed = CommonOptions.seed o; RootSeed = CommonOptions.rootSeed o; Replica = CommonOptions.replica o; Device = CommonOptions.device o }
-        let free = c.Ensemble
-        { c with
-            Ensemble =
-                EnsembleOptions(Networks = free.Networks, ChunkSize = free.ChunkSize, Blocks = free.Blocks, MaxOrder = 4, DType = free.DType,
-                                Projection = projection c) }
+        { c with Ensemble = NnftOptions.ensembleOptionsWith o 4 null (projection c) }
 
     /// The configuration as written to config.json.
     let describe (c: NnftMomentumConfig) =
@@ -208,9 +204,7 @@ module NnftMomentum =
         Study.writeReport dir (report r) (fun n -> if n.StartsWith "V_" then Some "vertex part at (k_a, k_b, −k_a, −k_b)" elif n.StartsWith "G4c_" then Some "G₄c at (k_a, k_b, −k_a, −k_b)" else None) estimates
         let vertices = [ for row in r.Rows -> label row + (if row.Ka = row.Kb then " ★" else ""), row.Vertex.Estimate ]
         let chart = Plots.againstExact "vertex part V" vertices (Map.ofList [ for row in r.Rows -> label row + (if row.Ka = row.Kb then " ★" else ""), row.AnalyticVertex ])
-        AtomicFile.writeText (dir.File "momentum.html")
-            (Plots.toStandaloneHtml (chart |> Plots.withContext "Single-neuron part of G₄c in momentum space (★: special kinematics)" (sprintf "cos-net on a box, N = %d, m = %g" r.Config.Width r.Config.Mass)))
-
+        Study.writePlot dir "momentum.html" "Single-neuron part of G₄c in momentum space (★: special kinematics)" (sprintf "cos-net on a box, N = %d, m = %g" r.Config.Width r.Config.Mass) chart
     /// The experiment as the command line knows it.
     let experiment : Experiment<NnftMomentumConfig, NnftMomentumResult> =
         { Name = "nnft-momentum"

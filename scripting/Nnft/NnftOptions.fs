@@ -75,8 +75,9 @@ module NnftOptions =
           CommandLine.option "chunk" IntOption "0" "networks drawn at once (0: from the memory they need)"
           CommandLine.option "dtype" TextOption "float64" "float64 | float32 (the networks; sums are float64)" ]
 
-    /// The ensemble settings up to `maxOrder`.
-    let ensembleOptions (o: ParsedOptions) (maxOrder: int) : EnsembleOptions =
+    /// The ensemble settings up to `maxOrder`, with a deformation to reweight to and a projection of the fields
+    /// (null for none).
+    let ensembleOptionsWith (o: ParsedOptions) (maxOrder: int) (deformation: QuarticDeformation) (projection: Collections.Generic.IReadOnlyList<float[]>) : EnsembleOptions =
         let dtype =
             match (CommandLine.text o "dtype" |> Option.defaultValue "float64").ToLowerInvariant() with
             | "float64" -> TorchSharp.torch.ScalarType.Float64
@@ -88,8 +89,13 @@ module NnftOptions =
                 Blocks = (CommandLine.intIn o "blocks" 2L 100_000L |> CommandLine.required "blocks" |> int),
                 ChunkSize = (CommandLine.intIn o "chunk" 0L 100_000_000L |> CommandLine.required "chunk" |> int),
                 MaxOrder = maxOrder,
-                DType = dtype)
+                DType = dtype,
+                Deformation = deformation,
+                Projection = projection)
         if options.Blocks > int options.Networks then
             raise (UsageError(sprintf "--blocks %d is not allowed with --networks %d; blocks must not exceed networks" options.Blocks options.Networks))
         CommandLine.validate options.Validate
         options
+
+    /// The ensemble settings up to `maxOrder`, without deformation or projection.
+    let ensembleOptions (o: ParsedOptions) (maxOrder: int) : EnsembleOptions = ensembleOptionsWith o maxOrder null null

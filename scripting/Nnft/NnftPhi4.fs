@@ -107,17 +107,13 @@ module NnftPhi4 =
         | _ -> ()
         let lambda = CommandLine.float o "lambda" |> CommandLine.required "lambda"
         if not (lambda >= 0.0) || Double.IsInfinity lambda then raise (UsageError(sprintf "--lambda %g is not allowed; it must be a finite number ≥ 0" lambda))
-        let box = CommandLine.float o "box" |> CommandLine.required "box"
-        if not (box > 0.0) || Double.IsInfinity box then raise (UsageError(sprintf "--box %g is not allowed; it must be a finite number > 0" box))
+        let box = CommandLine.positive o "box"
         let panels = panelsFor network box (CommandLine.intIn o "panels" 0L 10_000L |> CommandLine.required "panels" |> int)
         if pown (8 * panels) d > 20_000 then
             raise (UsageError(sprintf "%d quadrature nodes (%d panels of 8 per dimension in d = %d) is too many; at most 20000: use a smaller --box or --panels" (pown (8 * panels) d) panels d))
         let nodes, weights = quadrature d box panels
         let points = NnftOptions.parsePoints d (CommandLine.text o "points" |> Option.defaultValue "")
-        let free = NnftOptions.ensembleOptions o 4
-        let ensemble =
-            EnsembleOptions(Networks = free.Networks, ChunkSize = free.ChunkSize, Blocks = free.Blocks, MaxOrder = free.MaxOrder, DType = free.DType,
-                            Deformation = QuarticDeformation(lambda, nodes, weights))
+        let ensemble = NnftOptions.ensembleOptionsWith o 4 (QuarticDeformation(lambda, nodes, weights)) null
         let sampler =
             match (CommandLine.text o "sampler" |> Option.defaultValue "reweight").ToLowerInvariant() with
             | "reweight" -> Reweighting
@@ -327,9 +323,7 @@ module NnftPhi4 =
                   "runtime", Json.text TorchRuntime.Description ])
         Study.writeReport dir (report r) (fun n -> match n with "delta_G4c" -> Some "G₄c(λ) − G₄c(0)" | "G4c_free" -> Some "G₄c at λ = 0" | "lambda_eff" -> Some "λ from ΔG₄c at tree level" | other -> NnftStudy.describe other) estimates
         let chart = Plots.againstExact "value" [ for n, e in estimates do if n = "delta_G4c" || n = "G4c_free" then yield n, e ] (Map.ofList [ "delta_G4c", r.TreeLevel; "G4c_free", (analytic r |> List.tryFind (fst >> (=) "G4c_free") |> Option.map snd |> Option.defaultValue nan) ])
-        AtomicFile.writeText (dir.File "tree-level.html")
-            (Plots.toStandaloneHtml (chart |> Plots.withContext "Change of G₄c against tree level" (sprintf "%s, N = %d, λ = %g" (NetworkSpec.name r.Config.Network) (NetworkSpec.width r.Config.Network) r.Config.Lambda)))
-
+        Study.writePlot dir "tree-level.html" "Change of G₄c against tree level" (sprintf "%s, N = %d, λ = %g" (NetworkSpec.name r.Config.Network) (NetworkSpec.width r.Config.Network) r.Config.Lambda) chart
     /// The experiment as the command line knows it.
     let experiment : Experiment<NnftPhi4Config, NnftPhi4Result> =
         { Name = "nnft-phi4"

@@ -178,8 +178,7 @@ module NnftWidth =
         match r.Fit with
         | Some f ->
             let chart = Plots.powerLaw "N" "G<sub>4</sub><sup>c</sup>" [ for p in r.Points -> float p.Width, p.G4c.Estimate ] f.Parameters.[0] (Estimate.independent f.Parameters.[1] f.Errors.[1] f.DataPoints)
-            AtomicFile.writeText (dir.File "width-scaling.html")
-                (Plots.toStandaloneHtml (chart |> Plots.withContext "Connected 4-point function against the width" (sprintf "%s, d = %d" (NetworkSpec.name r.Config.Network) (NetworkSpec.dimension r.Config.Network))))
+            Study.writePlot dir "width-scaling.html" "Connected 4-point function against the width" (sprintf "%s, d = %d" (NetworkSpec.name r.Config.Network) (NetworkSpec.dimension r.Config.Network)) chart
         | None -> ()
 
     /// The experiment as the command line knows it.

@@ -48,14 +48,10 @@ module NnqmKl =
         match (CommandLine.text o "process" |> Option.defaultValue "ou").ToLowerInvariant() with
         | "ou" -> ()
         | other -> raise (UsageError(sprintf "--process %s is not known; allowed: ou" other))
-        let positive name =
-            let v = CommandLine.float o name |> CommandLine.required name
-            if not (v > 0.0) || Double.IsInfinity v then raise (UsageError(sprintf "--%s %g is not allowed; it must be a finite number > 0" name v))
-            v
         let panels = CommandLine.intIn o "panels" 2L 512L |> CommandLine.required "panels" |> int
         let modes = CommandLine.intIn o "modes" 1L 1000L |> CommandLine.required "modes" |> int
         if modes > 4 * panels then raise (UsageError(sprintf "--modes %d is not allowed with --panels %d; at most %d modes (a quarter of the nodes)" modes panels (4 * panels)))
-        { Omega = positive "omega"; HalfLength = positive "T"; Modes = modes; Panels = panels
+        { Omega = CommandLine.positive o "omega"; HalfLength = CommandLine.positive o "T"; Modes = modes; Panels = panels
           Paths = CommandLine.intIn o "paths" 0L 10_000_000L |> CommandLine.required "paths" |> int
           Seed = CommandLine.intIn o "seed" 0L Int64.MaxValue |> CommandLine.required "seed" }
 
@@ -140,8 +136,7 @@ module NnqmKl =
             |> Chart.combine
             |> Chart.withXAxisStyle (TitleText = "t")
             |> Chart.withYAxisStyle (TitleText = "f<sub>k</sub>(t)")
-        AtomicFile.writeText (dir.File "modes.html") (Plots.toStandaloneHtml (chart |> Plots.withContext "Karhunen–Loève modes" (sprintf "OU, ω = %g, T = %g" c.Omega c.HalfLength)))
-
+        Study.writePlot dir "modes.html" "Karhunen–Loève modes" (sprintf "OU, ω = %g, T = %g" c.Omega c.HalfLength) chart
     /// The experiment as the command line knows it.
     let experiment : Experiment<NnqmKlConfig, NnqmKlResult> =
         { Name = "nnqm-kl"

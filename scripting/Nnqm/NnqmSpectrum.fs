@@ -55,18 +55,13 @@ module NnqmSpectrum =
           CommandLine.option "states" IntOption "2" "states in the fit"
           CommandLine.option "seed" IntOption "1" "random seed" ]
 
-    let private positive (o: ParsedOptions) name =
-        let v = CommandLine.float o name |> CommandLine.required name
-        if not (v > 0.0) || Double.IsInfinity v then raise (UsageError(sprintf "--%s %g is not allowed; it must be a finite number > 0" name v))
-        v
-
     /// Validates the command line into a configuration.
     let configure (o: ParsedOptions) : NnqmSpectrumConfig =
-        let omega = positive o "omega"
-        let dt = positive o "dt"
-        let length = positive o "T"
+        let omega = CommandLine.positive o "omega"
+        let dt = CommandLine.positive o "dt"
+        let length = CommandLine.positive o "T"
         if dt >= length then raise (UsageError(sprintf "--dt %g is not allowed with --T %g; it must be smaller than T" dt length))
-        let until = positive o "fit-until"
+        let until = CommandLine.positive o "fit-until"
         if until > length / 2.0 || until < 2.0 * dt then
             raise (UsageError(sprintf "--fit-until %g is not allowed; the fit range [Δt, t] must hold at least two lags and end by T/2 = %g" until (length / 2.0)))
         let lags = int (until / dt)
@@ -75,7 +70,7 @@ module NnqmSpectrum =
         let proc =
             match (CommandLine.text o "process" |> Option.defaultValue "erf-ou").ToLowerInvariant() with
             | "ou" -> Ou
-            | "erf-ou" -> ErfOu(positive o "a")
+            | "erf-ou" -> ErfOu(CommandLine.positive o "a")
             | other -> raise (UsageError(sprintf "--process %s is not known; allowed: ou, erf-ou" other))
         { Process = proc; Omega = omega; Dt = dt; Length = length; FitUntil = until; States = states
           Paths = CommandLine.intIn o "paths" 2L 100_000_000L |> CommandLine.required "paths" |> int
@@ -165,8 +160,7 @@ module NnqmSpectrum =
             (Measurements.ofColumns [ "t", [| r.Times |]; "correlator", [| r.Correlator.Values |]; "error", [| Array.init r.Times.Length (fun i -> sqrt r.Correlator.Covariance.[i, i]) |] ])
         AtomicFile.writeText (dir.File "summary.md") (report r)
         let estimates = [ for i in 0 .. r.Times.Length - 1 -> Estimate.independent r.Correlator.Values.[i] (sqrt r.Correlator.Covariance.[i, i]) r.Config.Paths ]
-        AtomicFile.writeText (dir.File "correlator.html") (Plots.toStandaloneHtml (Plots.correlator (Array.ofList estimates) |> Plots.withContext "Euclidean two-point function" (sprintf "ω = %g, Δt = %g (index = lag/Δt − 1)" r.Config.Omega r.Config.Dt)))
-
+        Study.writePlot dir "correlator.html" "Euclidean two-point function" (sprintf "ω = %g, Δt = %g (index = lag/Δt − 1)" r.Config.Omega r.Config.Dt) (Plots.correlator (Array.ofList estimates))
     /// The experiment as the command line knows it.
     let experiment : Experiment<NnqmSpectrumConfig, NnqmSpectrumResult> =
         { Name = "nnqm-spectrum"

@@ -347,8 +347,7 @@ module Phi4Flow =
             let steps = r.History |> List.map (fun s -> float s.Step) |> Array.ofList
             let curve =
                 Plots.trainingCurve steps (r.History |> List.map (fun s -> s.FreeEnergy) |> Array.ofList) (r.History |> List.map (fun s -> s.EffectiveSampleSize) |> Array.ofList)
-            AtomicFile.writeText (dir.File "training.html") (Plots.toStandaloneHtml (curve |> Plots.withContext "Reverse-KL training" context))
-
+            Study.writePlot dir "training.html" "Reverse-KL training" context curve
     /// The experiment as the command line knows it.
     let experiment : Experiment<Phi4FlowConfig, Phi4FlowResult> =
         { Name = "phi4-flow"

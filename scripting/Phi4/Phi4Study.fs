@@ -176,8 +176,7 @@ module Phi4Study =
               Plots.history [ "M²/V", (perSite lattice.Volume s.MagnetizationSquared).[0]; "|M|/V", (perSite lattice.Volume s.AbsMagnetization).[0] ]
               "tau-int.html", "τ<sub>int</sub>(W) of M²", Plots.tauIntWindow (GammaMethod.autocorrelation s.MagnetizationSquared) ]
         for name, title, chart in plots do
-            AtomicFile.writeText (dir.File name) (Plots.toStandaloneHtml (chart |> Plots.withContext title context))
-
+            Study.writePlot dir name title context chart
     /// Writes summary.md (the report), observables.csv and correlator.csv.
     let writeTables (dir: RunDirectory) (report: string) (observables: (string * Estimate) list) (p: Phi4Physics) =
         Study.writeReport dir report describe observables

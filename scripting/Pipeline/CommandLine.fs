@@ -96,6 +96,13 @@ module CommandLine =
     /// A finite floating-point option.
     let float (o: ParsedOptions) name : float option = raw o name |> Option.map (parseFloat name)
 
+    /// A required finite floating-point option that must be > 0 (a rate, a length, a mass).
+    let positive (o: ParsedOptions) name : float =
+        match float o name with
+        | Some v when v > 0.0 -> v
+        | Some v -> raise (UsageError(sprintf "--%s %g is not allowed; it must be a finite number > 0" name v))
+        | None -> raise (UsageError(sprintf "option '--%s' is required" name))
+
     /// A text option.
     let text (o: ParsedOptions) name : string option = raw o name
 

@@ -36,3 +36,8 @@ module Study =
     let writeReport (dir: RunDirectory) (report: string) (meaning: string -> string option) (estimates: (string * Estimate) list) =
         AtomicFile.writeText (dir.File "summary.md") report
         AtomicFile.writeText (dir.File "observables.csv") (Table.toCsv (estimatesFrame meaning estimates))
+
+    /// Writes a chart as a self-contained HTML file of the run directory, titled and with the run's parameters under
+    /// the title (`context`, e.g. "gauss, N = 8").
+    let writePlot (dir: RunDirectory) (file: string) (title: string) (context: string) (chart: Plotly.NET.GenericChart) =
+        AtomicFile.writeText (dir.File file) (Plots.toStandaloneHtml (chart |> Plots.withContext title context))
