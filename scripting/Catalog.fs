@@ -20,6 +20,7 @@ module Catalog =
           Experiment.command NnftCutoff.experiment
           Experiment.command NnqmKl.experiment
           Experiment.command NnqmSpectrum.experiment
+          Experiment.command NnqmRp.experiment
           Merge.command [ Phi4Merge.merger; NnftMerge.merger ] ]
 
     /// The main job's stops, one per capability; the others join as they land.
@@ -61,7 +62,17 @@ module Catalog =
               + "Källén–Lehmann fit to 4000 sampled paths must recover the lowest gap and weight within errors."
             Command = "nnqm-spectrum"
             Arguments = []
-            QuickArguments = [ "--paths"; "500" ] } ]
+            QuickArguments = [ "--paths"; "500" ] }
+          { Key = "nnqm-rp"
+            Title = "Neural-network quantum mechanics: which processes are quantum mechanics (reflection positivity)"
+            About =
+              "Osterwalder–Schrader Gram matrices ⟨f(x(t_i)) f(x(−t_j))⟩ of a bounded f at t = 0, 0.25, 0.5 for Ornstein–Uhlenbeck, "
+              + "erf(u) and a random erf network of OU inputs (deep NN-QM), the Karhunen–Loève-built OU, the anharmonic oscillator's "
+              + "ground-state diffusion, and a Gaussian process with kernel e^{−t²/2}. The first five must be positive within errors; "
+              + "the Gaussian kernel, not completely monotone, must show a significantly negative eigenvalue."
+            Command = "nnqm-rp"
+            Arguments = []
+            QuickArguments = [ "--paths"; "2000"; "--substeps"; "5" ] } ]
 
     let private execute (name: string) (argv: string list) =
         (experiments |> List.find (fun c -> c.Name = name)).Execute argv

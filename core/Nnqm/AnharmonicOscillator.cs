@@ -12,8 +12,9 @@ public sealed class AnharmonicOscillator
     /// <summary>Agreement of the lowest levels between n and 2n basis states that counts as converged.</summary>
     public const double ConvergenceTolerance = 1e-10;
 
-    private AnharmonicOscillator(double g, int basis, double[] energies, double[] xElements, double[] x2Elements, double change)
+    private AnharmonicOscillator(double g, int basis, double[] energies, double[] xElements, double[] x2Elements, double[] ground, double change)
     {
+        GroundState = ground;
         Coupling = g;
         BasisSize = basis;
         Energies = energies;
@@ -37,6 +38,9 @@ public sealed class AnharmonicOscillator
     /// <summary>⟨0|x²|n⟩ (sign fixed so that it is ≥ 0).</summary>
     public IReadOnlyList<double> PositionSquaredElements { get; }
 
+    /// <summary>ψ₀ in the oscillator basis, ψ₀ = Σ c_n φ_n (c₀ &gt; 0); only even n are non-zero.</summary>
+    public IReadOnlyList<double> GroundState { get; }
+
     /// <summary>Largest change of the levels asked for when the basis was last doubled.</summary>
     public double Convergence { get; }
 
@@ -51,13 +55,13 @@ public sealed class AnharmonicOscillator
             var next = Diagonalise(g, n, levels);
             double change = next.Energies.Zip(previous.Energies, (a, b) => Math.Abs(a - b)).Max();
             if (change < ConvergenceTolerance * Math.Max(1, Math.Abs(next.Energies[levels - 1])))
-                return new AnharmonicOscillator(g, n, next.Energies, next.X, next.X2, change);
+                return new AnharmonicOscillator(g, n, next.Energies, next.X, next.X2, next.Ground, change);
             previous = next;
         }
         throw new InvalidOperationException($"the anharmonic oscillator at g = {g} did not converge in 4096 basis states");
     }
 
-    private static (double[] Energies, double[] X, double[] X2) Diagonalise(double g, int n, int levels)
+    private static (double[] Energies, double[] X, double[] X2, double[] Ground) Diagonalise(double g, int n, int levels)
     {
         using var scope = NewDisposeScope();
         // x in the oscillator basis: ⟨m|x|m+1⟩ = √((m+1)/2).
@@ -72,6 +76,8 @@ public sealed class AnharmonicOscillator
         var xn = ground.matmul(x).matmul(vectors).abs();
         var x2n = ground.matmul(x2).matmul(vectors).abs();
         var e = values.data<double>().Take(levels).ToArray();
-        return (e, xn.data<double>().Take(levels).ToArray(), x2n.data<double>().Take(levels).ToArray());
+        var c = ground.data<double>().ToArray();
+        if (c[0] < 0) c = c.Select(v => -v).ToArray();
+        return (e, xn.data<double>().Take(levels).ToArray(), x2n.data<double>().Take(levels).ToArray(), c);
     }
 }

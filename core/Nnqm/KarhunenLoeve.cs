@@ -12,8 +12,11 @@ namespace Hybrid.Nnqm;
 /// </summary>
 public sealed class KarhunenLoeve
 {
-    private KarhunenLoeve(double halfLength, double[] nodes, double[] weights, double[] eigenvalues, double[][] modes, double[] uncertainty)
+    private readonly Func<double, double, double> covariance;
+
+    private KarhunenLoeve(Func<double, double, double> covariance, double halfLength, double[] nodes, double[] weights, double[] eigenvalues, double[][] modes, double[] uncertainty)
     {
+        this.covariance = covariance;
         HalfLength = halfLength;
         Nodes = nodes;
         Weights = weights;
@@ -92,7 +95,39 @@ public sealed class KarhunenLoeve
         var (coarse, _) = Solve(covariance, t, w, modes);
         var (t2, w2) = Quadrature(halfLength, 2 * panels);
         var (values, f) = Solve(covariance, t2, w2, modes);
-        return new KarhunenLoeve(halfLength, t2, w2, values, f, values.Zip(coarse, (a, b) => Math.Abs(a - b)).ToArray());
+        return new KarhunenLoeve(covariance, halfLength, t2, w2, values, f, values.Zip(coarse, (a, b) => Math.Abs(a - b)).ToArray());
+    }
+
+    /// <summary>
+    /// f_k(t) anywhere on [−T, T] by Nyström's interpolation f_k(t) = (1/λ_k) Σ_j w_j C(t, t_j) f_k(t_j), which is
+    /// exact at the nodes and as accurate as the eigenvalue between them. <paramref name="mode"/> counts from 0.
+    /// </summary>
+    public double Mode(int mode, double t)
+    {
+        if (mode < 0 || mode >= Eigenvalues.Count) throw new ArgumentException($"mode {mode} is not allowed; it must lie in 0..{Eigenvalues.Count - 1}");
+        if (!(Math.Abs(t) <= HalfLength)) throw new ArgumentException($"t {t} is not allowed; it must lie in [−{HalfLength}, {HalfLength}]");
+        double sum = 0;
+        for (int j = 0; j < Nodes.Count; j++) sum += Weights[j] * covariance(t, Nodes[j]) * Modes[mode][j];
+        return sum / Eigenvalues[mode];
+    }
+
+    /// <summary>
+    /// The NN-QM model x(t) = Σ_k √λ_k θ_k f_k(t) with θ_k ~ N(0, 1) (a network whose last layer is random), at
+    /// <paramref name="times"/> for <paramref name="paths"/> draws of θ: [paths, times], float64. Its covariance is
+    /// the kernel truncated to the modes kept.
+    /// </summary>
+    public Tensor Sample(IReadOnlyList<double> times, long paths, Generator generator)
+    {
+        ArgumentNullException.ThrowIfNull(times);
+        if (paths < 1) throw new ArgumentException($"paths {paths} is not allowed; it must be ≥ 1");
+        int k = Eigenvalues.Count, n = times.Count;
+        var basis = new double[k * n];
+        for (int m = 0; m < k; m++)
+            for (int i = 0; i < n; i++)
+                basis[m * n + i] = Math.Sqrt(Eigenvalues[m]) * Mode(m, times[i]);
+        using var scope = NewDisposeScope();
+        var theta = randn(new[] { paths, (long)k }, dtype: ScalarType.Float64, generator: generator);
+        return theta.matmul(tensor(basis, new long[] { k, n }, dtype: ScalarType.Float64)).MoveToOuterDisposeScope();
     }
 
     /// <summary>

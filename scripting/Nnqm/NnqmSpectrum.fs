@@ -16,6 +16,9 @@ type SpectrumProcess =
     | Ou
     /// z = erf(a u), u the standardised OU process (deep NN-QM with a fixed network): gaps ω, 3ω, 5ω, … (Mehler).
     | ErfOu of a: float
+    /// The anharmonic oscillator p²/2 + x²/2 + g x⁴ as the reversible diffusion of its ground state: gaps E₁ − E₀,
+    /// E₃ − E₀, … with weights |⟨0|x|n⟩|², from exact diagonalisation.
+    | Anharmonic of g: float
 
 /// Configuration of a spectrum measurement.
 type NnqmSpectrumConfig =
@@ -25,6 +28,8 @@ type NnqmSpectrumConfig =
       Dt: float
       /// Path length in time.
       Length: float
+      /// Langevin steps per Δt (anharmonic diffusion): h = Δt/substeps.
+      Substeps: int
       /// Lags fitted: from Dt to this time.
       FitUntil: float
       States: int
@@ -38,6 +43,15 @@ type NnqmSpectrumResult =
       Fit: SpectralFit
       ExactGaps: float[]
       ExactWeights: float[]
+      /// −[G′(0⁺) − G′(0⁻)] from the paths' increments, = 2 Σₙ ΔEₙ |⟨0|x|n⟩|²: 1 for a canonical position
+      /// ([x, p] = i, the Thomas–Reiche–Kuhn sum rule), with its exact value.
+      Kink: Estimate
+      ExactKink: float
+      /// Δx Δp over the fitted states, Δx² = Σₙ Aₙ and Δp² = Σₙ ΔEₙ² Aₙ, and its exact value where known.
+      Uncertainty: Estimate
+      ExactUncertainty: float option
+      /// Fraction of Langevin steps accepted (anharmonic diffusion only).
+      Acceptance: float option
       Seconds: float }
 
 /// `nnqm-spectrum`: sample a Euclidean process, measure its two-point function, and read the quantum spectrum off it
@@ -45,9 +59,11 @@ type NnqmSpectrumResult =
 module NnqmSpectrum =
 
     let options =
-        [ CommandLine.option "process" TextOption "erf-ou" "ou | erf-ou"
+        [ CommandLine.option "process" TextOption "erf-ou" "ou | erf-ou | anharmonic"
           CommandLine.option "omega" FloatOption "1" "ω > 0 of the OU input"
           CommandLine.option "a" FloatOption "1" "erf-ou: z = erf(a u)"
+          CommandLine.option "g" FloatOption "1" "anharmonic: coupling g ≥ 0 of g x⁴"
+          CommandLine.option "substeps" IntOption "20" "anharmonic: Langevin steps per Δt (the dynamics err by O(Δt/substeps))"
           CommandLine.option "paths" IntOption "4000" "independent stationary paths"
           CommandLine.option "dt" FloatOption "0.1" "time step Δt (0 < Δt < T)"
           CommandLine.option "T" FloatOption "20" "path length T"
@@ -71,16 +87,25 @@ module NnqmSpectrum =
             match (CommandLine.text o "process" |> Option.defaultValue "erf-ou").ToLowerInvariant() with
             | "ou" -> Ou
             | "erf-ou" -> ErfOu(CommandLine.positive o "a")
-            | other -> raise (UsageError(sprintf "--process %s is not known; allowed: ou, erf-ou" other))
+            | "anharmonic" ->
+                let g = CommandLine.float o "g" |> Option.defaultValue 1.0
+                if not (g >= 0.0 && Double.IsFinite g) then raise (UsageError(sprintf "--g %g is not allowed; it must be a finite number ≥ 0" g))
+                Anharmonic g
+            | other -> raise (UsageError(sprintf "--process %s is not known; allowed: ou, erf-ou, anharmonic" other))
         { Process = proc; Omega = omega; Dt = dt; Length = length; FitUntil = until; States = states
+          Substeps = CommandLine.intIn o "substeps" 1L 10_000L |> CommandLine.required "substeps" |> int
           Paths = CommandLine.intIn o "paths" 2L 100_000_000L |> CommandLine.required "paths" |> int
           Seed = CommandLine.intIn o "seed" 0L Int64.MaxValue |> CommandLine.required "seed" }
+
+    let private processName p = match p with Ou -> "ou" | ErfOu _ -> "erf-ou" | Anharmonic _ -> "anharmonic"
 
     /// The configuration as written to config.json.
     let describe (c: NnqmSpectrumConfig) =
         Json.object
-            [ "process", Json.text (match c.Process with Ou -> "ou" | ErfOu _ -> "erf-ou")
-              "a", (match c.Process with ErfOu a -> Json.number a | Ou -> null)
+            [ "process", Json.text (processName c.Process)
+              "a", (match c.Process with ErfOu a -> Json.number a | _ -> null)
+              "g", (match c.Process with Anharmonic g -> Json.number g | _ -> null)
+              "substeps", (match c.Process with Anharmonic _ -> Json.integer c.Substeps | _ -> null)
               "omega", Json.number c.Omega; "paths", Json.integer c.Paths; "dt", Json.number c.Dt; "T", Json.number c.Length
               "fit_until", Json.number c.FitUntil; "states", Json.integer c.States; "seed", Json.integer c.Seed ]
 
@@ -94,23 +119,87 @@ module NnqmSpectrum =
             let logFactorial (n: int) = Seq.sumBy log (seq { 1.0 .. float n })
             let coefficient m = exp (logFactorial (2 * m) - 2.0 * logFactorial m - float m * log 4.0) / (2.0 * float m + 1.0)
             Array.init c.States (fun m -> float (2 * m + 1) * c.Omega), Array.init c.States (fun m -> 2.0 / Math.PI * coefficient m * k ** float (2 * m + 1))
+        | Anharmonic g ->
+            // x is odd: it connects |0⟩ to the odd levels only.
+            let aho = AnharmonicOscillator.Solve(g, 2 * c.States + 1)
+            Array.init c.States (fun m -> aho.Energies.[2 * m + 1] - aho.Energies.[0]),
+            Array.init c.States (fun m -> aho.PositionElements.[2 * m + 1] ** 2.0)
+
+    /// The exact kink −[G′(0⁺) − G′(0⁻)] and Δx Δp (where known), summed over all states, not only the fitted ones.
+    let exactKinkAndUncertainty (c: NnqmSpectrumConfig) =
+        match c.Process with
+        | Ou -> 1.0, Some 0.5
+        | ErfOu a ->
+            // G = (2/π) arcsin(k e^{−ω|t|}): −2G′(0⁺) = (4/π) k ω / √(1 − k²). Δp diverges with no kink-free part.
+            let k = 2.0 * a * a / (1.0 + 2.0 * a * a)
+            4.0 / Math.PI * k * c.Omega / sqrt (1.0 - k * k), None
+        | Anharmonic g ->
+            let aho = AnharmonicOscillator.Solve(g, 41)
+            let odd = [ 1 .. 2 .. 39 ]
+            let term power = odd |> List.sumBy (fun n -> (aho.Energies.[n] - aho.Energies.[0]) ** power * aho.PositionElements.[n] ** 2.0)
+            2.0 * term 1.0, Some(sqrt (term 0.0 * term 2.0))
+
+    /// Δx Δp = √(Σ Aₙ · Σ Eₙ² Aₙ) over the states of a spectral fit (⟨0|p|n⟩ = i ΔEₙ ⟨0|x|n⟩), with its error from the
+    /// fit's covariance by linear propagation. States beyond those fitted are missing from it.
+    let uncertaintyProduct (fit: SpectralFit) =
+        let n = fit.States
+        let p = fit.Fit.Parameters
+        let energies = Array.scan (+) 0.0 p.[0 .. n - 1] |> Array.tail
+        let amplitudes = p.[n .. 2 * n - 1]
+        let dx2 = Array.sum amplitudes
+        let dp2 = Array.sum (Array.map2 (fun e a -> e * e * a) energies amplitudes)
+        let product = sqrt (dx2 * dp2)
+        // E_n = Σ_{k≤n} p_k, so ∂/∂p_k of Σ_n E_n² A_n is Σ_{n≥k} 2 E_n A_n.
+        let gradient =
+            Array.append (Array.init n (fun k -> product / (2.0 * dp2) * Seq.sum (seq { for m in k .. n - 1 -> 2.0 * energies.[m] * amplitudes.[m] })))
+                (Array.init n (fun m -> product / 2.0 * (1.0 / dx2 + energies.[m] ** 2.0 / dp2)))
+        let mutable variance = 0.0
+        for i in 0 .. 2 * n - 1 do
+            for j in 0 .. 2 * n - 1 do variance <- variance + gradient.[i] * fit.Fit.Covariance.[i, j] * gradient.[j]
+        Estimate.independent product (sqrt (max variance 0.0)) fit.Fit.DataPoints
+
+    /// The kink −[G′(0⁺) − G′(0⁻)] from the paths' increments: K(Δ) = ⟨(y_{t+Δ} − y_t)²⟩/Δ = 2[G(0) − G(Δ)]/Δ tends to
+    /// the kink as Δ → 0 with corrections in Δ and Δ²; K(Δt), K(2Δt), K(3Δt) extrapolate to Δ = 0 as
+    /// 3K(Δt) − 3K(2Δt) + K(3Δt), leaving O(Δt³). One value per path, so the error is the spread over paths.
+    let kink (values: float[]) (paths: int) (steps: int) (dt: float) =
+        let perPath =
+            Array.init paths (fun p ->
+                let row = values.[p * steps .. (p + 1) * steps - 1]
+                let increments k =
+                    let mutable sum = 0.0
+                    for s in 0 .. steps - 1 - k do sum <- sum + (row.[s + k] - row.[s]) ** 2.0
+                    sum / float (steps - k) / (float k * dt)
+                3.0 * increments 1 - 3.0 * increments 2 + increments 3)
+        let mean = Array.average perPath
+        Estimate.independent mean (sqrt (Array.sumBy (fun v -> (v - mean) ** 2.0) perPath / float (paths - 1) / float paths)) paths
 
     /// Samples, measures and fits.
     let run (c: NnqmSpectrumConfig) (_: RunDirectory) : NnqmSpectrumResult =
         let clock = Diagnostics.Stopwatch.StartNew()
-        let ou = OrnsteinUhlenbeck(c.Omega)
         let steps = int (c.Length / c.Dt) + 1
         let lags = int (c.FitUntil / c.Dt)
-        use generator = new TorchSharp.torch.Generator(uint64 (Seeds.Derive(c.Seed, "paths")))
-        use paths = ou.Sample(int64 c.Paths, steps, c.Dt, generator)
-        // The observable's path: y itself, or erf(a u) of the standardised u = y √(2ω).
-        use observed =
+        let gaps, weights = exact c
+        // The observable's paths [paths, steps]: y itself, erf(a u) of the standardised u = y √(2ω), or the
+        // ground-state diffusion of the anharmonic oscillator.
+        let observed, acceptance =
             match c.Process with
-            | Ou -> paths.alias()
-            | ErfOu a -> paths.mul(TorchSharp.Scalar.op_Implicit (a * sqrt (2.0 * c.Omega))).erf()
-        let values = observed.data<float>().ToArray()
+            | Ou | ErfOu _ ->
+                use generator = new TorchSharp.torch.Generator(uint64 (Seeds.Derive(c.Seed, "paths")))
+                use paths = OrnsteinUhlenbeck(c.Omega).Sample(int64 c.Paths, steps, c.Dt, generator)
+                (match c.Process with
+                 | ErfOu a -> paths.mul(TorchSharp.Scalar.op_Implicit (a * sqrt (2.0 * c.Omega))).erf()
+                 | _ -> paths.alias()), None
+            | Anharmonic g ->
+                let potential = GroundStatePotential(AnharmonicOscillator.Solve(g, 2))
+                use diffusion = new ReversibleDiffusion(potential, c.Dt / float c.Substeps, c.Paths, Seeds.Derive(c.Seed, "paths"))
+                // Equilibrium from a narrow start: ten relaxation times of the slowest mode (the lowest gap).
+                diffusion.Equilibrate(10.0 / gaps.[0])
+                let progress = ProgressReporter("diffusion", steps, "points")
+                let recorded = diffusion.Record(steps, c.Substeps, Action<int>(fun k -> progress.Report(k, sprintf "acceptance %.4f" diffusion.Acceptance)))
+                recorded.squeeze(2), Some diffusion.Acceptance
+        let values = (use o = observed in o.data<float>().ToArray())
         // One correlator per path, averaged over time origins: independent samples for the mean and its covariance.
-        // Both observables have ⟨·⟩ = 0 exactly (odd functions of a symmetric process), so no mean is subtracted.
+        // Every observable has ⟨·⟩ = 0 exactly (odd functions of a symmetric process), so no mean is subtracted.
         let perPath =
             Array.init c.Paths (fun p ->
                 let row = values.[p * steps .. (p + 1) * steps - 1]
@@ -121,10 +210,20 @@ module NnqmSpectrum =
                     sum / float (steps - lag)))
         let data = LeastSquares.ofSamples perPath
         let times = Array.init lags (fun l -> float (l + 1) * c.Dt)
-        let gaps, weights = exact c
-        let priors = { Ground = LogNormal(gaps.[0], 1.0); Gap = LogNormal(2.0 * c.Omega, 1.0); Amplitude = LogNormal(weights.[0], 2.0) }
+        // Priors from the data, never from the exact answer: the lowest gap and its weight centred on the effective
+        // mass at the first two lags, excited gaps on twice that, each a factor e either way (log-normal width 1).
+        let mass = log (data.Values.[0] / data.Values.[1]) / c.Dt
+        if not (mass > 0.0 && Double.IsFinite mass) then
+            raise (InvalidOperationException(sprintf "the correlator does not fall between the first two lags (effective mass %g); use more --paths or a larger --dt" mass))
+        let amplitude = data.Values.[0] * exp (mass * times.[0])
+        let priors = { Ground = LogNormal(mass, 1.0); Gap = LogNormal(2.0 * mass, 1.0); Amplitude = LogNormal(amplitude, 2.0) }
         let fit = Spectral.fit OpenEnded times data c.States priors 1e-8
-        { Config = c; Times = times; Correlator = data; Fit = fit; ExactGaps = gaps; ExactWeights = weights; Seconds = clock.Elapsed.TotalSeconds }
+        let kink = kink values c.Paths steps c.Dt
+        let uncertainty = uncertaintyProduct fit
+        let exactKink, exactUncertainty = exactKinkAndUncertainty c
+        { Config = c; Times = times; Correlator = data; Fit = fit; ExactGaps = gaps; ExactWeights = weights
+          Kink = kink; ExactKink = exactKink; Uncertainty = uncertainty; ExactUncertainty = exactUncertainty
+          Acceptance = acceptance; Seconds = clock.Elapsed.TotalSeconds }
 
     /// The Markdown report.
     let report (r: NnqmSpectrumResult) =
@@ -139,10 +238,19 @@ module NnqmSpectrum =
                             "weight (fit)", box (Estimate.format r.Fit.Amplitudes.[n])
                             "weight (exact)", box (sprintf "%.6g" r.ExactWeights.[n]) ] ]
         String.concat "\n"
-            [ yield sprintf "## Spectrum of %s: ω = %g\n" (match c.Process with Ou -> "Ornstein–Uhlenbeck" | ErfOu a -> sprintf "erf(%g u), u standardised OU" a) c.Omega
+            [ yield
+                match c.Process with
+                | Ou -> sprintf "## Spectrum of Ornstein–Uhlenbeck: ω = %g\n" c.Omega
+                | ErfOu a -> sprintf "## Spectrum of erf(%g u), u standardised OU: ω = %g\n" a c.Omega
+                | Anharmonic g -> sprintf "## Spectrum of the anharmonic oscillator p²/2 + x²/2 + %g x⁴ (ground-state diffusion, h = Δt/%d)\n" g c.Substeps
               yield sprintf "%d paths of length %g (Δt = %g), correlator at lags Δt … %g from each path (errors: the spread over paths, correlated); %d-state Källén–Lehmann fit: χ²/dof = %.2f, %s; %.1f s.\n"
                         c.Paths c.Length c.Dt c.FitUntil c.States r.Fit.Fit.ChiSquaredPerDof (if r.Fit.Fit.Converged then "converged" else "NOT converged") r.Seconds
               yield Table.toMarkdown rows
+              yield ""
+              yield sprintf "Kink −[G′(0⁺) − G′(0⁻)] from the increments at Δt, 2Δt, 3Δt extrapolated to 0: %s (exact %.6g; 1 means [x, p] = i). Δx Δp over the fitted states: %s%s."
+                        (Estimate.format r.Kink) r.ExactKink (Estimate.format r.Uncertainty)
+                        (match r.ExactUncertainty with Some u -> sprintf " (exact %.6g)" u | None -> " (Δp is infinite: no canonical momentum)")
+              match r.Acceptance with Some a -> yield sprintf "Langevin acceptance %.4f." a | None -> ()
               match r.Fit.Warning with Some w -> yield "**" + w + "**" | None -> () ]
 
     /// Writes the run.
@@ -153,7 +261,11 @@ module NnqmSpectrum =
                 [ "experiment", Json.text "nnqm-spectrum"
                   "parameters", describe r.Config
                   "fit", Json.object [ "gaps", list r.Fit.Energies; "weights", list r.Fit.Amplitudes; "chi2_per_dof", Json.number r.Fit.Fit.ChiSquaredPerDof; "converged", System.Text.Json.Nodes.JsonValue.Create r.Fit.Fit.Converged ]
-                  "exact", Json.object [ "gaps", Json.numbers r.ExactGaps; "weights", Json.numbers r.ExactWeights ]
+                  "exact", Json.object [ "gaps", Json.numbers r.ExactGaps; "weights", Json.numbers r.ExactWeights; "kink", Json.number r.ExactKink
+                                         "uncertainty_product", (match r.ExactUncertainty with Some u -> Json.number u | None -> null) ]
+                  "observables", Json.object [ "kink", Json.object [ "mean", Json.number r.Kink.Mean; "error", Json.number r.Kink.Error ]
+                                               "uncertainty_product", Json.object [ "mean", Json.number r.Uncertainty.Mean; "error", Json.number r.Uncertainty.Error ] ]
+                  "acceptance", (match r.Acceptance with Some a -> Json.number a | None -> null)
                   "warning", (match r.Fit.Warning with Some w -> Json.text w | None -> null)
                   "runtime", Json.text TorchRuntime.Description ])
         Measurements.write (dir.File "measurements.csv")
@@ -164,7 +276,7 @@ module NnqmSpectrum =
     /// The experiment as the command line knows it.
     let experiment : Experiment<NnqmSpectrumConfig, NnqmSpectrumResult> =
         { Name = "nnqm-spectrum"
-          Description = "sample OU or erf(a·OU), measure the two-point function, fit its Källén–Lehmann spectrum against the exact gaps and weights"
+          Description = "sample OU, erf(a·OU) or the anharmonic oscillator's ground-state diffusion, measure the two-point function, fit its Källén–Lehmann spectrum against the exact gaps and weights"
           Options = options
           Configure = configure
           Describe = describe

@@ -13,6 +13,15 @@ let private fitted (dir: string) =
     list (root.GetProperty("fit").GetProperty("gaps")), list (root.GetProperty("fit").GetProperty("weights")),
     numbers (root.GetProperty("exact").GetProperty("gaps")), numbers (root.GetProperty("exact").GetProperty("weights"))
 
+let private observable (dir: string) name =
+    use summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "summary.json")))
+    let o = summary.RootElement.GetProperty("observables").GetProperty(name: string)
+    o.GetProperty("mean").GetDouble(), o.GetProperty("error").GetDouble()
+
+let private exactValue (dir: string) name =
+    use summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "summary.json")))
+    summary.RootElement.GetProperty("exact").GetProperty(name: string).GetDouble()
+
 let private within3 what (mean: float, error: float) (exact: float) =
     Expect.isLessThan (abs (mean - exact)) (3.0 * error) (sprintf "%s: %g ± %g against %g" what mean error exact)
 
@@ -27,6 +36,8 @@ let tests =
               within3 "weight (2/π)k" weights.[0] exactWeights.[0]
               within3 "gap 3ω" gaps.[1] exactGaps.[1]
               Expect.floatClose { absolute = 1e-12; relative = 0.0 } exactWeights.[1] (2.0 / System.Math.PI * (2.0 / 3.0) ** 3.0 / 6.0) "exact weight (2/π)k³/6"
+              // erf(a u) is not a canonical position: its kink is (4/π) k ω/√(1 − k²), not 1.
+              within3 "kink" (observable dir "kink") (4.0 / System.Math.PI * (2.0 / 3.0) / sqrt (1.0 - 4.0 / 9.0))
               Directory.Delete(dir, true)
           }
 
@@ -35,13 +46,29 @@ let tests =
               let gaps, weights, exactGaps, exactWeights = fitted dir
               within3 "gap" gaps.[0] exactGaps.[0]
               within3 "weight" weights.[0] exactWeights.[0]
+              // [x, p] = i and minimal uncertainty.
+              within3 "kink" (observable dir "kink") 1.0
+              within3 "Δx Δp" (observable dir "uncertainty_product") 0.5
+              Directory.Delete(dir, true)
+          }
+
+          test "the anharmonic oscillator's lowest gap and weight come out of its ground-state diffusion" {
+              let dir = runInto [ "nnqm-spectrum"; "--process"; "anharmonic"; "--g"; "1"; "--paths"; "2000"; "--T"; "10"; "--substeps"; "10"; "--states"; "2" ]
+              let gaps, weights, exactGaps, exactWeights = fitted dir
+              // E₁ − E₀ = 1.93412 and |⟨0|x|1⟩|² = 0.25664 at g = 1 (exact diagonalisation); the O(h) bias of the
+              // dynamics at h = 0.01 (about 1%, see the kink) is below the statistical error here (about 3%).
+              Expect.floatClose { absolute = 1e-4; relative = 0.0 } exactGaps.[0] 1.93412 "exact gap"
+              within3 "gap E₁ − E₀" gaps.[0] exactGaps.[0]
+              within3 "weight |⟨0|x|1⟩|²" weights.[0] exactWeights.[0]
+              Expect.floatClose { absolute = 1e-8; relative = 0.0 } (exactValue dir "kink") 1.0 "the Thomas–Reiche–Kuhn sum over all states"
               Directory.Delete(dir, true)
           }
 
           test "bad input is refused before any work" {
               for args, named in
                   [ [ "--omega"; "0" ], "--omega 0"; [ "--dt"; "30" ], "--dt 30"; [ "--fit-until"; "15" ], "--fit-until 15"
-                    [ "--states"; "9"; "--fit-until"; "0.5" ], "--states 9"; [ "--process"; "bm" ], "--process bm" ] do
+                    [ "--states"; "9"; "--fit-until"; "0.5" ], "--states 9"; [ "--process"; "bm" ], "--process bm"
+                    [ "--process"; "anharmonic"; "--g"; "-1" ], "--g -1"; [ "--substeps"; "0" ], "--substeps 0" ] do
                   let out = Path.Combine(newDirectory "hybrid-spec", "run")
                   let code, err = runCapturingErrors ([ "nnqm-spectrum" ] @ args @ [ "--out"; out ])
                   Expect.equal code 2 (sprintf "%A exits 2" args)
