@@ -31,3 +31,7 @@ type Fit =
 
     /// Energies −ln zₙ of equally spaced correlator values by the matrix-pencil method (no priors, no fit).
     static member MatrixPencil(values: float[], states: int) : float[] = Spectral.matrixPencil values states
+
+    /// GEVP energies of a matrix of correlators: samples[s][l] is sample s's n × n correlator matrix at lag l (spacing
+    /// `step`), `reference` the lag t₀. Plateau energies and effective energies with jackknife errors.
+    static member Gevp(step: float, reference: int, samples: float[,][][]) : GevpResult = Spectral.gevp step reference samples

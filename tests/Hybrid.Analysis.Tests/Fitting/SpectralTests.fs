@@ -81,4 +81,29 @@ let tests =
               Expect.isSome f.Warning "says what it did"
               Expect.isGreaterThan f.ModifiedEigenvalues 0 "eigenvalues raised"
               Expect.throwsC (fun () -> Spectral.fit OpenEnded times data 9 priors 0.0 |> ignore) (fun e -> Expect.stringContains e.Message "9 states" "names the value")
+          }
+
+          test "the GEVP separates two states exactly and within errors from noisy samples" {
+              // C_ij(t) = Σ_k v_ik v_jk e^{−E_k t}: two operators, two states (and a faint third one in the noisy case).
+              let energies = [| 0.7; 1.9; 4.0 |]
+              let overlaps = array2D [ [ 1.0; 0.6; 0.05 ]; [ 0.4; -0.9; 0.05 ] ]
+              let exact (states: int) (t: float) =
+                  Array2D.init 2 2 (fun i j -> Seq.sum (seq { for k in 0 .. states - 1 -> overlaps.[i, k] * overlaps.[j, k] * exp (-energies.[k] * t) }))
+              let clean = Spectral.principalCorrelators 1 (Array.init 12 (fun l -> exact 2 (0.1 * float l)))
+              for l in 1 .. 11 do
+                  Expect.floatClose Accuracy.high clean.[0].[l] (exp (-0.7 * 0.1 * float (l - 1))) "λ₁ = e^{−E₁(t − t₀)}"
+                  Expect.floatClose Accuracy.high clean.[1].[l] (exp (-1.9 * 0.1 * float (l - 1))) "λ₂ = e^{−E₂(t − t₀)}"
+              let gaussian = Gaussian 21
+              let samples =
+                  Array.init 2000 (fun _ ->
+                      Array.init 12 (fun l ->
+                          let c = exact 3 (0.1 * float l)
+                          let a, b, d = 0.02 * gaussian.Next(), 0.02 * gaussian.Next(), 0.02 * gaussian.Next()
+                          array2D [ [ c.[0, 0] + a; c.[0, 1] + b ]; [ c.[1, 0] + b; c.[1, 1] + d ] ]))
+              let r = Spectral.gevp 0.1 1 samples
+              for k in 0 .. 1 do
+                  let e = r.Energies.[k]
+                  Expect.isLessThan (abs (e.Mean - energies.[k])) (3.0 * e.Error) (sprintf "E%d: %g ± %g against %g (window %A)" (k + 1) e.Mean e.Error energies.[k] r.Windows.[k])
+                  Expect.isGreaterThan e.Error 0.0 "a jackknife error"
+              Expect.throwsC (fun () -> Spectral.gevp 0.1 11 samples |> ignore) (fun e -> Expect.stringContains e.Message "reference lag 11" "names the value")
           } ]

@@ -33,3 +33,47 @@ public class KarhunenLoeveTests
         Assert.Contains("T 0", Assert.Throws<ArgumentException>(() => KarhunenLoeve.Compute((t, s) => 1, 0, 2)).Message);
     }
 }
+
+public class KarhunenLoeveSamplingTests
+{
+    [Fact]
+    public void NystromInterpolationIsExactAtTheNodesAndTheSampledModelHasTheKernel()
+    {
+        const double omega = 1.0;
+        var kl = KarhunenLoeve.Compute((t, s) => Math.Exp(-omega * Math.Abs(t - s)) / (2 * omega), 1.0, 64, 16);
+        for (int k = 0; k < 3; k++)
+            foreach (int j in new[] { 0, 17, 100, 255 })
+                Assert.Equal(kl.Modes[k][j], kl.Mode(k, kl.Nodes[j]), 9);
+        double[] times = { -1.0, -0.4, 0.0, 0.3, 1.0 };
+        using var generator = new TorchSharp.torch.Generator(5);
+        using var x = kl.Sample(times, 40_000, generator);
+        var v = x.data<double>().ToArray();
+        foreach (var (i, j) in new[] { (0, 0), (1, 3), (2, 2), (0, 4) })
+        {
+            double sum = 0;
+            for (int p = 0; p < 40_000; p++) sum += v[p * 5 + i] * v[p * 5 + j];
+            double mean = sum / 40_000, exact = Math.Exp(-omega * Math.Abs(times[i] - times[j])) / 2;
+            // Var(x_i x_j) ≤ 2·0.25: standard error ≤ 0.0036; 5σ. 64 modes leave a truncation far below that.
+            Assert.True(Math.Abs(mean - exact) < 0.018, $"C({times[i]}, {times[j]}) = {mean} against {exact}");
+        }
+        Assert.Throws<ArgumentException>(() => kl.Mode(0, 1.5));
+    }
+
+    [Fact]
+    public void StationaryGaussianProcessHasItsKernelEvenWhenTheMatrixIsSingularToRoundOff()
+    {
+        var gp = StationaryGaussianProcess.GaussianKernel(1.0);
+        var times = Enumerable.Range(0, 21).Select(i => -1 + 0.1 * i).ToArray();   // e^{−t²/2} at spacing 0.1: singular to round-off
+        using var generator = new TorchSharp.torch.Generator(9);
+        using var x = gp.Sample(times, 40_000, generator);
+        Assert.True(x.isfinite().all().item<bool>());
+        var v = x.data<double>().ToArray();
+        foreach (var (i, j) in new[] { (10, 10), (10, 12), (0, 20) })
+        {
+            double sum = 0;
+            for (int p = 0; p < 40_000; p++) sum += v[p * 21 + i] * v[p * 21 + j];
+            double mean = sum / 40_000, exact = gp.Covariance(times[i] - times[j]);
+            Assert.True(Math.Abs(mean - exact) < 0.036, $"K({times[i]} − {times[j]}) = {mean} against {exact}");   // 5σ, σ ≤ √2/200
+        }
+    }
+}

@@ -22,6 +22,12 @@ let private exactValue (dir: string) name =
     use summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "summary.json")))
     summary.RootElement.GetProperty("exact").GetProperty(name: string).GetDouble()
 
+let private gevp (dir: string) =
+    use summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "summary.json")))
+    let g = summary.RootElement.GetProperty("gevp")
+    [ for x in g.GetProperty("gaps").EnumerateArray() -> x.GetProperty("mean").GetDouble(), x.GetProperty("error").GetDouble() ],
+    [ for x in g.GetProperty("exact_gaps").EnumerateArray() -> x.GetDouble() ]
+
 let private within3 what (mean: float, error: float) (exact: float) =
     Expect.isLessThan (abs (mean - exact)) (3.0 * error) (sprintf "%s: %g ± %g against %g" what mean error exact)
 
@@ -48,6 +54,10 @@ let tests =
               within3 "weight" weights.[0] exactWeights.[0]
               // [x, p] = i and minimal uncertainty.
               within3 "kink" (observable dir "kink") 1.0
+              // y, y³, y⁵ of OU span exactly the states 1, 3, 5: the GEVP finds ω and 3ω without priors.
+              let found, exactGevp = gevp dir
+              within3 "GEVP ω" found.[0] exactGevp.[0]
+              within3 "GEVP 3ω" found.[1] exactGevp.[1]
               within3 "Δx Δp" (observable dir "uncertainty_product") 0.5
               Directory.Delete(dir, true)
           }
@@ -60,6 +70,8 @@ let tests =
               Expect.floatClose { absolute = 1e-4; relative = 0.0 } exactGaps.[0] 1.93412 "exact gap"
               within3 "gap E₁ − E₀" gaps.[0] exactGaps.[0]
               within3 "weight |⟨0|x|1⟩|²" weights.[0] exactWeights.[0]
+              let found, exactGevp = gevp dir
+              within3 "GEVP E₁ − E₀" found.[0] exactGevp.[0]
               Expect.floatClose { absolute = 1e-8; relative = 0.0 } (exactValue dir "kink") 1.0 "the Thomas–Reiche–Kuhn sum over all states"
               Directory.Delete(dir, true)
           }
