@@ -21,6 +21,7 @@ module Catalog =
           Experiment.command NnqmKl.experiment
           Experiment.command NnqmSpectrum.experiment
           Experiment.command NnqmRp.experiment
+          Experiment.command NnqmTrain.experiment
           Merge.command [ Phi4Merge.merger; NnftMerge.merger ] ]
 
     /// The main job's stops, one per capability; the others join as they land.

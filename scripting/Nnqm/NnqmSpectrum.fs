@@ -190,6 +190,29 @@ module NnqmSpectrum =
                     for s in 0 .. steps - 1 - lag do sum <- sum + o.[i].[s + lag] * o.[j].[s] + o.[j].[s + lag] * o.[i].[s]
                     0.5 * sum / float (steps - lag))))
 
+    /// The two-point function of stationary paths (values: [paths × steps], row-major, spacing dt, ⟨y⟩ = 0) at lags
+    /// dt … lags·dt, one sample per path averaged over time origins (independent samples for the mean and its
+    /// covariance), and its `states`-state Källén–Lehmann fit. The priors come from the data, never from an exact
+    /// answer: the lowest gap and its weight centred on the effective mass at the first two lags, excited gaps on
+    /// twice that, each a factor e either way (log-normal width 1).
+    let fitPaths (values: float[]) (paths: int) (steps: int) (dt: float) (lags: int) (states: int) =
+        let perPath =
+            Array.init paths (fun p ->
+                let row = values.[p * steps .. (p + 1) * steps - 1]
+                Array.init lags (fun l ->
+                    let lag = l + 1
+                    let mutable sum = 0.0
+                    for s in 0 .. steps - 1 - lag do sum <- sum + row.[s] * row.[s + lag]
+                    sum / float (steps - lag)))
+        let data = LeastSquares.ofSamples perPath
+        let times = Array.init lags (fun l -> float (l + 1) * dt)
+        let mass = log (data.Values.[0] / data.Values.[1]) / dt
+        if not (mass > 0.0 && Double.IsFinite mass) then
+            raise (InvalidOperationException(sprintf "the correlator does not fall between the first two lags (effective mass %g); use more paths or a larger Δt" mass))
+        let amplitude = data.Values.[0] * exp (mass * times.[0])
+        let priors = { Ground = LogNormal(mass, 1.0); Gap = LogNormal(2.0 * mass, 1.0); Amplitude = LogNormal(amplitude, 2.0) }
+        times, data, Spectral.fit OpenEnded times data states priors 1e-8
+
     /// Samples, measures and fits.
     let run (c: NnqmSpectrumConfig) (_: RunDirectory) : NnqmSpectrumResult =
         let clock = Diagnostics.Stopwatch.StartNew()
@@ -215,26 +238,7 @@ module NnqmSpectrum =
                 let recorded = diffusion.Record(steps, c.Substeps, Action<int>(fun k -> progress.Report(k, sprintf "acceptance %.4f" diffusion.Acceptance)))
                 recorded.squeeze(2), Some diffusion.Acceptance
         let values = (use o = observed in o.data<float>().ToArray())
-        // One correlator per path, averaged over time origins: independent samples for the mean and its covariance.
-        // Every observable has ⟨·⟩ = 0 exactly (odd functions of a symmetric process), so no mean is subtracted.
-        let perPath =
-            Array.init c.Paths (fun p ->
-                let row = values.[p * steps .. (p + 1) * steps - 1]
-                Array.init lags (fun l ->
-                    let lag = l + 1
-                    let mutable sum = 0.0
-                    for s in 0 .. steps - 1 - lag do sum <- sum + row.[s] * row.[s + lag]
-                    sum / float (steps - lag)))
-        let data = LeastSquares.ofSamples perPath
-        let times = Array.init lags (fun l -> float (l + 1) * c.Dt)
-        // Priors from the data, never from the exact answer: the lowest gap and its weight centred on the effective
-        // mass at the first two lags, excited gaps on twice that, each a factor e either way (log-normal width 1).
-        let mass = log (data.Values.[0] / data.Values.[1]) / c.Dt
-        if not (mass > 0.0 && Double.IsFinite mass) then
-            raise (InvalidOperationException(sprintf "the correlator does not fall between the first two lags (effective mass %g); use more --paths or a larger --dt" mass))
-        let amplitude = data.Values.[0] * exp (mass * times.[0])
-        let priors = { Ground = LogNormal(mass, 1.0); Gap = LogNormal(2.0 * mass, 1.0); Amplitude = LogNormal(amplitude, 2.0) }
-        let fit = Spectral.fit OpenEnded times data c.States priors 1e-8
+        let times, data, fit = fitPaths values c.Paths steps c.Dt lags c.States
         let kink = kink values c.Paths steps c.Dt
         let gevp = Spectral.gevp c.Dt 1 (operatorMatrices values c.Paths steps (lags + 1))
         let exactGevp =

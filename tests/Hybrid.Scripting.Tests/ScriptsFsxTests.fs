@@ -23,7 +23,8 @@ let private smoke =
           "nnft-cutoff", [ "--cutoffs"; "2,4"; "--widths"; "2,3,4,5"; "--networks"; "1000"; "--blocks"; "8" ]
           "nnqm-kl", [ "--panels"; "4"; "--modes"; "3"; "--paths"; "100" ]
           "nnqm-spectrum", [ "--paths"; "200"; "--T"; "8"; "--states"; "1" ]
-          "nnqm-rp", [ "--paths"; "200"; "--substeps"; "2"; "--modes"; "8" ] ]
+          "nnqm-rp", [ "--paths"; "200"; "--substeps"; "2"; "--modes"; "8" ]
+          "nnqm-train", [ "--steps"; "20"; "--paths"; "200"; "--T"; "8" ] ]
 
 let private runSmoke (name: string) =
     let dir = Path.Combine(newDirectory "hybrid-fsx", "run")
@@ -82,6 +83,9 @@ let tests =
               Directory.Delete(Path.GetDirectoryName dir, true)
               let out, dir = runSmoke "nnqm-rp"
               Expect.stringContains out "Reflection positivity" "prints the verdicts"
+              Directory.Delete(Path.GetDirectoryName dir, true)
+              let out, dir = runSmoke "nnqm-train"
+              Expect.stringContains out "gap (trained model)" "prints the trained spectrum"
               Directory.Delete(Path.GetDirectoryName dir, true)
           }
 

@@ -1,0 +1,203 @@
+namespace Hybrid.Scripting.Nnqm
+
+open System
+open Deedle
+open Hybrid.Analysis.Statistics
+open Hybrid.Analysis.Fitting
+open Hybrid.Analysis.Reporting
+open Hybrid.Nnqm
+open Hybrid.Runtime
+open Hybrid.Sampling
+open Hybrid.Training
+open Hybrid.Scripting.Pipeline
+open TorchSharp
+
+/// Configuration of training a deep NN-QM to a target quantum system.
+type NnqmTrainConfig =
+    { G: float
+      Inputs: int
+      Width: int
+      Steps: int
+      LearningRate: float
+      /// Matching times 0, Δ, …, TMax.
+      TMax: float
+      MatchPoints: int
+      /// The sampled check: paths of the trained model, their spacing and length, the fit's states.
+      Paths: int
+      Dt: float
+      Length: float
+      FitUntil: float
+      States: int
+      Seed: int64 }
+
+type NnqmTrainResult =
+    { Config: NnqmTrainConfig
+      /// Loss per step.
+      Losses: float[]
+      Rates: float[]
+      /// The trained model's own spectrum (Hermite expansion; exact for the model), lowest first.
+      ModelSpectrum: (float * float) list
+      Truncation: float
+      /// The spectrum read off sampled paths of the trained model by the Källén–Lehmann fit.
+      Recovered: SpectralFit
+      ExactGaps: float[]
+      ExactWeights: float[]
+      MatchTimes: float[]
+      Target: float[]
+      Trained: float[]
+      Seconds: float }
+
+/// `nnqm-train`: train a deep NN-QM (OU input rates and an odd tanh network with a linear skip) so that its Euclidean
+/// two-point function matches the anharmonic oscillator's, then read the spectrum off the trained model twice: from
+/// its exact Hermite expansion and, as a user would, by a Källén–Lehmann fit to sampled paths, each against exact
+/// diagonalisation.
+module NnqmTrain =
+
+    let options =
+        [ CommandLine.option "target" TextOption "anharmonic" "anharmonic (p²/2 + x²/2 + g x⁴)"
+          CommandLine.option "g" FloatOption "1" "coupling g ≥ 0 of the target"
+          CommandLine.option "inputs" IntOption "1" "independent OU inputs d, 1..3 (with 2 or more, two-point data alone may split one state between nearby rates)"
+          CommandLine.option "width" IntOption "16" "hidden width of the network"
+          CommandLine.option "steps" IntOption "8000" "Adam steps (rate ×0.2 at half and at five sixths)"
+          CommandLine.option "lr" FloatOption "0.02" "initial learning rate"
+          CommandLine.option "t-max" FloatOption "3" "largest matching time"
+          CommandLine.option "match-points" IntOption "31" "matching times 0 … t-max"
+          CommandLine.option "paths" IntOption "20000" "paths of the trained model for the sampled spectrum"
+          CommandLine.option "dt" FloatOption "0.1" "their spacing Δt (0 < Δt < T)"
+          CommandLine.option "T" FloatOption "20" "their length"
+          CommandLine.option "fit-until" FloatOption "3" "largest lag fitted"
+          CommandLine.option "states" IntOption "2" "states in the fit"
+          CommandLine.option "seed" IntOption "1" "random seed" ]
+
+    /// Validates the command line into a configuration.
+    let configure (o: ParsedOptions) : NnqmTrainConfig =
+        match (CommandLine.text o "target" |> Option.defaultValue "anharmonic").ToLowerInvariant() with
+        | "anharmonic" -> ()
+        | other -> raise (UsageError(sprintf "--target %s is not known; allowed: anharmonic" other))
+        let g = CommandLine.float o "g" |> Option.defaultValue 1.0
+        if not (g >= 0.0 && Double.IsFinite g) then raise (UsageError(sprintf "--g %g is not allowed; it must be a finite number ≥ 0" g))
+        let dt = CommandLine.positive o "dt"
+        let length = CommandLine.positive o "T"
+        if dt >= length then raise (UsageError(sprintf "--dt %g is not allowed with --T %g; it must be smaller than T" dt length))
+        let until = CommandLine.positive o "fit-until"
+        if until > length / 2.0 || until < 2.0 * dt then
+            raise (UsageError(sprintf "--fit-until %g is not allowed; the fit range [Δt, t] must hold at least two lags and end by T/2 = %g" until (length / 2.0)))
+        let states = CommandLine.intIn o "states" 1L 10L |> CommandLine.required "states" |> int
+        let lags = int (until / dt)
+        if 2 * states > lags then raise (UsageError(sprintf "--states %d is not allowed: %d parameters for %d lags; use at most %d states or a larger --fit-until" states (2 * states) lags (lags / 2)))
+        { G = g
+          Inputs = CommandLine.intIn o "inputs" 1L 3L |> CommandLine.required "inputs" |> int
+          Width = CommandLine.intIn o "width" 1L 4096L |> CommandLine.required "width" |> int
+          Steps = CommandLine.intIn o "steps" 1L 10_000_000L |> CommandLine.required "steps" |> int
+          LearningRate = CommandLine.positive o "lr"
+          TMax = CommandLine.positive o "t-max"
+          MatchPoints = CommandLine.intIn o "match-points" 2L 10_000L |> CommandLine.required "match-points" |> int
+          Paths = CommandLine.intIn o "paths" 2L 100_000_000L |> CommandLine.required "paths" |> int
+          Dt = dt; Length = length; FitUntil = until; States = states
+          Seed = CommandLine.intIn o "seed" 0L Int64.MaxValue |> CommandLine.required "seed" }
+
+    /// The configuration as written to config.json.
+    let describe (c: NnqmTrainConfig) =
+        Json.object
+            [ "target", Json.text "anharmonic"; "g", Json.number c.G; "inputs", Json.integer c.Inputs; "width", Json.integer c.Width
+              "steps", Json.integer c.Steps; "lr", Json.number c.LearningRate; "t_max", Json.number c.TMax; "match_points", Json.integer c.MatchPoints
+              "paths", Json.integer c.Paths; "dt", Json.number c.Dt; "T", Json.number c.Length; "fit_until", Json.number c.FitUntil
+              "states", Json.integer c.States; "seed", Json.integer c.Seed ]
+
+    /// Trains, samples and fits.
+    let run (c: NnqmTrainConfig) (_: RunDirectory) : NnqmTrainResult =
+        let clock = Diagnostics.Stopwatch.StartNew()
+        // The target: G(t) = Σₙ |⟨0|x|n⟩|² e^{−(Eₙ − E₀)t} over the odd levels, from exact diagonalisation.
+        let aho = AnharmonicOscillator.Solve(c.G, 2 * c.States + 10)
+        let odd = [ 1 .. 2 .. 2 * c.States + 9 ]
+        let matchTimes = Array.init c.MatchPoints (fun i -> c.TMax * float i / float (c.MatchPoints - 1))
+        let target = matchTimes |> Array.map (fun t -> odd |> List.sumBy (fun n -> aho.PositionElements.[n] ** 2.0 * exp (-(aho.Energies.[n] - aho.Energies.[0]) * t)))
+        let exactGaps = Array.init c.States (fun m -> aho.Energies.[2 * m + 1] - aho.Energies.[0])
+        let exactWeights = Array.init c.States (fun m -> aho.PositionElements.[2 * m + 1] ** 2.0)
+        // Initial rates 1, 5, 9 …: apart, so that the inputs start on different time scales.
+        use model = new DeepNnqm(c.Inputs, c.Width, Array.init c.Inputs (fun i -> 1.0 + 4.0 * float i), Seeds.Derive(c.Seed, "model"))
+        let objective = TwoPointMatching(model, matchTimes, target)
+        let schedule = LearningRateSchedule(c.LearningRate, [| c.Steps / 2; 5 * c.Steps / 6 |], 0.2)
+        use trainer = new Trainer(model, objective, TrainerOptions(Schedule = schedule, DType = torch.ScalarType.Float64), Seeds.Derive(c.Seed, "trainer"))
+        let progress = ProgressReporter("train", c.Steps)
+        let losses =
+            Array.init c.Steps (fun _ ->
+                let r = trainer.Step()
+                progress.Report(r.Step, sprintf "loss %.3e  ω %s" r.Loss (r.Diagnostics |> Seq.map (fun kv -> sprintf "%.5f" kv.Value) |> String.concat ", "))
+                r.Loss)
+        let rates = (use r = model.Rates.detach() in r.data<float>().ToArray())
+        let trained = (use _ = torch.no_grad() in use t = torch.tensor(matchTimes, dtype = torch.ScalarType.Float64) in use g = model.TwoPoint(t) in g.data<float>().ToArray())
+        // The sampled check, as a user would read the spectrum of any process.
+        let steps = int (c.Length / c.Dt) + 1
+        use generator = new torch.Generator(uint64 (Seeds.Derive(c.Seed, "paths")))
+        let values = (use paths = model.SamplePaths(int64 c.Paths, steps, c.Dt, generator) in paths.data<float>().ToArray())
+        let _, _, recovered = NnqmSpectrum.fitPaths values c.Paths steps c.Dt (int (c.FitUntil / c.Dt)) c.States
+        { Config = c; Losses = losses; Rates = rates
+          ModelSpectrum = model.Spectrum(1e-10) |> Seq.map (fun struct (g, w) -> g, w) |> List.ofSeq
+          Truncation = model.TruncationError()
+          Recovered = recovered; ExactGaps = exactGaps; ExactWeights = exactWeights
+          MatchTimes = matchTimes; Target = target; Trained = trained; Seconds = clock.Elapsed.TotalSeconds }
+
+    /// The Markdown report.
+    let report (r: NnqmTrainResult) =
+        let c = r.Config
+        let modelGap n = if n < r.ModelSpectrum.Length then sprintf "%.6g" (fst r.ModelSpectrum.[n]) else "—"
+        let modelWeight n = if n < r.ModelSpectrum.Length then sprintf "%.6g" (snd r.ModelSpectrum.[n]) else "—"
+        let rows =
+            Frame.ofRows
+                [ for n in 0 .. c.States - 1 ->
+                      sprintf "state %d" (n + 1),
+                      series
+                          [ "gap (exact)", box (sprintf "%.6g" r.ExactGaps.[n])
+                            "gap (trained model)", box (modelGap n)
+                            "gap (fit to its paths)", box (Estimate.format r.Recovered.Energies.[n])
+                            "weight (exact)", box (sprintf "%.6g" r.ExactWeights.[n])
+                            "weight (trained model)", box (modelWeight n)
+                            "weight (fit to its paths)", box (Estimate.format r.Recovered.Amplitudes.[n]) ] ]
+        let relative (model: float) (exact: float) = 100.0 * (model - exact) / exact
+        String.concat "\n"
+            [ yield sprintf "## A deep NN-QM trained to the anharmonic oscillator, g = %g\n" c.G
+              yield sprintf "%d OU input(s), odd tanh network of width %d with a linear skip; %d Adam steps on the two-point function at %d times in [0, %g]: final loss %.3e, rates %s, Hermite truncation %.1e; %.1f s.\n"
+                        c.Inputs c.Width c.Steps c.MatchPoints c.TMax (Array.last r.Losses) (r.Rates |> Array.map (sprintf "%.6g") |> String.concat ", ") r.Truncation r.Seconds
+              yield Table.toMarkdown rows
+              yield ""
+              if not r.ModelSpectrum.IsEmpty then
+                  yield sprintf "Trained model against exact: lowest gap %+.3f%%, its weight %+.3f%% (targets: 1%% and 2%%)."
+                            (relative (fst r.ModelSpectrum.[0]) r.ExactGaps.[0]) (relative (snd r.ModelSpectrum.[0]) r.ExactWeights.[0])
+              yield sprintf "Fit to %d paths of the trained model (length %g, Δt = %g, lags to %g): χ²/dof = %.2f, %s."
+                        c.Paths c.Length c.Dt c.FitUntil r.Recovered.Fit.ChiSquaredPerDof (if r.Recovered.Fit.Converged then "converged" else "NOT converged")
+              match r.Recovered.Warning with Some w -> yield "**" + w + "**" | None -> () ]
+
+    /// Writes the run.
+    let write (dir: RunDirectory) (r: NnqmTrainResult) =
+        let list (es: Estimate[]) = Json.array [ for e in es -> Json.object [ "mean", Json.number e.Mean; "error", Json.number e.Error ] ]
+        Json.write (dir.File "summary.json")
+            (Json.object
+                [ "experiment", Json.text "nnqm-train"
+                  "parameters", describe r.Config
+                  "recovered", Json.object [ "gaps", list r.Recovered.Energies; "weights", list r.Recovered.Amplitudes
+                                             "chi2_per_dof", Json.number r.Recovered.Fit.ChiSquaredPerDof
+                                             "converged", System.Text.Json.Nodes.JsonValue.Create r.Recovered.Fit.Converged ]
+                  "model", Json.object [ "gaps", Json.numbers [| for (g, _) in r.ModelSpectrum -> g |]; "weights", Json.numbers [| for (_, w) in r.ModelSpectrum -> w |]
+                                         "rates", Json.numbers r.Rates; "truncation", Json.number r.Truncation; "final_loss", Json.number (Array.last r.Losses) ]
+                  "exact", Json.object [ "gaps", Json.numbers r.ExactGaps; "weights", Json.numbers r.ExactWeights ]
+                  "warning", (match r.Recovered.Warning with Some w -> Json.text w | None -> null)
+                  "runtime", Json.text TorchRuntime.Description ])
+        Measurements.write (dir.File "measurements.csv")
+            (Measurements.ofColumns [ "t", [| r.MatchTimes |]; "target", [| r.Target |]; "trained", [| r.Trained |] ])
+        Measurements.write (dir.File "loss.csv")
+            (Measurements.ofColumns [ "step", [| Array.init r.Losses.Length (fun i -> float (i + 1)) |]; "loss", [| r.Losses |] ])
+        AtomicFile.writeText (dir.File "summary.md") (report r)
+        Study.writePlot dir "two-point.html" "Two-point function: target and trained model" (sprintf "g = %g; index = t/%g" r.Config.G (r.Config.TMax / float (r.Config.MatchPoints - 1)))
+            (Plots.history [ "target (exact)", r.Target; "trained model", r.Trained ])
+        Study.writePlot dir "loss.html" "Training loss" "mean (Δ ln G)² per step" (Plots.history [ "loss", r.Losses ])
+
+    /// The experiment as the command line knows it.
+    let experiment : Experiment<NnqmTrainConfig, NnqmTrainResult> =
+        { Name = "nnqm-train"
+          Description = "train a deep NN-QM to the anharmonic oscillator's two-point function; its spectrum against exact diagonalisation"
+          Options = options
+          Configure = configure
+          Describe = describe
+          Run = fun c dir -> let r = run c dir in write dir r; r
+          Report = report }
