@@ -4,6 +4,7 @@ open System
 open Deedle
 open Hybrid.Analysis.Statistics
 open Hybrid.Analysis.Fitting
+open Hybrid.Analysis.Correlators
 open Hybrid.Analysis.Reporting
 open Hybrid.Nnqm
 open Hybrid.Runtime
@@ -198,12 +199,7 @@ module NnqmSpectrum =
     let fitPaths (values: float[]) (paths: int) (steps: int) (dt: float) (lags: int) (states: int) =
         let perPath =
             Array.init paths (fun p ->
-                let row = values.[p * steps .. (p + 1) * steps - 1]
-                Array.init lags (fun l ->
-                    let lag = l + 1
-                    let mutable sum = 0.0
-                    for s in 0 .. steps - 1 - lag do sum <- sum + row.[s] * row.[s + lag]
-                    sum / float (steps - lag)))
+                (Correlator.pathAutocorrelation values.[p * steps .. (p + 1) * steps - 1] (lags + 1)).[1..])
         let data = LeastSquares.ofSamples perPath
         let times = Array.init lags (fun l -> float (l + 1) * dt)
         let mass = log (data.Values.[0] / data.Values.[1]) / dt

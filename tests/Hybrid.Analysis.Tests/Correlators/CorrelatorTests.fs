@@ -87,4 +87,14 @@ let tests =
                 Expect.isLessThan (abs (m.[t].Mean - 0.5)) (4.0 * m.[t].Error) (sprintf "m(%d) = %s" t (Estimate.format m.[t]))
             Expect.isTrue (Double.IsNaN m.[5].Mean) "undefined at the last slice"
         }
+        test "the path autocorrelation by FFT equals the direct sums, and the dispatcher agrees with both" {
+            let path = ar1 (Gaussian 5) 0.8 1000
+            let direct = Correlator.pathAutocorrelationDirect path 700
+            let fft = Correlator.pathAutocorrelationFft path 700
+            for l in 0 .. 699 do Expect.floatClose { absolute = 1e-12; relative = 1e-9 } fft.[l] direct.[l] (sprintf "lag %d" l)
+            for lags in [ 3; 700 ] do
+                let chosen = Correlator.pathAutocorrelation path lags
+                for l in 0 .. lags - 1 do Expect.floatClose { absolute = 1e-12; relative = 1e-9 } chosen.[l] direct.[l] (sprintf "%d lags, lag %d" lags l)
+            Expect.throwsT<ArgumentException> (fun () -> Correlator.pathAutocorrelation path 1001 |> ignore) "more lags than points"
+        }
     ]
