@@ -23,9 +23,16 @@ type ReflectionPositivityTest =
       MinEigenvalue: Estimate
       /// λ_min / error.
       Significance: float
-      Verdict: ReflectionVerdict }
+      Verdict: ReflectionVerdict
+      /// Stationarity: the largest |⟨g(x(t))⟩ − ⟨g(x(0))⟩| for g = f and f² over the window's times, in standard errors
+      /// of the paired difference (about N(0, 1) per comparison for a stationary process).
+      StationarityPull: float
+      /// Time-reflection symmetry: the largest |⟨F_i ΘF_j⟩ − ⟨F_j ΘF_i⟩| over i &lt; j, in standard errors of the paired
+      /// difference (about N(0, 1) per pair for a process symmetric under t → −t).
+      ReflectionPull: float }
 
-/// Reflection positivity (Osterwalder–Schrader) of a sampled Euclidean process: for test functions F_i of the process
+/// Reflection positivity (Osterwalder–Schrader) of a sampled Euclidean process, with its stationarity and time-reflection
+/// symmetry as pulls: for test functions F_i of the process
 /// at positive times and their time reflections ΘF_i, the Gram matrix M_ij = ⟨F_i ΘF_j⟩ must be positive
 /// semi-definite; a process that passes is the Euclidean continuation of a quantum system with a positive Hilbert
 /// space (the transfer matrix is e^{−tH} with H bounded below). The family here is one bounded function at several
@@ -71,12 +78,30 @@ module ReflectionPositivity =
         let lowest = Bootstrap.estimate seed resamples (fun m -> (minEigenvalue points m).[0]) samples
         let gram = Array2D.init points points (fun i j -> means.[Array.findIndex (fun p -> p = (min i j, max i j)) pairs])
         let significance = lowest.Mean / lowest.Error
+        // Paired differences per sample: their mean over their standard error.
+        let pull (differences: float[]) =
+            let m = Array.average differences
+            let sd = sqrt (Array.sumBy (fun d -> (d - m) ** 2.0) differences / float (n - 1))
+            if sd > 0.0 then abs m / (sd / sqrt (float n)) else 0.0
+        let stationarity =
+            [ for k in 0 .. width - 1 do
+                  if k <> centre then
+                      yield pull (windows |> Array.map (fun w -> f w.[k] - f w.[centre]))
+                      yield pull (windows |> Array.map (fun w -> f w.[k] ** 2.0 - f w.[centre] ** 2.0)) ]
+            |> List.fold max 0.0
+        let reflection =
+            [ for i in 0 .. points - 1 do
+                  for j in i + 1 .. points - 1 ->
+                      pull (windows |> Array.map (fun w -> f w.[centre + i] * f w.[centre - j] - f w.[centre + j] * f w.[centre - i])) ]
+            |> List.fold max 0.0
         { Times = Array.init points (fun i -> float i * tau)
           Gram = gram
           Eigenvalues = eigenvalues
           MinEigenvalue = lowest
           Significance = significance
-          Verdict = if significance < -threshold then Violated else PositiveWithinErrors }
+          Verdict = if significance < -threshold then Violated else PositiveWithinErrors
+          StationarityPull = stationarity
+          ReflectionPull = reflection }
 
     /// The verdict in words.
     let describe (verdict: ReflectionVerdict) =

@@ -184,8 +184,7 @@ public sealed class DeepNnqm : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         var rates = Rates.cpu().data<double>().ToArray();
-        var inputs = rates.Select(r => new OrnsteinUhlenbeck(r).Sample(paths, steps, dt, generator).mul(Math.Sqrt(2 * r))).ToArray();
-        var u = stack(inputs, 2).to(logRates.device).reshape(-1, Inputs);
+        var u = OrnsteinUhlenbeck.SampleStandardised(rates, paths, steps, dt, generator).to(logRates.device).reshape(-1, Inputs);
         return forward(u).reshape(paths, steps).cpu().MoveToOuterDisposeScope();
     }
 

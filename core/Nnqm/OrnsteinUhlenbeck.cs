@@ -41,4 +41,17 @@ public sealed class OrnsteinUhlenbeck
         for (int k = 1; k < steps; k++) columns[k] = columns[k - 1].mul(rho).add_(noise[.., k].mul(kick));
         return stack(columns, 1).MoveToOuterDisposeScope();
     }
+
+    /// <summary>
+    /// The vector process of independent OU components with rates <paramref name="rates"/>, each standardised to unit
+    /// variance (u_i = y_i √(2ω_i)), sampled exactly: [paths, steps, d], float64. The inputs of deep NN-QM.
+    /// </summary>
+    public static Tensor SampleStandardised(IReadOnlyList<double> rates, long paths, int steps, double dt, Generator generator, Device? device = null)
+    {
+        ArgumentNullException.ThrowIfNull(rates);
+        if (rates.Count < 1) throw new ArgumentException("rates is empty; give at least one rate > 0");
+        using var scope = NewDisposeScope();
+        var components = rates.Select(r => new OrnsteinUhlenbeck(r).Sample(paths, steps, dt, generator, device).mul(Math.Sqrt(2 * r))).ToArray();
+        return stack(components, 2).MoveToOuterDisposeScope();
+    }
 }

@@ -129,19 +129,14 @@ module NnqmRp =
         let steps = 2 * centre + 1
         let times = Array.init steps (fun k -> float (k - centre) * c.Tau)
         use generator = new torch.Generator(uint64 (Seeds.Derive(c.Seed, "rp-" + name p)))
-        let standardOu (omega: float) =
-            // Standardised OU (unit variance) on the window.
-            OrnsteinUhlenbeck(omega).Sample(int64 c.Paths, steps, c.Tau, generator).mul(torch.tensor (sqrt (2.0 * omega)))
         match p with
         | RpOu ->
             (use y = OrnsteinUhlenbeck(c.Omega).Sample(int64 c.Paths, steps, c.Tau, generator) in rows y), sprintf "OU, ω = %g" c.Omega
         | RpErfOu ->
-            (use u = standardOu c.Omega in use z = u.mul(torch.tensor c.A).erf() in rows z), sprintf "erf(%g u), u standardised OU" c.A
+            (use u = OrnsteinUhlenbeck.SampleStandardised([| c.Omega |], int64 c.Paths, steps, c.Tau, generator) in use z = u.squeeze(2).mul(torch.tensor c.A).erf() in rows z), sprintf "erf(%g u), u standardised OU" c.A
         | RpDeepOu ->
             let rates = Array.init c.Inputs (fun i -> c.Omega * (1.0 + 0.5 * float i))
-            let inputs = rates |> Array.map standardOu
-            use stacked = torch.stack(inputs, 2)                                   // [paths, steps, d]
-            for t in inputs do t.Dispose()
+            use stacked = OrnsteinUhlenbeck.SampleStandardised(rates, int64 c.Paths, steps, c.Tau, generator)   // [paths, steps, d]
             let network = SingleLayerNetwork(NetworkActivation.Erf, c.Inputs, c.Width, 1.5, 0.5)
             use z = torch.randn([| 1L; int64 network.ParameterCount |], dtype = torch.ScalarType.Float64, generator = generator)
             use y = network.EvaluateStandardised(z, stacked.reshape(-1L, int64 c.Inputs))
@@ -187,11 +182,13 @@ module NnqmRp =
                             "λ_min", box (Estimate.format o.Test.MinEigenvalue)
                             "λ_min/σ", box (sprintf "%.1f" o.Test.Significance)
                             "λ_max", box (sprintf "%.4g" (Array.last o.Test.Eigenvalues))
+                            "stationarity (max pull)", box (sprintf "%.1f" o.Test.StationarityPull)
+                            "t → −t symmetry (max pull)", box (sprintf "%.1f" o.Test.ReflectionPull)
                             "verdict", box (ReflectionPositivity.describe o.Test.Verdict)
                             "expected", box (ReflectionPositivity.describe o.Expected) ] ]
         String.concat "\n"
             [ "## Reflection positivity (Osterwalder–Schrader)\n"
-              sprintf "Gram matrices M_ij = ⟨f(x(t_i)) f(x(−t_j))⟩ with f = tanh(x/σ) at t = 0, τ, …, %dτ (τ = %g), %d independent samples per process; λ_min with a bootstrap error; a violation is λ_min below −%g standard errors. %.1f s.\n"
+              sprintf "Gram matrices M_ij = ⟨f(x(t_i)) f(x(−t_j))⟩ with f = tanh(x/σ) at t = 0, τ, …, %dτ (τ = %g), %d independent samples per process; λ_min with a bootstrap error; a violation is λ_min below −%g standard errors. Stationarity and t → −t symmetry: the largest pull of ⟨f(x(t))⟩ − ⟨f(x(0))⟩ and of the same for f² over the window and of ⟨F_iΘF_j⟩ − ⟨F_jΘF_i⟩ over pairs (each about N(0, 1) when the property holds; the largest of several runs to about 2–3). Clustering is not tested: the windows are short. %.1f s.\n"
                   (c.Points - 1) c.Tau c.Paths c.Threshold r.Seconds
               Table.toMarkdown table ]
 
@@ -208,6 +205,8 @@ module NnqmRp =
                             Json.object
                                 [ "min_eigenvalue", Json.object [ "mean", Json.number o.Test.MinEigenvalue.Mean; "error", Json.number o.Test.MinEigenvalue.Error ]
                                   "significance", Json.number o.Test.Significance
+                                  "stationarity_pull", Json.number o.Test.StationarityPull
+                                  "reflection_symmetry_pull", Json.number o.Test.ReflectionPull
                                   "eigenvalues", Json.numbers o.Test.Eigenvalues
                                   "verdict", Json.text (match o.Test.Verdict with PositiveWithinErrors -> "positive" | Violated -> "violated")
                                   "expected", Json.text (match o.Expected with PositiveWithinErrors -> "positive" | Violated -> "violated")

@@ -25,6 +25,8 @@ let tests =
               Expect.equal t.Verdict PositiveWithinErrors (sprintf "λ_min = %g ± %g" t.MinEigenvalue.Mean t.MinEigenvalue.Error)
               Expect.isGreaterThan t.MinEigenvalue.Error 0.0 "a bootstrap error"
               Expect.floatClose Accuracy.high t.Gram.[0, 1] t.Gram.[1, 0] "symmetrised"
+              Expect.isLessThan t.StationarityPull 4.0 "stationary"
+              Expect.isLessThan t.ReflectionPull 4.0 "symmetric under t → −t"
           }
 
           test "a Gaussian kernel violates reflection positivity by many standard errors" {
@@ -39,4 +41,10 @@ let tests =
               Expect.throwsT<ArgumentException> (fun () -> ReflectionPositivity.test 0.25 2 3.0 1 10 even |> ignore) "even width"
               let short = Array.init 10 (fun i -> [| float i; 1.0; float (i * i) |])
               Expect.throwsT<ArgumentException> (fun () -> ReflectionPositivity.test 0.25 3 3.0 1 10 short |> ignore) "points > c + 1"
+          }
+
+          test "a process whose spread grows with time fails the stationarity pull" {
+              let grown = windows (fun t -> exp (-abs t)) 0.25 2 20000 6 |> Array.map (Array.mapi (fun k x -> x * (1.0 + 0.2 * float k)))
+              let t = ReflectionPositivity.test 0.25 3 3.0 1 200 grown
+              Expect.isGreaterThan t.StationarityPull 10.0 "⟨f(x(t))⟩ is not constant"
           } ]

@@ -24,3 +24,22 @@ public class OrnsteinUhlenbeckTests
         Assert.Contains("Δt 0", Assert.Throws<ArgumentException>(() => ou.Sample(1, 2, 0, generator)).Message);
     }
 }
+
+public class VectorOrnsteinUhlenbeckTests
+{
+    [Fact]
+    public void StandardisedComponentsHaveUnitVarianceTheirOwnRatesAndNoCrossCorrelation()
+    {
+        using var generator = new Generator(8);
+        using var u = OrnsteinUhlenbeck.SampleStandardised(new[] { 0.5, 2.0 }, 40_000, 3, 0.5, generator);
+        Assert.Equal(new long[] { 40_000, 3, 2 }, u.shape);
+        double Mean(Tensor t) => t.mean().item<double>();
+        // Standard errors ≤ √2/200 ≈ 0.007 for each product's mean: 5σ = 0.035.
+        Assert.True(Math.Abs(Mean(u[.., 0, 0].square()) - 1) < 0.035);
+        Assert.True(Math.Abs(Mean(u[.., 0, 1].square()) - 1) < 0.035);
+        Assert.True(Math.Abs(Mean(u[.., 0, 0] * u[.., 2, 0]) - Math.Exp(-0.5)) < 0.035, "e^{−ω₁·1}");
+        Assert.True(Math.Abs(Mean(u[.., 0, 1] * u[.., 2, 1]) - Math.Exp(-2.0)) < 0.035, "e^{−ω₂·1}");
+        Assert.True(Math.Abs(Mean(u[.., 1, 0] * u[.., 1, 1])) < 0.035, "independent components");
+        Assert.Throws<ArgumentException>(() => OrnsteinUhlenbeck.SampleStandardised(Array.Empty<double>(), 1, 1, 0.1, generator));
+    }
+}

@@ -19,6 +19,9 @@ let tests =
                   let mean, error = lowest.GetProperty("mean").GetDouble(), lowest.GetProperty("error").GetDouble()
                   Expect.isGreaterThan error 0.0 (sprintf "%s: λ_min has an error" name)
                   Expect.equal (o.GetProperty("verdict").GetString()) (o.GetProperty("expected").GetString()) (sprintf "%s: λ_min = %g ± %g" name mean error)
+                  // Every process here is stationary and symmetric under t → −t: the largest of a few N(0, 1) pulls.
+                  Expect.isLessThan (o.GetProperty("stationarity_pull").GetDouble()) 4.0 (sprintf "%s: stationary" name)
+                  Expect.isLessThan (o.GetProperty("reflection_symmetry_pull").GetDouble()) 4.0 (sprintf "%s: t → −t symmetric" name)
               // e^{−t²/2}: K(0)K(0.5) − K(0.25)² = −0.33 for the linear functional; tanh keeps it far below zero.
               Expect.isLessThan (observables.GetProperty("gaussian-kernel").GetProperty("significance").GetDouble()) -10.0 "many standard errors below zero"
               Expect.equal (observables.GetProperty("gaussian-kernel").GetProperty("expected").GetString()) "violated" "theory says violated"
