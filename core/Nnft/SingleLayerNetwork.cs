@@ -89,6 +89,35 @@ public sealed class SingleLayerNetwork : IGaussianParameterNetwork
         return matmul(w1, h).squeeze(1).add(b1);
     }
 
+    /// <summary>
+    /// Network i of a batch at its own inputs: standardised parameters <paramref name="z"/> [count, P] as in
+    /// <see cref="EvaluateStandardised"/>, <paramref name="inputs"/> [count, points, d] → [count, points]. Deep NN-QM
+    /// uses it to give every path its own network.
+    /// </summary>
+    public Tensor EvaluateEachStandardised(Tensor z, Tensor inputs)
+    {
+        if (z.dim() != 2 || z.shape[1] != ParameterCount)
+            throw new ArgumentException($"parameters of shape [{string.Join(", ", z.shape)}] do not fit; expected [networks, {ParameterCount}]");
+        if (inputs.dim() != 3 || inputs.shape[0] != z.shape[0] || inputs.shape[2] != InputDimension)
+            throw new ArgumentException($"inputs of shape [{string.Join(", ", inputs.shape)}] do not fit; expected [{z.shape[0]}, points, {InputDimension}]");
+        using var scope = NewDisposeScope();
+        long n = Width, d = InputDimension, count = z.shape[0];
+        var w0 = z.narrow(1, 0, n * d).reshape(count, n, d).mul(SigmaW / Math.Sqrt(d));
+        var b0 = z.narrow(1, n * d, n).unsqueeze(2).mul(SigmaB);
+        var w1 = z.narrow(1, n * d + n, n).unsqueeze(1).mul(SigmaW / Math.Sqrt(n));
+        var b1 = z.narrow(1, n * d + 2 * n, 1).mul(SigmaB);
+        var pre = matmul(w0, inputs.transpose(1, 2)).add(b0);              // [count, N, points]
+        var h = Activation switch
+        {
+            NetworkActivation.Erf => pre.erf(),
+            NetworkActivation.Relu => pre.relu(),
+            NetworkActivation.Exp => pre.exp(),
+            NetworkActivation.Gauss => pre.sub(inputs.square().sum(2).unsqueeze(1).mul(SigmaW * SigmaW / d).add(SigmaB * SigmaB)).exp(),
+            _ => throw new ArgumentException($"activation {Activation} is not known"),
+        };
+        return matmul(w1, h).squeeze(1).add(b1).MoveToOuterDisposeScope();
+    }
+
     /// <inheritdoc/>
     public Tensor Evaluate(long count, Tensor inputs, Generator generator)
     {

@@ -17,6 +17,9 @@ type SpectrumProcess =
     | Ou
     /// z = erf(a u), u the standardised OU process (deep NN-QM with a fixed network): gaps ω, 3ω, 5ω, … (Mehler).
     | ErfOu of a: float
+    /// Deep NN-QM over an ensemble: y = φ_θ(u) with a fresh random erf network θ (σ_b = 0) for every path, so the
+    /// correlator is the ensemble-and-path average σ_W² E_w[erf(wu_t) erf(wu_0)] at any width: gaps ω, 3ω, … (φ is odd).
+    | DeepOu of width: int * sigmaW: float
     /// The anharmonic oscillator p²/2 + x²/2 + g x⁴ as the reversible diffusion of its ground state: gaps E₁ − E₀,
     /// E₃ − E₀, … with weights |⟨0|x|n⟩|², from exact diagonalisation.
     | Anharmonic of g: float
@@ -64,9 +67,11 @@ type NnqmSpectrumResult =
 module NnqmSpectrum =
 
     let options =
-        [ CommandLine.option "process" TextOption "erf-ou" "ou | erf-ou | anharmonic"
+        [ CommandLine.option "process" TextOption "erf-ou" "ou | erf-ou | deep-ou | anharmonic"
           CommandLine.option "omega" FloatOption "1" "ω > 0 of the OU input"
           CommandLine.option "a" FloatOption "1" "erf-ou: z = erf(a u)"
+          CommandLine.option "width" IntOption "16" "deep-ou: hidden width of each path's random erf network"
+          CommandLine.option "sigma-w" FloatOption "1" "deep-ou: σ_W > 0 of the networks (σ_b = 0)"
           CommandLine.option "g" FloatOption "1" "anharmonic: coupling g ≥ 0 of g x⁴"
           CommandLine.option "substeps" IntOption "20" "anharmonic: Langevin steps per Δt (the dynamics err by O(Δt/substeps))"
           CommandLine.option "paths" IntOption "4000" "independent stationary paths"
@@ -92,17 +97,18 @@ module NnqmSpectrum =
             match (CommandLine.text o "process" |> Option.defaultValue "erf-ou").ToLowerInvariant() with
             | "ou" -> Ou
             | "erf-ou" -> ErfOu(CommandLine.positive o "a")
+            | "deep-ou" -> DeepOu(CommandLine.intIn o "width" 1L 4096L |> CommandLine.required "width" |> int, CommandLine.positive o "sigma-w")
             | "anharmonic" ->
                 let g = CommandLine.float o "g" |> Option.defaultValue 1.0
                 if not (g >= 0.0 && Double.IsFinite g) then raise (UsageError(sprintf "--g %g is not allowed; it must be a finite number ≥ 0" g))
                 Anharmonic g
-            | other -> raise (UsageError(sprintf "--process %s is not known; allowed: ou, erf-ou, anharmonic" other))
+            | other -> raise (UsageError(sprintf "--process %s is not known; allowed: ou, erf-ou, deep-ou, anharmonic" other))
         { Process = proc; Omega = omega; Dt = dt; Length = length; FitUntil = until; States = states
           Substeps = CommandLine.intIn o "substeps" 1L 10_000L |> CommandLine.required "substeps" |> int
           Paths = CommandLine.intIn o "paths" 2L 100_000_000L |> CommandLine.required "paths" |> int
           Seed = CommandLine.intIn o "seed" 0L Int64.MaxValue |> CommandLine.required "seed" }
 
-    let private processName p = match p with Ou -> "ou" | ErfOu _ -> "erf-ou" | Anharmonic _ -> "anharmonic"
+    let private processName p = match p with Ou -> "ou" | ErfOu _ -> "erf-ou" | DeepOu _ -> "deep-ou" | Anharmonic _ -> "anharmonic"
 
     /// The configuration as written to config.json.
     let describe (c: NnqmSpectrumConfig) =
@@ -110,9 +116,30 @@ module NnqmSpectrum =
             [ "process", Json.text (processName c.Process)
               "a", (match c.Process with ErfOu a -> Json.number a | _ -> null)
               "g", (match c.Process with Anharmonic g -> Json.number g | _ -> null)
+              "width", (match c.Process with DeepOu(width, _) -> Json.integer width | _ -> null)
+              "sigma_w", (match c.Process with DeepOu(_, sigmaW) -> Json.number sigmaW | _ -> null)
               "substeps", (match c.Process with Anharmonic _ -> Json.integer c.Substeps | _ -> null)
               "omega", Json.number c.Omega; "paths", Json.integer c.Paths; "dt", Json.number c.Dt; "T", Json.number c.Length
               "fit_until", Json.number c.FitUntil; "states", Json.integer c.States; "seed", Json.integer c.Seed ]
+
+    /// The ensemble's Källén–Lehmann weights k_n = σ_W² E_w[a_n(w)²], n = 0 … maxOrder, with a_n(w) = ⟨erf(wu) h_n(u)⟩ the
+    /// orthonormal Hermite coefficients of one neuron and w ~ N(0, σ_W²) (Mehler: ⟨y_t y_0⟩ = Σ k_n e^{−nωt}), by
+    /// Gauss–Hermite quadrature in u and in w.
+    let ensembleWeights (sigmaW: float) (maxOrder: int) =
+        let struct (x, w) = DeepNnqm.GaussHermite 160
+        let hermite (u: float) =
+            let h = Array.zeroCreate (maxOrder + 1)
+            h.[0] <- 1.0
+            if maxOrder >= 1 then h.[1] <- u
+            for k in 1 .. maxOrder - 1 do h.[k + 1] <- (u * h.[k] - sqrt (float k) * h.[k - 1]) / sqrt (float (k + 1))
+            h
+        let hs = x |> Array.map hermite
+        Array.init (maxOrder + 1) (fun n ->
+            sigmaW ** 2.0
+            * Array.sum (Array.init x.Length (fun i ->
+                let weight = sigmaW * x.[i]
+                let a = Array.sum (Array.init x.Length (fun j -> w.[j] * MathNet.Numerics.SpecialFunctions.Erf(weight * x.[j]) * hs.[j].[n]))
+                w.[i] * a * a)))
 
     /// The exact gaps and weights (lowest first), as many as the fit has states (OU has only one).
     let exact (c: NnqmSpectrumConfig) =
@@ -124,6 +151,9 @@ module NnqmSpectrum =
             let logFactorial (n: int) = Seq.sumBy log (seq { 1.0 .. float n })
             let coefficient m = exp (logFactorial (2 * m) - 2.0 * logFactorial m - float m * log 4.0) / (2.0 * float m + 1.0)
             Array.init c.States (fun m -> float (2 * m + 1) * c.Omega), Array.init c.States (fun m -> 2.0 / Math.PI * coefficient m * k ** float (2 * m + 1))
+        | DeepOu(_, sigmaW) ->
+            let weights = ensembleWeights sigmaW (2 * c.States)
+            Array.init c.States (fun m -> float (2 * m + 1) * c.Omega), Array.init c.States (fun m -> weights.[2 * m + 1])
         | Anharmonic g ->
             // x is odd: it connects |0⟩ to the odd levels only.
             let aho = AnharmonicOscillator.Solve(g, 2 * c.States + 1)
@@ -138,6 +168,11 @@ module NnqmSpectrum =
             // G = (2/π) arcsin(k e^{−ω|t|}): −2G′(0⁺) = (4/π) k ω / √(1 − k²). Δp diverges with no kink-free part.
             let k = 2.0 * a * a / (1.0 + 2.0 * a * a)
             4.0 / Math.PI * k * c.Omega / sqrt (1.0 - k * k), None
+        | DeepOu(_, sigmaW) ->
+            // The quadratic variation of y = Σ w1 erf(w0 u): 2ω E[(dy/du)²] = 2ω σ_W² (4/π) E_w[w²/√(1 + 4w²)].
+            let struct (x, w) = DeepNnqm.GaussHermite 160
+            let mean = Array.sum (Array.map2 (fun xi wi -> let v = sigmaW * xi in wi * v * v / sqrt (1.0 + 4.0 * v * v)) x w)
+            2.0 * c.Omega * sigmaW ** 2.0 * 4.0 / Math.PI * mean, None
         | Anharmonic g ->
             let aho = AnharmonicOscillator.Solve(g, 41)
             let odd = [ 1 .. 2 .. 39 ]
@@ -219,6 +254,12 @@ module NnqmSpectrum =
         // ground-state diffusion of the anharmonic oscillator.
         let observed, acceptance =
             match c.Process with
+            | DeepOu(width, sigmaW) ->
+                use generator = new TorchSharp.torch.Generator(uint64 (Seeds.Derive(c.Seed, "paths")))
+                use u = OrnsteinUhlenbeck.SampleStandardised([| c.Omega |], int64 c.Paths, steps, c.Dt, generator)
+                let network = Hybrid.Nnft.SingleLayerNetwork(Hybrid.Nnft.NetworkActivation.Erf, 1, width, sigmaW, 0.0)
+                use z = TorchSharp.torch.randn([| int64 c.Paths; int64 network.ParameterCount |], dtype = TorchSharp.torch.ScalarType.Float64, generator = generator)
+                network.EvaluateEachStandardised(z, u), None
             | Ou | ErfOu _ ->
                 use generator = new TorchSharp.torch.Generator(uint64 (Seeds.Derive(c.Seed, "paths")))
                 use paths = OrnsteinUhlenbeck(c.Omega).Sample(int64 c.Paths, steps, c.Dt, generator)
@@ -240,6 +281,9 @@ module NnqmSpectrum =
         let exactGevp =
             match c.Process with
             | Ou | ErfOu _ -> [| c.Omega; 3.0 * c.Omega |]
+            // A mixture of systems (one per network): the level ω carries a full-rank 3 × 3 matrix E_θ[v vᵀ] of
+            // overlaps, so every principal correlator falls as e^{−ωt}: the GEVP sees ω twice, not 3ω.
+            | DeepOu _ -> [| c.Omega; c.Omega |]
             | Anharmonic g -> let aho = AnharmonicOscillator.Solve(g, 4) in [| aho.Energies.[1] - aho.Energies.[0]; aho.Energies.[3] - aho.Energies.[0] |]
         let uncertainty = uncertaintyProduct fit
         let exactKink, exactUncertainty = exactKinkAndUncertainty c
@@ -265,6 +309,7 @@ module NnqmSpectrum =
                 match c.Process with
                 | Ou -> sprintf "## Spectrum of Ornstein–Uhlenbeck: ω = %g\n" c.Omega
                 | ErfOu a -> sprintf "## Spectrum of erf(%g u), u standardised OU: ω = %g\n" a c.Omega
+                | DeepOu(width, sigmaW) -> sprintf "## Spectrum of deep NN-QM over an ensemble: a random erf network (width %d, σ_W = %g, σ_b = 0) per path of a standardised OU, ω = %g\n" width sigmaW c.Omega
                 | Anharmonic g -> sprintf "## Spectrum of the anharmonic oscillator p²/2 + x²/2 + %g x⁴ (ground-state diffusion, h = Δt/%d)\n" g c.Substeps
               yield sprintf "%d paths of length %g (Δt = %g), correlator at lags Δt … %g from each path (errors: the spread over paths, correlated); %d-state Källén–Lehmann fit: χ²/dof = %.2f, %s; %.1f s.\n"
                         c.Paths c.Length c.Dt c.FitUntil c.States r.Fit.Fit.ChiSquaredPerDof (if r.Fit.Fit.Converged then "converged" else "NOT converged") r.Seconds

@@ -62,6 +62,17 @@ let tests =
               Directory.Delete(dir, true)
           }
 
+          test "an ensemble of random erf networks on OU has the Mehler-expanded ensemble kernel's gap, weight and kink" {
+              let dir = runInto [ "nnqm-spectrum"; "--process"; "deep-ou"; "--sigma-w"; "1"; "--paths"; "4000"; "--states"; "2" ]
+              let gaps, weights, exactGaps, exactWeights = fitted dir
+              // k₁ = σ_W² E_w[⟨erf(wu) u⟩²] = 0.289254 at σ_W = 1 (Gauss–Hermite in u and w).
+              Expect.floatClose { absolute = 1e-5; relative = 0.0 } exactWeights.[0] 0.289254 "exact ensemble weight"
+              within3 "gap ω" gaps.[0] exactGaps.[0]
+              within3 "weight k₁" weights.[0] exactWeights.[0]
+              within3 "kink 2ωσ_W²(4/π)E[w²/√(1+4w²)]" (observable dir "kink") (exactValue dir "kink")
+              Directory.Delete(dir, true)
+          }
+
           test "the anharmonic oscillator's lowest gap and weight come out of its ground-state diffusion" {
               let dir = runInto [ "nnqm-spectrum"; "--process"; "anharmonic"; "--g"; "1"; "--paths"; "2000"; "--T"; "10"; "--substeps"; "10"; "--states"; "2" ]
               let gaps, weights, exactGaps, exactWeights = fitted dir
@@ -79,7 +90,7 @@ let tests =
           test "bad input is refused before any work" {
               for args, named in
                   [ [ "--omega"; "0" ], "--omega 0"; [ "--dt"; "30" ], "--dt 30"; [ "--fit-until"; "15" ], "--fit-until 15"
-                    [ "--states"; "9"; "--fit-until"; "0.5" ], "--states 9"; [ "--process"; "bm" ], "--process bm"
+                    [ "--states"; "9"; "--fit-until"; "0.5" ], "--states 9"; [ "--process"; "bm" ], "--process bm"; [ "--process"; "deep-ou"; "--sigma-w"; "0" ], "--sigma-w 0"
                     [ "--process"; "anharmonic"; "--g"; "-1" ], "--g -1"; [ "--substeps"; "0" ], "--substeps 0" ] do
                   let out = Path.Combine(newDirectory "hybrid-spec", "run")
                   let code, err = runCapturingErrors ([ "nnqm-spectrum" ] @ args @ [ "--out"; out ])
