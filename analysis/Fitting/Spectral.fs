@@ -138,6 +138,23 @@ module Spectral =
         let best = (if converged.IsEmpty then fits else converged) |> List.minBy (fun f -> f.Fit.Aic)
         fits, best
 
+    /// Chooses the number of states and the first time of the fit range together: every fit with 1 … `maxStates` states
+    /// on the data from times.[first] on, for first = 0 … `maxFirst`, scored by AIC with the cut points counted,
+    /// χ² + 2k + 2·first (Jay and Neil, arXiv:2008.01069: cutting a point must cost what fitting it would), so fits on
+    /// different ranges compare fairly. Returns the first index and the fit with the lowest score among the converged.
+    let selectRange (shape: CorrelatorShape) (times: float[]) (data: FitData) (maxStates: int) (maxFirst: int) (priors: SpectralPriors) (svdCut: float) =
+        if maxFirst < 0 || maxFirst > times.Length - 2 then invalidArg "maxFirst" (sprintf "maxFirst %d is not allowed for %d times; it must lie in 0..%d" maxFirst times.Length (times.Length - 2))
+        let candidates =
+            [ for first in 0 .. maxFirst do
+                  let n = times.Length - first
+                  let sub = { Values = data.Values.[first..]; Covariance = Array2D.init n n (fun i j -> data.Covariance.[first + i, first + j]) }
+                  for states in 1 .. min maxStates (n / 2) ->
+                      let f = fit shape times.[first..] sub states priors svdCut
+                      first, f, f.Fit.ChiSquared + 2.0 * float (2 * states) + 2.0 * float first ]
+        let converged = candidates |> List.filter (fun (_, f, _) -> f.Fit.Converged)
+        let first, best, _ = (if converged.IsEmpty then candidates else converged) |> List.minBy (fun (_, _, score) -> score)
+        first, best
+
     /// The matrix-pencil method on equally spaced values c(t₀), c(t₀ + 1), …: the `states` largest generalised
     /// eigenvalues zₙ = e^{−Eₙ} of the Hankel pencil (Y₁ − z Y₀), so Eₙ = −ln zₙ, with no priors and no fit. The
     /// pencil is reduced to its leading `states` singular directions to keep noise out.

@@ -36,7 +36,10 @@ type NnqmSpectrumConfig =
       Substeps: int
       /// Lags fitted: from Dt to this time.
       FitUntil: float
+      /// States in the fit, or with SelectStates the most tried.
       States: int
+      /// Choose the states (1 … States) and the first lag of the fit by AIC with cut points counted.
+      SelectStates: bool
       Seed: int64 }
 
 /// The fitted spectrum and the exact one.
@@ -73,12 +76,13 @@ module NnqmSpectrum =
           CommandLine.option "width" IntOption "16" "deep-ou: hidden width of each path's random erf network"
           CommandLine.option "sigma-w" FloatOption "1" "deep-ou: σ_W > 0 of the networks (σ_b = 0)"
           CommandLine.option "g" FloatOption "1" "anharmonic: coupling g ≥ 0 of g x⁴"
-          CommandLine.option "substeps" IntOption "20" "anharmonic: Langevin steps per Δt (the dynamics err by O(Δt/substeps))"
+          CommandLine.option "substeps" IntOption "40" "anharmonic: Langevin steps per Δt (the dynamics err by O(Δt/substeps))"
           CommandLine.option "paths" IntOption "4000" "independent stationary paths"
           CommandLine.option "dt" FloatOption "0.1" "time step Δt (0 < Δt < T)"
           CommandLine.option "T" FloatOption "20" "path length T"
           CommandLine.option "fit-until" FloatOption "3" "largest lag fitted"
-          CommandLine.option "states" IntOption "2" "states in the fit"
+          CommandLine.option "states" IntOption "2" "states in the fit (with --select-states: the most tried)"
+          CommandLine.optional "select-states" FlagOption "choose the states (1 … --states) and the fit's first lag (first third) by AIC with cut points counted"
           CommandLine.option "seed" IntOption "1" "random seed" ]
 
     /// Validates the command line into a configuration.
@@ -104,6 +108,7 @@ module NnqmSpectrum =
                 Anharmonic g
             | other -> raise (UsageError(sprintf "--process %s is not known; allowed: ou, erf-ou, deep-ou, anharmonic" other))
         { Process = proc; Omega = omega; Dt = dt; Length = length; FitUntil = until; States = states
+          SelectStates = CommandLine.has o "select-states"
           Substeps = CommandLine.intIn o "substeps" 1L 10_000L |> CommandLine.required "substeps" |> int
           Paths = CommandLine.intIn o "paths" 2L 100_000_000L |> CommandLine.required "paths" |> int
           Seed = CommandLine.intIn o "seed" 0L Int64.MaxValue |> CommandLine.required "seed" }
@@ -120,7 +125,8 @@ module NnqmSpectrum =
               "sigma_w", (match c.Process with DeepOu(_, sigmaW) -> Json.number sigmaW | _ -> null)
               "substeps", (match c.Process with Anharmonic _ -> Json.integer c.Substeps | _ -> null)
               "omega", Json.number c.Omega; "paths", Json.integer c.Paths; "dt", Json.number c.Dt; "T", Json.number c.Length
-              "fit_until", Json.number c.FitUntil; "states", Json.integer c.States; "seed", Json.integer c.Seed ]
+              "fit_until", Json.number c.FitUntil; "states", Json.integer c.States
+              "select_states", System.Text.Json.Nodes.JsonValue.Create c.SelectStates; "seed", Json.integer c.Seed ]
 
     /// The ensemble's Källén–Lehmann weights k_n = σ_W² E_w[a_n(w)²], n = 0 … maxOrder, with a_n(w) = ⟨erf(wu) h_n(u)⟩ the
     /// orthonormal Hermite coefficients of one neuron and w ~ N(0, σ_W²) (Mehler: ⟨y_t y_0⟩ = Σ k_n e^{−nωt}), by
@@ -228,10 +234,10 @@ module NnqmSpectrum =
 
     /// The two-point function of stationary paths (values: [paths × steps], row-major, spacing dt, ⟨y⟩ = 0) at lags
     /// dt … lags·dt, one sample per path averaged over time origins (independent samples for the mean and its
-    /// covariance), and its `states`-state Källén–Lehmann fit. The priors come from the data, never from an exact
+    /// covariance), and the Källén–Lehmann priors for it. The priors come from the data, never from an exact
     /// answer: the lowest gap and its weight centred on the effective mass at the first two lags, excited gaps on
     /// twice that, each a factor e either way (log-normal width 1).
-    let fitPaths (values: float[]) (paths: int) (steps: int) (dt: float) (lags: int) (states: int) =
+    let fitPaths (values: float[]) (paths: int) (steps: int) (dt: float) (lags: int) =
         let perPath =
             Array.init paths (fun p ->
                 (Correlator.pathAutocorrelation values.[p * steps .. (p + 1) * steps - 1] (lags + 1)).[1..])
@@ -242,7 +248,18 @@ module NnqmSpectrum =
             raise (InvalidOperationException(sprintf "the correlator does not fall between the first two lags (effective mass %g); use more paths or a larger Δt" mass))
         let amplitude = data.Values.[0] * exp (mass * times.[0])
         let priors = { Ground = LogNormal(mass, 1.0); Gap = LogNormal(2.0 * mass, 1.0); Amplitude = LogNormal(amplitude, 2.0) }
-        times, data, Spectral.fit OpenEnded times data states priors 1e-8
+        times, data, priors
+
+    /// `fitPaths` then the fit: `states` states from the first lag, or with `select` the states (1 … `states`) and the
+    /// first lag (among the first third) of the lowest AIC with cut points counted (`Spectral.selectRange`). Returns the
+    /// fitted times, their data and the fit.
+    let fitSpectrum (values: float[]) (paths: int) (steps: int) (dt: float) (lags: int) (states: int) (select: bool) =
+        let times, data, priors = fitPaths values paths steps dt lags
+        if select then
+            let first, fit = Spectral.selectRange OpenEnded times data states (lags / 3) priors 1e-8
+            let n = times.Length - first
+            times.[first..], { Values = data.Values.[first..]; Covariance = Array2D.init n n (fun i j -> data.Covariance.[first + i, first + j]) }, fit
+        else times, data, Spectral.fit OpenEnded times data states priors 1e-8
 
     /// Samples, measures and fits.
     let run (c: NnqmSpectrumConfig) (_: RunDirectory) : NnqmSpectrumResult =
@@ -275,7 +292,7 @@ module NnqmSpectrum =
                 let recorded = diffusion.Record(steps, c.Substeps, Action<int>(fun k -> progress.Report(k, sprintf "acceptance %.4f" diffusion.Acceptance)))
                 recorded.squeeze(2), Some diffusion.Acceptance
         let values = (use o = observed in o.data<float>().ToArray())
-        let times, data, fit = fitPaths values c.Paths steps c.Dt lags c.States
+        let times, data, fit = fitSpectrum values c.Paths steps c.Dt lags c.States c.SelectStates
         let kink = kink values c.Paths steps c.Dt
         let gevp = Spectral.gevp c.Dt 1 (operatorMatrices values c.Paths steps (lags + 1))
         let exactGevp =
@@ -297,7 +314,7 @@ module NnqmSpectrum =
         let c = r.Config
         let rows =
             Frame.ofRows
-                [ for n in 0 .. c.States - 1 ->
+                [ for n in 0 .. r.Fit.States - 1 ->
                       sprintf "state %d" (n + 1),
                       series
                           [ "gap (fit)", box (Estimate.format r.Fit.Energies.[n])
@@ -311,8 +328,8 @@ module NnqmSpectrum =
                 | ErfOu a -> sprintf "## Spectrum of erf(%g u), u standardised OU: ω = %g\n" a c.Omega
                 | DeepOu(width, sigmaW) -> sprintf "## Spectrum of deep NN-QM over an ensemble: a random erf network (width %d, σ_W = %g, σ_b = 0) per path of a standardised OU, ω = %g\n" width sigmaW c.Omega
                 | Anharmonic g -> sprintf "## Spectrum of the anharmonic oscillator p²/2 + x²/2 + %g x⁴ (ground-state diffusion, h = Δt/%d)\n" g c.Substeps
-              yield sprintf "%d paths of length %g (Δt = %g), correlator at lags Δt … %g from each path (errors: the spread over paths, correlated); %d-state Källén–Lehmann fit: χ²/dof = %.2f, %s; %.1f s.\n"
-                        c.Paths c.Length c.Dt c.FitUntil c.States r.Fit.Fit.ChiSquaredPerDof (if r.Fit.Fit.Converged then "converged" else "NOT converged") r.Seconds
+              yield sprintf "%d paths of length %g (Δt = %g), correlator at lags %g … %g from each path (errors: the spread over paths, correlated); %d-state Källén–Lehmann fit%s: χ²/dof = %.2f, %s; %.1f s.\n"
+                        c.Paths c.Length c.Dt r.Times.[0] c.FitUntil r.Fit.States (if c.SelectStates then sprintf " (states and first lag chosen by AIC with cut points counted, among 1 … %d states)" c.States else "") r.Fit.Fit.ChiSquaredPerDof (if r.Fit.Fit.Converged then "converged" else "NOT converged") r.Seconds
               yield Table.toMarkdown rows
               yield ""
               yield sprintf "Kink −[G′(0⁺) − G′(0⁻)] from the increments at Δt, 2Δt, 3Δt extrapolated to 0: %s (exact %.6g; 1 means [x, p] = i). Δx Δp over the fitted states: %s%s."

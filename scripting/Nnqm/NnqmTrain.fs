@@ -131,7 +131,7 @@ module NnqmTrain =
         let steps = int (c.Length / c.Dt) + 1
         use generator = new torch.Generator(uint64 (Seeds.Derive(c.Seed, "paths")))
         let values = (use paths = model.SamplePaths(int64 c.Paths, steps, c.Dt, generator) in paths.data<float>().ToArray())
-        let _, _, recovered = NnqmSpectrum.fitPaths values c.Paths steps c.Dt (int (c.FitUntil / c.Dt)) c.States
+        let _, _, recovered = NnqmSpectrum.fitSpectrum values c.Paths steps c.Dt (int (c.FitUntil / c.Dt)) c.States false
         { Config = c; Losses = losses; Rates = rates
           ModelSpectrum = model.Spectrum(1e-10) |> Seq.map (fun struct (g, w) -> g, w) |> List.ofSeq
           Truncation = model.TruncationError()

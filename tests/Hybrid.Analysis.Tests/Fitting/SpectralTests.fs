@@ -106,4 +106,18 @@ let tests =
                   Expect.isLessThan (abs (e.Mean - energies.[k])) (3.0 * e.Error) (sprintf "E%d: %g ± %g against %g (window %A)" (k + 1) e.Mean e.Error energies.[k] r.Windows.[k])
                   Expect.isGreaterThan e.Error 0.0 "a jackknife error"
               Expect.throwsC (fun () -> Spectral.gevp 0.1 11 samples |> ignore) (fun e -> Expect.stringContains e.Message "reference lag 11" "names the value")
+          }
+
+          test "choosing the fit range with cut points counted drops the times an excited state spoils" {
+              // C(t) = e^{−0.5t} + 0.3 e^{−2t}, 0.1% errors: one state fits only where the second has died away.
+              let t = Array.init 30 (fun i -> 0.2 * float (i + 1))
+              let c = t |> Array.map (fun s -> exp (-0.5 * s) + 0.3 * exp (-2.0 * s))
+              let data = LeastSquares.ofErrors c (c |> Array.map (fun v -> 1e-3 * v))
+              let p = { Ground = LogNormal(0.5, 1.0); Gap = LogNormal(1.0, 1.0); Amplitude = LogNormal(0.5, 2.0) }
+              let first, one = Spectral.selectRange OpenEnded t data 1 20 p 0.0
+              Expect.isGreaterThan first 3 "starts late with one state"
+              Expect.isLessThan (abs (one.Energies.[0].Mean - 0.5)) (3.0 * one.Energies.[0].Error + 2e-3) "E₀ of the late range"
+              let first2, two = Spectral.selectRange OpenEnded t data 2 20 p 0.0
+              Expect.equal (first2, two.States) (0, 2) "two states fit from the start"
+              Expect.throwsC (fun () -> Spectral.selectRange OpenEnded t data 1 29 p 0.0 |> ignore) (fun e -> Expect.stringContains e.Message "maxFirst 29" "names the value")
           } ]

@@ -47,6 +47,14 @@ let tests =
               Directory.Delete(dir, true)
           }
 
+          test "the information criterion picks one state for OU and two for erf(a·OU)" {
+              for proc, expected in [ "ou", 1; "erf-ou", 2 ] do
+                  let dir = runInto [ "nnqm-spectrum"; "--process"; proc; "--paths"; "4000"; "--states"; "4"; "--select-states" ]
+                  let gaps, _, _, _ = fitted dir
+                  Expect.equal gaps.Length expected (sprintf "%s: states chosen by AIC" proc)
+                  Directory.Delete(dir, true)
+          }
+
           test "Ornstein–Uhlenbeck is one state: gap ω, weight 1/(2ω)" {
               let dir = runInto [ "nnqm-spectrum"; "--process"; "ou"; "--omega"; "1.5"; "--states"; "1"; "--paths"; "2000" ]
               let gaps, weights, exactGaps, exactWeights = fitted dir
