@@ -94,8 +94,7 @@ module NnqmRp =
                 | None -> raise (UsageError(sprintf "--processes %s is not known; allowed: %s" s (names |> List.map snd |> String.concat ", "))))
             |> Array.distinct |> List.ofArray
         if processes.IsEmpty then raise (UsageError "--processes is empty; name at least one of ou, erf-ou, deep-ou, kl, anharmonic, gaussian-kernel")
-        let g = CommandLine.float o "g" |> Option.defaultValue 1.0
-        if not (g >= 0.0 && Double.IsFinite g) then raise (UsageError(sprintf "--g %g is not allowed; it must be a finite number ≥ 0" g))
+        let g = NnqmSpectrum.coupling o
         { Processes = processes
           Paths = CommandLine.intIn o "paths" 10L 100_000_000L |> CommandLine.required "paths" |> int
           Tau = CommandLine.positive o "tau"

@@ -69,25 +69,16 @@ type NnqmSpectrumResult =
 /// with a Källén–Lehmann fit, beside the exact gaps and weights.
 module NnqmSpectrum =
 
-    let options =
-        [ CommandLine.option "process" TextOption "erf-ou" "ou | erf-ou | deep-ou | anharmonic"
-          CommandLine.option "omega" FloatOption "1" "ω > 0 of the OU input"
-          CommandLine.option "a" FloatOption "1" "erf-ou: z = erf(a u)"
-          CommandLine.option "width" IntOption "16" "deep-ou: hidden width of each path's random erf network"
-          CommandLine.option "sigma-w" FloatOption "1" "deep-ou: σ_W > 0 of the networks (σ_b = 0)"
-          CommandLine.option "g" FloatOption "1" "anharmonic: coupling g ≥ 0 of g x⁴"
-          CommandLine.option "substeps" IntOption "40" "anharmonic: Langevin steps per Δt (the dynamics err by O(Δt/substeps))"
-          CommandLine.option "paths" IntOption "4000" "independent stationary paths"
+    /// The options of a spectrum read off sampled paths, shared by every experiment that does so.
+    let pathOptions (paths: string) (pathsHelp: string) =
+        [ CommandLine.option "paths" IntOption paths pathsHelp
           CommandLine.option "dt" FloatOption "0.1" "time step Δt (0 < Δt < T)"
           CommandLine.option "T" FloatOption "20" "path length T"
           CommandLine.option "fit-until" FloatOption "3" "largest lag fitted"
-          CommandLine.option "states" IntOption "2" "states in the fit (with --select-states: the most tried)"
-          CommandLine.optional "select-states" FlagOption "choose the states (1 … --states) and the fit's first lag (first third) by AIC with cut points counted"
-          CommandLine.option "seed" IntOption "1" "random seed" ]
+          CommandLine.option "states" IntOption "2" "states in the fit" ]
 
-    /// Validates the command line into a configuration.
-    let configure (o: ParsedOptions) : NnqmSpectrumConfig =
-        let omega = CommandLine.positive o "omega"
+    /// Δt, T, the last fitted lag and the states, validated against one another (before any work).
+    let configurePaths (o: ParsedOptions) =
         let dt = CommandLine.positive o "dt"
         let length = CommandLine.positive o "T"
         if dt >= length then raise (UsageError(sprintf "--dt %g is not allowed with --T %g; it must be smaller than T" dt length))
@@ -97,15 +88,36 @@ module NnqmSpectrum =
         let lags = int (until / dt)
         let states = CommandLine.intIn o "states" 1L 10L |> CommandLine.required "states" |> int
         if 2 * states > lags then raise (UsageError(sprintf "--states %d is not allowed: %d parameters for %d lags; use at most %d states or a larger --fit-until" states (2 * states) lags (lags / 2)))
+        dt, length, until, states
+
+    /// The anharmonic coupling --g, a finite number ≥ 0.
+    let coupling (o: ParsedOptions) =
+        let g = CommandLine.float o "g" |> Option.defaultValue 1.0
+        if not (g >= 0.0 && Double.IsFinite g) then raise (UsageError(sprintf "--g %g is not allowed; it must be a finite number ≥ 0" g))
+        g
+
+    let options =
+        [ CommandLine.option "process" TextOption "erf-ou" "ou | erf-ou | deep-ou | anharmonic"
+          CommandLine.option "omega" FloatOption "1" "ω > 0 of the OU input"
+          CommandLine.option "a" FloatOption "1" "erf-ou: z = erf(a u)"
+          CommandLine.option "width" IntOption "16" "deep-ou: hidden width of each path's random erf network"
+          CommandLine.option "sigma-w" FloatOption "1" "deep-ou: σ_W > 0 of the networks (σ_b = 0)"
+          CommandLine.option "g" FloatOption "1" "anharmonic: coupling g ≥ 0 of g x⁴"
+          CommandLine.option "substeps" IntOption "40" "anharmonic: Langevin steps per Δt (the dynamics err by O(Δt/substeps))"
+          yield! pathOptions "4000" "independent stationary paths"
+          CommandLine.optional "select-states" FlagOption "choose the states (1 … --states, then the most tried) and the fit's first lag (first third) by AIC with cut points counted"
+          CommandLine.option "seed" IntOption "1" "random seed" ]
+
+    /// Validates the command line into a configuration.
+    let configure (o: ParsedOptions) : NnqmSpectrumConfig =
+        let omega = CommandLine.positive o "omega"
+        let dt, length, until, states = configurePaths o
         let proc =
             match (CommandLine.text o "process" |> Option.defaultValue "erf-ou").ToLowerInvariant() with
             | "ou" -> Ou
             | "erf-ou" -> ErfOu(CommandLine.positive o "a")
             | "deep-ou" -> DeepOu(CommandLine.intIn o "width" 1L 4096L |> CommandLine.required "width" |> int, CommandLine.positive o "sigma-w")
-            | "anharmonic" ->
-                let g = CommandLine.float o "g" |> Option.defaultValue 1.0
-                if not (g >= 0.0 && Double.IsFinite g) then raise (UsageError(sprintf "--g %g is not allowed; it must be a finite number ≥ 0" g))
-                Anharmonic g
+            | "anharmonic" -> Anharmonic(coupling o)
             | other -> raise (UsageError(sprintf "--process %s is not known; allowed: ou, erf-ou, deep-ou, anharmonic" other))
         { Process = proc; Omega = omega; Dt = dt; Length = length; FitUntil = until; States = states
           SelectStates = CommandLine.has o "select-states"

@@ -62,11 +62,7 @@ module NnqmTrain =
           CommandLine.option "lr" FloatOption "0.02" "initial learning rate"
           CommandLine.option "t-max" FloatOption "3" "largest matching time"
           CommandLine.option "match-points" IntOption "31" "matching times 0 … t-max"
-          CommandLine.option "paths" IntOption "20000" "paths of the trained model for the sampled spectrum"
-          CommandLine.option "dt" FloatOption "0.1" "their spacing Δt (0 < Δt < T)"
-          CommandLine.option "T" FloatOption "20" "their length"
-          CommandLine.option "fit-until" FloatOption "3" "largest lag fitted"
-          CommandLine.option "states" IntOption "2" "states in the fit"
+          yield! NnqmSpectrum.pathOptions "20000" "paths of the trained model for the sampled spectrum"
           CommandLine.option "seed" IntOption "1" "random seed" ]
 
     /// Validates the command line into a configuration.
@@ -74,17 +70,8 @@ module NnqmTrain =
         match (CommandLine.text o "target" |> Option.defaultValue "anharmonic").ToLowerInvariant() with
         | "anharmonic" -> ()
         | other -> raise (UsageError(sprintf "--target %s is not known; allowed: anharmonic" other))
-        let g = CommandLine.float o "g" |> Option.defaultValue 1.0
-        if not (g >= 0.0 && Double.IsFinite g) then raise (UsageError(sprintf "--g %g is not allowed; it must be a finite number ≥ 0" g))
-        let dt = CommandLine.positive o "dt"
-        let length = CommandLine.positive o "T"
-        if dt >= length then raise (UsageError(sprintf "--dt %g is not allowed with --T %g; it must be smaller than T" dt length))
-        let until = CommandLine.positive o "fit-until"
-        if until > length / 2.0 || until < 2.0 * dt then
-            raise (UsageError(sprintf "--fit-until %g is not allowed; the fit range [Δt, t] must hold at least two lags and end by T/2 = %g" until (length / 2.0)))
-        let states = CommandLine.intIn o "states" 1L 10L |> CommandLine.required "states" |> int
-        let lags = int (until / dt)
-        if 2 * states > lags then raise (UsageError(sprintf "--states %d is not allowed: %d parameters for %d lags; use at most %d states or a larger --fit-until" states (2 * states) lags (lags / 2)))
+        let g = NnqmSpectrum.coupling o
+        let dt, length, until, states = NnqmSpectrum.configurePaths o
         { G = g
           Inputs = CommandLine.intIn o "inputs" 1L 3L |> CommandLine.required "inputs" |> int
           Width = CommandLine.intIn o "width" 1L 4096L |> CommandLine.required "width" |> int
