@@ -44,6 +44,8 @@ type NnqmRpConfig =
       Substeps: int
       /// Standard errors below zero of λ_min that count as a violation.
       Threshold: float
+      /// Separation D of the clustering check.
+      ClusterDistance: float
       Seed: int64 }
 
 /// One process's test, with what theory expects of it.
@@ -51,7 +53,9 @@ type RpOutcome =
     { Process: RpProcess
       Description: string
       Test: ReflectionPositivityTest
-      Expected: ReflectionVerdict }
+      Expected: ReflectionVerdict
+      /// Connected ⟨f(x(0)) f(x(D))⟩ at the cluster distance.
+      Clustering: Estimate }
 
 type NnqmRpResult =
     { Config: NnqmRpConfig
@@ -82,6 +86,7 @@ module NnqmRp =
           CommandLine.option "length" FloatOption "1" "gaussian-kernel: ℓ of e^{−t²/(2ℓ²)}"
           CommandLine.option "substeps" IntOption "20" "anharmonic: Langevin steps per τ"
           CommandLine.option "threshold" FloatOption "3" "standard errors below zero of λ_min that count as a violation"
+          CommandLine.option "cluster-distance" FloatOption "10" "separation D > 0 at which connected correlations must have died out"
           CommandLine.option "seed" IntOption "1" "random seed" ]
 
     /// Validates the command line into a configuration.
@@ -106,6 +111,7 @@ module NnqmRp =
           KernelLength = CommandLine.positive o "length"
           Substeps = CommandLine.intIn o "substeps" 1L 10_000L |> CommandLine.required "substeps" |> int
           Threshold = CommandLine.positive o "threshold"
+          ClusterDistance = CommandLine.positive o "cluster-distance"
           Seed = CommandLine.intIn o "seed" 0L Int64.MaxValue |> CommandLine.required "seed" }
 
     /// The configuration as written to config.json.
@@ -115,7 +121,8 @@ module NnqmRp =
               "paths", Json.integer c.Paths; "tau", Json.number c.Tau; "points", Json.integer c.Points
               "omega", Json.number c.Omega; "a", Json.number c.A; "g", Json.number c.G; "width", Json.integer c.Width
               "inputs", Json.integer c.Inputs; "modes", Json.integer c.Modes; "length", Json.number c.KernelLength
-              "substeps", Json.integer c.Substeps; "threshold", Json.number c.Threshold; "seed", Json.integer c.Seed ]
+              "substeps", Json.integer c.Substeps; "threshold", Json.number c.Threshold; "cluster_distance", Json.number c.ClusterDistance
+              "seed", Json.integer c.Seed ]
 
     let private rows (t: torch.Tensor) =
         let width = int t.shape.[1]
@@ -164,8 +171,11 @@ module NnqmRp =
             c.Processes |> List.mapi (fun i p ->
                 let data, description = windows c p
                 let test = ReflectionPositivity.test c.Tau c.Points c.Threshold (int (Seeds.Derive(c.Seed, "bootstrap-" + name p) % 1_000_000_007L)) 200 data
+                // Clustering: the same sampler on windows of three points spaced D/2 (fresh seeds), x(−D/2) against x(D/2).
+                let far, _ = windows { c with Points = 2; Tau = c.ClusterDistance / 2.0; Seed = Seeds.Derive(c.Seed, "clustering") } p
+                let clustering = ReflectionPositivity.clustering (int (Seeds.Derive(c.Seed, "bootstrap-clustering-" + name p) % 1_000_000_007L)) 200 (far |> Array.map (fun w -> w.[0], w.[2]))
                 progress.Report(i + 1, sprintf "%s: λ_min %s (%.1fσ)" (name p) (Estimate.format test.MinEigenvalue) test.Significance)
-                { Process = p; Description = description; Test = test
+                { Process = p; Description = description; Test = test; Clustering = clustering
                   Expected = if p = RpGaussianKernel then Violated else PositiveWithinErrors })
         { Config = c; Outcomes = outcomes; Seconds = clock.Elapsed.TotalSeconds }
 
@@ -183,12 +193,13 @@ module NnqmRp =
                             "λ_max", box (sprintf "%.4g" (Array.last o.Test.Eigenvalues))
                             "stationarity (max pull)", box (sprintf "%.1f" o.Test.StationarityPull)
                             "t → −t symmetry (max pull)", box (sprintf "%.1f" o.Test.ReflectionPull)
+                            sprintf "connected ⟨ff⟩ at D = %g" c.ClusterDistance, box (Estimate.format o.Clustering)
                             "verdict", box (ReflectionPositivity.describe o.Test.Verdict)
                             "expected", box (ReflectionPositivity.describe o.Expected) ] ]
         String.concat "\n"
             [ "## Reflection positivity (Osterwalder–Schrader)\n"
-              sprintf "Gram matrices M_ij = ⟨f(x(t_i)) f(x(−t_j))⟩ with f = tanh(x/σ) at t = 0, τ, …, %dτ (τ = %g), %d independent samples per process; λ_min with a bootstrap error; a violation is λ_min below −%g standard errors. Stationarity and t → −t symmetry: the largest pull of ⟨f(x(t))⟩ − ⟨f(x(0))⟩ and of the same for f² over the window and of ⟨F_iΘF_j⟩ − ⟨F_jΘF_i⟩ over pairs (each about N(0, 1) when the property holds; the largest of several runs to about 2–3). Clustering is not tested: the windows are short. %.1f s.\n"
-                  (c.Points - 1) c.Tau c.Paths c.Threshold r.Seconds
+              sprintf "Gram matrices M_ij = ⟨f(x(t_i)) f(x(−t_j))⟩ with f = tanh(x/σ) at t = 0, τ, …, %dτ (τ = %g), %d independent samples per process; λ_min with a bootstrap error; a violation is λ_min below −%g standard errors. Stationarity and t → −t symmetry: the largest pull of ⟨f(x(t))⟩ − ⟨f(x(0))⟩ and of the same for f² over the window and of ⟨F_iΘF_j⟩ − ⟨F_jΘF_i⟩ over pairs (each about N(0, 1) when the property holds; the largest of several runs to about 2–3). Clustering: the connected ⟨f(x(0)) f(x(D))⟩ at D = %g, 0 within errors when correlations die out. %.1f s.\n"
+                  (c.Points - 1) c.Tau c.Paths c.Threshold c.ClusterDistance r.Seconds
               Table.toMarkdown table ]
 
     /// Writes the run.
@@ -206,6 +217,7 @@ module NnqmRp =
                                   "significance", Json.number o.Test.Significance
                                   "stationarity_pull", Json.number o.Test.StationarityPull
                                   "reflection_symmetry_pull", Json.number o.Test.ReflectionPull
+                                  "clustering", Json.object [ "mean", Json.number o.Clustering.Mean; "error", Json.number o.Clustering.Error ]
                                   "eigenvalues", Json.numbers o.Test.Eigenvalues
                                   "verdict", Json.text (match o.Test.Verdict with PositiveWithinErrors -> "positive" | Violated -> "violated")
                                   "expected", Json.text (match o.Expected with PositiveWithinErrors -> "positive" | Violated -> "violated")

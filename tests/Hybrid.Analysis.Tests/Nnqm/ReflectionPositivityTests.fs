@@ -47,4 +47,14 @@ let tests =
               let grown = windows (fun t -> exp (-abs t)) 0.25 2 20000 6 |> Array.map (Array.mapi (fun k x -> x * (1.0 + 0.2 * float k)))
               let t = ReflectionPositivity.test 0.25 3 3.0 1 200 grown
               Expect.isGreaterThan t.StationarityPull 10.0 "⟨f(x(t))⟩ is not constant"
+          }
+
+          test "clustering: the connected correlation vanishes at a large separation and not at a small one" {
+              let pairs (rho: float) seed =
+                  let g = Gaussian seed
+                  Array.init 20000 (fun _ -> let a = g.Next() in a, rho * a + sqrt (1.0 - rho * rho) * g.Next())
+              let far = ReflectionPositivity.clustering 1 200 (pairs (exp -10.0) 3)
+              Expect.isLessThan (abs far.Mean) (3.0 * far.Error) (sprintf "D = 10: %g ± %g" far.Mean far.Error)
+              let near = ReflectionPositivity.clustering 1 200 (pairs 0.5 4)
+              Expect.isGreaterThan near.Mean (10.0 * near.Error) (sprintf "ρ = 0.5: %g ± %g" near.Mean near.Error)
           } ]

@@ -22,6 +22,9 @@ let tests =
                   // Every process here is stationary and symmetric under t → −t: the largest of a few N(0, 1) pulls.
                   Expect.isLessThan (o.GetProperty("stationarity_pull").GetDouble()) 4.0 (sprintf "%s: stationary" name)
                   Expect.isLessThan (o.GetProperty("reflection_symmetry_pull").GetDouble()) 4.0 (sprintf "%s: t → −t symmetric" name)
+                  // Every one clusters: at D = 10 the connected correlation is 0 within 4σ.
+                  let cluster = o.GetProperty("clustering")
+                  Expect.isLessThan (abs (cluster.GetProperty("mean").GetDouble())) (4.0 * cluster.GetProperty("error").GetDouble()) (sprintf "%s: clusters" name)
               // e^{−t²/2}: K(0)K(0.5) − K(0.25)² = −0.33 for the linear functional; tanh keeps it far below zero.
               Expect.isLessThan (observables.GetProperty("gaussian-kernel").GetProperty("significance").GetDouble()) -10.0 "many standard errors below zero"
               Expect.equal (observables.GetProperty("gaussian-kernel").GetProperty("expected").GetString()) "violated" "theory says violated"
