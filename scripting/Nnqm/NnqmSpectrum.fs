@@ -61,6 +61,10 @@ type NnqmSpectrumResult =
       /// reaches), t₀ = Δt; the two lowest are reported.
       Gevp: GevpResult
       ExactGevpGaps: float[]
+      /// The connected four-point function at times 0, τ, 2τ, 3τ (τ = FourPointLag·Δt), and its exact value where known.
+      FourPoint: Estimate
+      ExactFourPoint: float option
+      FourPointLag: int
       /// Fraction of Langevin steps accepted (anharmonic diffusion only).
       Acceptance: float option
       Seconds: float }
@@ -273,6 +277,19 @@ module NnqmSpectrum =
             times.[first..], { Values = data.Values.[first..]; Covariance = Array2D.init n n (fun i j -> data.Covariance.[first + i, first + j]) }, fit
         else times, data, Spectral.fit OpenEnded times data states priors 1e-8
 
+    /// The connected four-point function G₄c(0, τ, 2τ, 3τ) = G₄ − G₂(τ)² − G₂(2τ)² − G₂(3τ)G₂(τ) of stationary paths
+    /// with ⟨y⟩ = 0, τ = lag·Δt, from per-path time averages, with a bootstrap error over paths.
+    let connectedFourPoint (values: float[]) (paths: int) (steps: int) (lag: int) (seed: int) =
+        let perPath =
+            Array.init paths (fun p ->
+                let y = values.[p * steps .. (p + 1) * steps - 1]
+                let origins = steps - 3 * lag
+                let mutable g4 = 0.0
+                for s in 0 .. origins - 1 do g4 <- g4 + y.[s] * y.[s + lag] * y.[s + 2 * lag] * y.[s + 3 * lag]
+                let g2 = Correlator.pathAutocorrelation y (3 * lag + 1)
+                [| g4 / float origins; g2.[lag]; g2.[2 * lag]; g2.[3 * lag] |])
+        Bootstrap.estimate seed 200 (fun m -> m.[0] - m.[1] * m.[1] - m.[2] * m.[2] - m.[3] * m.[1]) (Array.init 4 (fun k -> perPath |> Array.map (fun v -> v.[k])))
+
     /// Samples, measures and fits.
     let run (c: NnqmSpectrumConfig) (_: RunDirectory) : NnqmSpectrumResult =
         let clock = Diagnostics.Stopwatch.StartNew()
@@ -315,10 +332,22 @@ module NnqmSpectrum =
             | DeepOu _ -> [| c.Omega; c.Omega |]
             | Anharmonic g -> let aho = AnharmonicOscillator.Solve(g, 4) in [| aho.Energies.[1] - aho.Energies.[0]; aho.Energies.[3] - aho.Energies.[0] |]
         let uncertainty = uncertaintyProduct fit
+        let fourLag = max 1 (int (Math.Round(0.3 / c.Dt)))
+        let fourPoint = connectedFourPoint values c.Paths steps fourLag (int (Seeds.Derive(c.Seed, "four-point") % 1_000_000_007L))
+        let exactFourPoint =
+            let tau = float fourLag * c.Dt
+            match c.Process with
+            | Ou -> Some 0.0   // Gaussian: Wick's theorem leaves nothing connected
+            | Anharmonic g ->
+                let aho = AnharmonicOscillator.Solve(g, 24)
+                let g2 (t: float) = aho.EuclideanCorrelator(t)
+                Some(aho.EuclideanCorrelator(tau, tau, tau) - g2 tau ** 2.0 - g2 (2.0 * tau) ** 2.0 - g2 (3.0 * tau) * g2 tau)
+            | ErfOu _ | DeepOu _ -> None
         let exactKink, exactUncertainty = exactKinkAndUncertainty c
         { Config = c; Times = times; Correlator = data; Fit = fit; ExactGaps = gaps; ExactWeights = weights
           Gevp = gevp; ExactGevpGaps = exactGevp
           Kink = kink; ExactKink = exactKink; Uncertainty = uncertainty; ExactUncertainty = exactUncertainty
+          FourPoint = fourPoint; ExactFourPoint = exactFourPoint; FourPointLag = fourLag
           Acceptance = acceptance; Seconds = clock.Elapsed.TotalSeconds }
 
     /// The Markdown report.
@@ -351,6 +380,10 @@ module NnqmSpectrum =
               yield sprintf "GEVP of (y, y³, y⁵), t₀ = Δt, no priors: lowest gap %s (exact %.6g, plateau over lags %d…%d), next %s (exact %.6g, lags %d…%d; exact only when the three operators span the states y reaches, as for OU: otherwise biased upwards by states above the third, by up to e^{−(E₄ − E₂)t₀})."
                         (Estimate.format r.Gevp.Energies.[0]) r.ExactGevpGaps.[0] (fst r.Gevp.Windows.[0]) (snd r.Gevp.Windows.[0] + 1)
                         (Estimate.format r.Gevp.Energies.[1]) r.ExactGevpGaps.[1] (fst r.Gevp.Windows.[1]) (snd r.Gevp.Windows.[1] + 1)
+              yield ""
+              yield sprintf "Connected four-point function G₄c(0, τ, 2τ, 3τ), τ = %g: %s%s."
+                        (float r.FourPointLag * c.Dt) (Estimate.format r.FourPoint)
+                        (match r.ExactFourPoint with Some v -> sprintf " (exact %.6g)" v | None -> " (no closed form here)")
               match r.Acceptance with Some a -> yield sprintf "Langevin acceptance %.4f." a | None -> ()
               match r.Fit.Warning with Some w -> yield "**" + w + "**" | None -> () ]
 
@@ -363,9 +396,11 @@ module NnqmSpectrum =
                   "parameters", describe r.Config
                   "fit", Json.object [ "gaps", list r.Fit.Energies; "weights", list r.Fit.Amplitudes; "chi2_per_dof", Json.number r.Fit.Fit.ChiSquaredPerDof; "converged", System.Text.Json.Nodes.JsonValue.Create r.Fit.Fit.Converged ]
                   "exact", Json.object [ "gaps", Json.numbers r.ExactGaps; "weights", Json.numbers r.ExactWeights; "kink", Json.number r.ExactKink
-                                         "uncertainty_product", (match r.ExactUncertainty with Some u -> Json.number u | None -> null) ]
+                                         "uncertainty_product", (match r.ExactUncertainty with Some u -> Json.number u | None -> null)
+                                         "four_point_connected", (match r.ExactFourPoint with Some v -> Json.number v | None -> null) ]
                   "observables", Json.object [ "kink", Json.object [ "mean", Json.number r.Kink.Mean; "error", Json.number r.Kink.Error ]
-                                               "uncertainty_product", Json.object [ "mean", Json.number r.Uncertainty.Mean; "error", Json.number r.Uncertainty.Error ] ]
+                                               "uncertainty_product", Json.object [ "mean", Json.number r.Uncertainty.Mean; "error", Json.number r.Uncertainty.Error ]
+                                               "four_point_connected", Json.object [ "mean", Json.number r.FourPoint.Mean; "error", Json.number r.FourPoint.Error; "tau", Json.number (float r.FourPointLag * r.Config.Dt) ] ]
                   "gevp", Json.object [ "gaps", list r.Gevp.Energies.[0..1]; "exact_gaps", Json.numbers r.ExactGevpGaps
                                         "windows", Json.array [ for (a, b) in r.Gevp.Windows -> Json.array [ Json.integer (int64 a); Json.integer (int64 (b + 1)) ] ] ]
                   "acceptance", (match r.Acceptance with Some a -> Json.number a | None -> null)

@@ -35,4 +35,22 @@ public class AnharmonicOscillatorTests
         Assert.Equal(0.8037706512, h.Energies[0], 8);
         Assert.Contains("g -1", Assert.Throws<ArgumentException>(() => AnharmonicOscillator.Solve(-1)).Message);
     }
+
+    [Fact]
+    public void EuclideanCorrelatorsAreWicksAtZeroCouplingAndTheSpectralSumAtAny()
+    {
+        // g = 0: Gaussian, so the four-point function is the sum over the three pairings of G(t) = e^{−t}/2.
+        var h = AnharmonicOscillator.Solve(0, 12);
+        static double G(double t) => Math.Exp(-t) / 2;
+        double s1 = 0.3, s2 = 0.5, s3 = 0.2;
+        double wick = G(s1) * G(s3) + G(s1 + s2) * G(s2 + s3) + G(s1 + s2 + s3) * G(s2);
+        Assert.Equal(wick, h.EuclideanCorrelator(s1, s2, s3), 12);
+        Assert.Equal(G(0.7), h.EuclideanCorrelator(0.7), 12);
+        // g = 1: the two-point function is Σ|⟨0|x|n⟩|² e^{−(E_n − E₀)t}, and x is odd (⟨0|x|0⟩ = 0, three x vanish).
+        var a = AnharmonicOscillator.Solve(1, 20);
+        double sum = Enumerable.Range(0, 20).Sum(n => a.PositionElements[n] * a.PositionElements[n] * Math.Exp(-(a.Energies[n] - a.Energies[0]) * 0.4));
+        Assert.Equal(sum, a.EuclideanCorrelator(0.4), 12);
+        Assert.Equal(0.0, a.EuclideanCorrelator(0.1, 0.2), 10);
+        Assert.Throws<ArgumentException>(() => a.EuclideanCorrelator(-0.1));
+    }
 }

@@ -67,6 +67,7 @@ let tests =
               within3 "GEVP ω" found.[0] exactGevp.[0]
               within3 "GEVP 3ω" found.[1] exactGevp.[1]
               within3 "Δx Δp" (observable dir "uncertainty_product") 0.5
+              within3 "connected G₄ of a Gaussian process" (observable dir "four_point_connected") 0.0
               Directory.Delete(dir, true)
           }
 
@@ -92,6 +93,8 @@ let tests =
               let found, exactGevp = gevp dir
               within3 "GEVP E₁ − E₀" found.[0] exactGevp.[0]
               Expect.floatClose { absolute = 1e-8; relative = 0.0 } (exactValue dir "kink") 1.0 "the Thomas–Reiche–Kuhn sum over all states"
+              // A correlator at four distinct times, against ⟨0|x e^{−H̃τ} x e^{−H̃τ} x e^{−H̃τ} x|0⟩ minus its pairings.
+              within3 "connected G₄(0, τ, 2τ, 3τ)" (observable dir "four_point_connected") (exactValue dir "four_point_connected")
               Directory.Delete(dir, true)
           }
 
