@@ -213,11 +213,11 @@ module NnqmRp =
                       [ for o in r.Outcomes ->
                             name o.Process,
                             Json.object
-                                [ "min_eigenvalue", Json.object [ "mean", Json.number o.Test.MinEigenvalue.Mean; "error", Json.number o.Test.MinEigenvalue.Error ]
+                                [ "min_eigenvalue", Study.estimateJson o.Test.MinEigenvalue
                                   "significance", Json.number o.Test.Significance
                                   "stationarity_pull", Json.number o.Test.StationarityPull
                                   "reflection_symmetry_pull", Json.number o.Test.ReflectionPull
-                                  "clustering", Json.object [ "mean", Json.number o.Clustering.Mean; "error", Json.number o.Clustering.Error ]
+                                  "clustering", Study.estimateJson o.Clustering
                                   "eigenvalues", Json.numbers o.Test.Eigenvalues
                                   "verdict", Json.text (match o.Test.Verdict with PositiveWithinErrors -> "positive" | Violated -> "violated")
                                   "expected", Json.text (match o.Expected with PositiveWithinErrors -> "positive" | Violated -> "violated")

@@ -163,8 +163,18 @@ module NnqmSpectrum =
                 let a = Array.sum (Array.init x.Length (fun j -> w.[j] * MathNet.Numerics.SpecialFunctions.Erf(weight * x.[j]) * hs.[j].[n]))
                 w.[i] * a * a)))
 
-    /// The exact gaps and weights (lowest first), as many as the fit has states (OU has only one).
-    let exact (c: NnqmSpectrumConfig) =
+    /// The anharmonic oscillator diagonalised once for every exact value of a run: 41 levels, far more than the
+    /// Thomas–Reiche–Kuhn sum, the four-point function and the fitted states need.
+    let reference (g: float) (states: int) = AnharmonicOscillator.Solve(g, max 41 (2 * states + 2))
+
+    /// G₄c(0, τ, 2τ, 3τ) of the oscillator from its matrix elements: ⟨x x x x⟩ minus its three pairings.
+    let exactConnectedFourPoint (aho: AnharmonicOscillator) (tau: float) =
+        let g2 (t: float) = aho.EuclideanCorrelator(t)
+        aho.EuclideanCorrelator(tau, tau, tau) - g2 tau ** 2.0 - g2 (2.0 * tau) ** 2.0 - g2 (3.0 * tau) * g2 tau
+
+    /// The exact gaps and weights (lowest first), as many as the fit has states (OU has only one); `oscillator` is
+    /// the `reference` of an anharmonic run.
+    let exact (c: NnqmSpectrumConfig) (oscillator: AnharmonicOscillator option) =
         match c.Process with
         | Ou -> [| c.Omega |], [| 1.0 / (2.0 * c.Omega) |]
         | ErfOu a ->
@@ -176,14 +186,14 @@ module NnqmSpectrum =
         | DeepOu(_, sigmaW) ->
             let weights = ensembleWeights sigmaW (2 * c.States)
             Array.init c.States (fun m -> float (2 * m + 1) * c.Omega), Array.init c.States (fun m -> weights.[2 * m + 1])
-        | Anharmonic g ->
+        | Anharmonic _ ->
             // x is odd: it connects |0⟩ to the odd levels only.
-            let aho = AnharmonicOscillator.Solve(g, 2 * c.States + 1)
+            let aho = oscillator.Value
             Array.init c.States (fun m -> aho.Energies.[2 * m + 1] - aho.Energies.[0]),
             Array.init c.States (fun m -> aho.PositionElements.[2 * m + 1] ** 2.0)
 
     /// The exact kink −[G′(0⁺) − G′(0⁻)] and Δx Δp (where known), summed over all states, not only the fitted ones.
-    let exactKinkAndUncertainty (c: NnqmSpectrumConfig) =
+    let exactKinkAndUncertainty (c: NnqmSpectrumConfig) (oscillator: AnharmonicOscillator option) =
         match c.Process with
         | Ou -> 1.0, Some 0.5
         | ErfOu a ->
@@ -195,8 +205,8 @@ module NnqmSpectrum =
             let struct (x, w) = DeepNnqm.GaussHermite 160
             let mean = Array.sum (Array.map2 (fun xi wi -> let v = sigmaW * xi in wi * v * v / sqrt (1.0 + 4.0 * v * v)) x w)
             2.0 * c.Omega * sigmaW ** 2.0 * 4.0 / Math.PI * mean, None
-        | Anharmonic g ->
-            let aho = AnharmonicOscillator.Solve(g, 41)
+        | Anharmonic _ ->
+            let aho = oscillator.Value
             let odd = [ 1 .. 2 .. 39 ]
             let term power = odd |> List.sumBy (fun n -> (aho.Energies.[n] - aho.Energies.[0]) ** power * aho.PositionElements.[n] ** 2.0)
             2.0 * term 1.0, Some(sqrt (term 0.0 * term 2.0))
@@ -295,7 +305,8 @@ module NnqmSpectrum =
         let clock = Diagnostics.Stopwatch.StartNew()
         let steps = int (c.Length / c.Dt) + 1
         let lags = int (c.FitUntil / c.Dt)
-        let gaps, weights = exact c
+        let oscillator = match c.Process with Anharmonic g -> Some(reference g c.States) | _ -> None
+        let gaps, weights = exact c oscillator
         // The observable's paths [paths, steps]: y itself, erf(a u) of the standardised u = y √(2ω), or the
         // ground-state diffusion of the anharmonic oscillator.
         let observed, acceptance =
@@ -330,7 +341,7 @@ module NnqmSpectrum =
             // A mixture of systems (one per network): the level ω carries a full-rank 3 × 3 matrix E_θ[v vᵀ] of
             // overlaps, so every principal correlator falls as e^{−ωt}: the GEVP sees ω twice, not 3ω.
             | DeepOu _ -> [| c.Omega; c.Omega |]
-            | Anharmonic g -> let aho = AnharmonicOscillator.Solve(g, 4) in [| aho.Energies.[1] - aho.Energies.[0]; aho.Energies.[3] - aho.Energies.[0] |]
+            | Anharmonic _ -> let e = oscillator.Value.Energies in [| e.[1] - e.[0]; e.[3] - e.[0] |]
         let uncertainty = uncertaintyProduct fit
         let fourLag = max 1 (int (Math.Round(0.3 / c.Dt)))
         let fourPoint = connectedFourPoint values c.Paths steps fourLag (int (Seeds.Derive(c.Seed, "four-point") % 1_000_000_007L))
@@ -338,12 +349,9 @@ module NnqmSpectrum =
             let tau = float fourLag * c.Dt
             match c.Process with
             | Ou -> Some 0.0   // Gaussian: Wick's theorem leaves nothing connected
-            | Anharmonic g ->
-                let aho = AnharmonicOscillator.Solve(g, 24)
-                let g2 (t: float) = aho.EuclideanCorrelator(t)
-                Some(aho.EuclideanCorrelator(tau, tau, tau) - g2 tau ** 2.0 - g2 (2.0 * tau) ** 2.0 - g2 (3.0 * tau) * g2 tau)
+            | Anharmonic _ -> Some(exactConnectedFourPoint oscillator.Value tau)
             | ErfOu _ | DeepOu _ -> None
-        let exactKink, exactUncertainty = exactKinkAndUncertainty c
+        let exactKink, exactUncertainty = exactKinkAndUncertainty c oscillator
         { Config = c; Times = times; Correlator = data; Fit = fit; ExactGaps = gaps; ExactWeights = weights
           Gevp = gevp; ExactGevpGaps = exactGevp
           Kink = kink; ExactKink = exactKink; Uncertainty = uncertainty; ExactUncertainty = exactUncertainty
@@ -389,7 +397,7 @@ module NnqmSpectrum =
 
     /// Writes the run.
     let write (dir: RunDirectory) (r: NnqmSpectrumResult) =
-        let list (es: Estimate[]) = Json.array [ for e in es -> Json.object [ "mean", Json.number e.Mean; "error", Json.number e.Error ] ]
+        let list (es: Estimate[]) = Json.array [ for e in es -> Study.estimateJson e ]
         Json.write (dir.File "summary.json")
             (Json.object
                 [ "experiment", Json.text "nnqm-spectrum"
@@ -398,9 +406,8 @@ module NnqmSpectrum =
                   "exact", Json.object [ "gaps", Json.numbers r.ExactGaps; "weights", Json.numbers r.ExactWeights; "kink", Json.number r.ExactKink
                                          "uncertainty_product", (match r.ExactUncertainty with Some u -> Json.number u | None -> null)
                                          "four_point_connected", (match r.ExactFourPoint with Some v -> Json.number v | None -> null) ]
-                  "observables", Json.object [ "kink", Json.object [ "mean", Json.number r.Kink.Mean; "error", Json.number r.Kink.Error ]
-                                               "uncertainty_product", Json.object [ "mean", Json.number r.Uncertainty.Mean; "error", Json.number r.Uncertainty.Error ]
-                                               "four_point_connected", Json.object [ "mean", Json.number r.FourPoint.Mean; "error", Json.number r.FourPoint.Error; "tau", Json.number (float r.FourPointLag * r.Config.Dt) ] ]
+                  "observables", Study.estimatesJson [ "kink", r.Kink; "uncertainty_product", r.Uncertainty; "four_point_connected", r.FourPoint ]
+                  "four_point_tau", Json.number (float r.FourPointLag * r.Config.Dt)
                   "gevp", Json.object [ "gaps", list r.Gevp.Energies.[0..1]; "exact_gaps", Json.numbers r.ExactGevpGaps
                                         "windows", Json.array [ for (a, b) in r.Gevp.Windows -> Json.array [ Json.integer (int64 a); Json.integer (int64 (b + 1)) ] ] ]
                   "acceptance", (match r.Acceptance with Some a -> Json.number a | None -> null)

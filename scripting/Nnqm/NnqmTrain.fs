@@ -99,7 +99,7 @@ module NnqmTrain =
     let run (c: NnqmTrainConfig) (_: RunDirectory) : NnqmTrainResult =
         let clock = Diagnostics.Stopwatch.StartNew()
         // The target: G(t) = Σₙ |⟨0|x|n⟩|² e^{−(Eₙ − E₀)t} over the odd levels, from exact diagonalisation.
-        let aho = AnharmonicOscillator.Solve(c.G, 2 * c.States + 10)
+        let aho = NnqmSpectrum.reference c.G (c.States + 5)
         let odd = [ 1 .. 2 .. 2 * c.States + 9 ]
         let matchTimes = Array.init c.MatchPoints (fun i -> c.TMax * float i / float (c.MatchPoints - 1))
         let target = matchTimes |> Array.map (fun t -> odd |> List.sumBy (fun n -> aho.PositionElements.[n] ** 2.0 * exp (-(aho.Energies.[n] - aho.Energies.[0]) * t)))
@@ -127,9 +127,7 @@ module NnqmTrain =
         let fourLag = max 1 (int (Math.Round(0.3 / c.Dt)))
         let tau = float fourLag * c.Dt
         let fourPoint = NnqmSpectrum.connectedFourPoint values c.Paths steps fourLag (int (Seeds.Derive(c.Seed, "four-point") % 1_000_000_007L))
-        let aho24 = AnharmonicOscillator.Solve(c.G, 24)
-        let g2 (t: float) = aho24.EuclideanCorrelator(t)
-        let exactFour = aho24.EuclideanCorrelator(tau, tau, tau) - g2 tau ** 2.0 - g2 (2.0 * tau) ** 2.0 - g2 (3.0 * tau) * g2 tau
+        let exactFour = NnqmSpectrum.exactConnectedFourPoint aho tau
         { Config = c; Losses = losses; Rates = rates
           ModelSpectrum = model.Spectrum(1e-10) |> Seq.map (fun struct (g, w) -> g, w) |> List.ofSeq
           Truncation = model.TruncationError()
@@ -171,7 +169,7 @@ module NnqmTrain =
 
     /// Writes the run.
     let write (dir: RunDirectory) (r: NnqmTrainResult) =
-        let list (es: Estimate[]) = Json.array [ for e in es -> Json.object [ "mean", Json.number e.Mean; "error", Json.number e.Error ] ]
+        let list (es: Estimate[]) = Json.array [ for e in es -> Study.estimateJson e ]
         Json.write (dir.File "summary.json")
             (Json.object
                 [ "experiment", Json.text "nnqm-train"
@@ -182,7 +180,8 @@ module NnqmTrain =
                   "model", Json.object [ "gaps", Json.numbers [| for (g, _) in r.ModelSpectrum -> g |]; "weights", Json.numbers [| for (_, w) in r.ModelSpectrum -> w |]
                                          "rates", Json.numbers r.Rates; "truncation", Json.number r.Truncation; "final_loss", Json.number (Array.last r.Losses) ]
                   "exact", Json.object [ "gaps", Json.numbers r.ExactGaps; "weights", Json.numbers r.ExactWeights; "four_point_connected", Json.number r.ExactFourPoint ]
-                  "observables", Json.object [ "four_point_connected", Json.object [ "mean", Json.number r.FourPoint.Mean; "error", Json.number r.FourPoint.Error; "tau", Json.number r.FourPointTau ] ]
+                  "observables", Study.estimatesJson [ "four_point_connected", r.FourPoint ]
+                  "four_point_tau", Json.number r.FourPointTau
                   "warning", (match r.Recovered.Warning with Some w -> Json.text w | None -> null)
                   "runtime", Json.text TorchRuntime.Description ])
         Measurements.write (dir.File "measurements.csv")
