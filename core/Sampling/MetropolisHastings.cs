@@ -24,7 +24,9 @@ public sealed class MetropolisHastings : IDisposable
     /// <param name="seed">Seeds every random number of the sampler.</param>
     /// <param name="targetAcceptance">Acceptance the scale adapts to during thermalisation, in [0.05, 0.95].</param>
     /// <param name="device">Device of all tensors (default CPU).</param>
-    public MetropolisHastings(IAction action, IProposal proposal, int chains, long seed, double targetAcceptance = 0.5, Device? device = null)
+    /// <param name="initial">Starting configurations [chains, ..shape] (copied); default small Gaussian ones, which suit
+    /// flat spaces but not constrained ones such as unit vectors.</param>
+    public MetropolisHastings(IAction action, IProposal proposal, int chains, long seed, double targetAcceptance = 0.5, Device? device = null, Tensor? initial = null)
     {
         ArgumentNullException.ThrowIfNull(action);
         ArgumentNullException.ThrowIfNull(proposal);
@@ -41,8 +43,17 @@ public sealed class MetropolisHastings : IDisposable
         Device = device ?? CPU;
         generator = new Generator((ulong)seed, Device);
         // The chain state belongs to the sampler, never to a caller's dispose scope.
-        state = randn(ActionShapes.Batched(action, chains), dtype: ScalarType.Float64, device: Device, generator: generator).mul_(0.1).DetachFromDisposeScope();
-        currentAction = action.Action(state).DetachFromDisposeScope();
+        if (initial is null)
+            state = randn(ActionShapes.Batched(action, chains), dtype: ScalarType.Float64, device: Device, generator: generator).mul_(0.1).DetachFromDisposeScope();
+        else
+        {
+            ActionShapes.Check(action, initial, chains);
+            state = initial.detach().to(ScalarType.Float64).to(Device).clone().DetachFromDisposeScope();
+        }
+        using (no_grad())
+            currentAction = action.Action(state).DetachFromDisposeScope();
+        if (!currentAction.isfinite().all().item<bool>())
+            throw new ArgumentException($"the initial configurations have a non-finite action under {action.Describe()}");
     }
 
     /// <summary>The proposal (its scale is adapted by <see cref="Thermalize"/>).</summary>
@@ -66,6 +77,7 @@ public sealed class MetropolisHastings : IDisposable
     {
         using var scope = NewDisposeScope();
         var (proposed, correction) = Proposal.Propose(state, generator);
+        using var noGrad = no_grad();
         var proposedAction = action.Action(proposed);
         var logRatio = currentAction - proposedAction + correction;
         // A non-finite proposal is rejected, never accepted.
@@ -98,6 +110,43 @@ public sealed class MetropolisHastings : IDisposable
             double rate = accepted.Count(a => a) / (double)Chains;
             Proposal.Scale *= Math.Exp((rate - TargetAcceptance) / Math.Pow(t + 10, 0.6));
         }
+    }
+
+    /// <summary>Writes chains, proposal scale and generator state, so that sampling resumes bit for bit (on CPU).</summary>
+    public void Save(BinaryWriter writer)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        writer.Write(Proposal.Scale);
+        var values = state.cpu().data<double>().ToArray();
+        writer.Write(values.Length);
+        foreach (var v in values) writer.Write(v);
+        using var generatorState = generator.get_state();
+        var bytes = generatorState.data<byte>().ToArray();
+        writer.Write(bytes.Length);
+        writer.Write(bytes);
+    }
+
+    /// <summary>Restores what <see cref="Save"/> wrote; refuses a state of another shape.</summary>
+    public void Load(BinaryReader reader)
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        double scale = reader.ReadDouble();
+        int count = reader.ReadInt32();
+        if (count != state.numel())
+            throw new InvalidDataException($"the saved sampler holds {count} numbers, this one {state.numel()}: another number of chains or configuration shape");
+        var values = new double[count];
+        for (int i = 0; i < count; i++) values[i] = reader.ReadDouble();
+        var bytes = reader.ReadBytes(reader.ReadInt32());
+        var restored = tensor(values, state.shape, dtype: ScalarType.Float64).to(Device).DetachFromDisposeScope();
+        Tensor restoredAction;
+        using (no_grad()) restoredAction = action.Action(restored).DetachFromDisposeScope();
+        state.Dispose();
+        currentAction.Dispose();
+        state = restored;
+        currentAction = restoredAction;
+        Proposal.Scale = scale;
+        using var generatorState = tensor(bytes, dtype: ScalarType.Byte);
+        generator.set_state(generatorState);
     }
 
     /// <inheritdoc/>

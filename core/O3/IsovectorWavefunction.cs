@@ -1,0 +1,99 @@
+using System.Globalization;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Hybrid.O3;
+
+/// <summary>
+/// A variational l = 1 state of the rotor chain at zero momentum, by symmetry:
+/// ψ₁(n) = e^{u(n)} ẑ·V(n) with V = Σ_i (1 + w_i) n_i, where u = Σ_i f_u(x_i) and w_i = f_w(x_i) are
+/// <see cref="InvariantNetwork"/>s of the pair invariants x_i (shared weights). V is an O(3)-equivariant vector
+/// (invariant weights times the vectors n_i), so ẑ·V carries l = 1 exactly, its M = 0 component: ψ₁ is orthogonal to
+/// every singlet, the ground state included, and its energy bounds the lowest l = 1 level from above. Shared weights
+/// make it translation-invariant (zero momentum). It has nodes where ẑ·V = 0; ln|ψ₁| and its derivatives are taken
+/// away from them, where the local energy has its heavy tails.
+/// </summary>
+public sealed class IsovectorWavefunction : nn.Module<Tensor, Tensor>, IRotorWavefunction
+{
+    private readonly InvariantNetwork envelope;
+    private readonly InvariantNetwork weights;
+    private readonly List<Parameter> ordered;
+
+    /// <summary>An l = 1 wavefunction of a chain of <paramref name="sites"/>; both networks have hidden layers <paramref name="hidden"/>.</summary>
+    public IsovectorWavefunction(int sites, IReadOnlyList<int> hidden, long seed) : base(nameof(IsovectorWavefunction))
+    {
+        RotorChain.CheckSites(sites);
+        Sites = sites;
+        int range = RotorChain.InvariantRange(sites);
+        envelope = new InvariantNetwork(range, hidden, seed, "envelope");
+        weights = new InvariantNetwork(range, hidden, Sampling.Seeds.Derive(seed, "vector-weights"), "weights");
+        RegisterComponents();
+        ordered = envelope.Ordered.Concat(weights.Ordered).ToList();
+    }
+
+    /// <inheritdoc/>
+    public int Sites { get; }
+
+    /// <inheritdoc/>
+    public IReadOnlyList<long> ConfigurationShape => new long[] { Sites, 3 };
+
+    /// <inheritdoc/>
+    public IReadOnlyList<Parameter> Parameters => ordered;
+
+    /// <inheritdoc/>
+    public Tensor LogAbs(Tensor x, IReadOnlyList<Tensor>? parameters = null)
+    {
+        RotorChain.CheckConfigurations(x, Sites);
+        var (we, ww) = Split(parameters);
+        var c = RotorChain.Invariants(x, envelope.Range);
+        var u = envelope.SiteValues(c, we).sum(1);
+        var s = ((1 + weights.SiteValues(c, ww)) * x.select(2, 2)).sum(1);
+        return u + s.abs().log();
+    }
+
+    /// <inheritdoc/>
+    public WavefunctionDerivatives Derivatives(Tensor n)
+    {
+        RotorChain.CheckConfigurations(n, Sites);
+        var (c, atSite, atPartner) = RotorChain.PairInvariants(n, envelope.Range);
+        var (uValue, uGradient, uLaplacian) = envelope.SiteJets(c, atSite, atPartner);
+        var (wValue, wGradient, wLaplacian) = weights.SiteJets(c, atSite, atPartner);
+        // s = Σ_i (1 + w_i) z_i with z_i = ẑ·n_i: ∇_i z_i = ẑ − z_i n_i, Δ_i z_i = −2 z_i (an l = 1 harmonic).
+        var z = n.select(2, 2);
+        var axis = zeros(3, dtype: n.dtype, device: n.device);
+        axis[2] = 1;
+        var zGradient = axis - z.unsqueeze(-1) * n;                                    // [B, L, 3]
+        var scale = 1 + wValue;
+        var slots = z.unsqueeze(-1).unsqueeze(-1) * wGradient;                          // z_i ∂w_i/∂n_{i+d}
+        slots = cat(new[] { (slots.select(2, 0) + scale.unsqueeze(-1) * zGradient).unsqueeze(2), slots.narrow(2, 1, slots.shape[2] - 1) }, 2);
+        var sLaplacianSites = scale * (-2 * z) + z * wLaplacian + 2 * (wGradient.select(2, 0) * zGradient).sum(-1);
+        var s = (scale * z).sum(1);
+        var sGradient = RotorChain.GatherOffsets(slots);
+        var ratio = sGradient / s.reshape(-1, 1, 1);
+        var gradient = RotorChain.GatherOffsets(uGradient) + ratio;
+        var laplacian = uLaplacian.sum(1) + sLaplacianSites.sum(1) / s - ratio.square().sum(new long[] { 1, 2 });
+        return new WavefunctionDerivatives(uValue.sum(1) + s.abs().log(), gradient, laplacian);
+    }
+
+    /// <summary>The sign of ψ₁ (that of ẑ·V), for overlaps and checks.</summary>
+    public Tensor Sign(Tensor x)
+    {
+        var c = RotorChain.Invariants(x, weights.Range);
+        return ((1 + weights.SiteValues(c)) * x.select(2, 2)).sum(1).sign();
+    }
+
+    /// <inheritdoc/>
+    public override Tensor forward(Tensor x) => LogAbs(x);
+
+    /// <inheritdoc/>
+    public string Describe() => string.Create(CultureInfo.InvariantCulture,
+        $"{{\"kind\":\"isovector\",\"sites\":{Sites},\"envelope\":{envelope.Describe()},\"weights\":{weights.Describe()}}}");
+
+    private (IReadOnlyList<Tensor>? Envelope, IReadOnlyList<Tensor>? Weights) Split(IReadOnlyList<Tensor>? parameters)
+    {
+        if (parameters is null) return (null, null);
+        int k = envelope.Ordered.Count;
+        return (parameters.Take(k).ToList(), parameters.Skip(k).ToList());
+    }
+}

@@ -1,0 +1,83 @@
+using Hybrid.Runtime;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Hybrid.O3;
+
+/// <summary>
+/// The configuration space of the O(3) rotor chain: L unit vectors n_i ∈ S² on a periodic chain, batched as [B, L, 3].
+/// Holds the geometry every wavefunction and the Hamiltonian share: uniform configurations, the bonds, and the pair
+/// invariants n_i·n_{i+r} with their derivatives on the spheres.
+/// </summary>
+public static class RotorChain
+{
+    /// <summary>Throws an <see cref="ArgumentException"/> unless <paramref name="sites"/> ≥ 2.</summary>
+    public static void CheckSites(int sites)
+    {
+        if (sites < 2) throw new ArgumentException($"chain length L = {sites} is not allowed; it must be ≥ 2");
+    }
+
+    /// <summary>Throws an <see cref="ArgumentException"/> unless <paramref name="n"/> is [batch, sites, 3].</summary>
+    public static void CheckConfigurations(Tensor n, int sites)
+    {
+        if (n.dim() != 3 || n.shape[1] != sites || n.shape[2] != 3)
+            throw new ArgumentException($"configurations of shape [{string.Join(", ", n.shape)}] do not fit; expected [batch, {sites}, 3]");
+    }
+
+    /// <summary>The range of the pair invariants of a chain of <paramref name="sites"/>: r = 1 … ⌊L/2⌋ reaches every pair once.</summary>
+    public static int InvariantRange(int sites) => sites / 2;
+
+    /// <summary><paramref name="batch"/> configurations of independent uniform unit vectors (the strong-coupling ground state's density).</summary>
+    public static Tensor Uniform(long batch, int sites, Generator generator, Device? device = null)
+    {
+        CheckSites(sites);
+        TorchRuntime.EnsureLoaded();
+        var v = randn(new[] { batch, sites, 3L }, dtype: ScalarType.Float64, device: device ?? CPU, generator: generator);
+        return v / v.norm(-1, keepdim: true);
+    }
+
+    /// <summary>
+    /// Σ_bonds n_i·n_{i+1} of each configuration, [B, L, 3] → [B]: L bonds on a periodic chain of L ≥ 3, one bond for
+    /// L = 2 (two sites share a single link; a periodic sum would count it twice).
+    /// </summary>
+    public static Tensor BondSum(Tensor n)
+    {
+        if (n.shape[1] == 2) return (n.select(1, 0) * n.select(1, 1)).sum(-1);
+        return (n * n.roll(-1, 1)).sum(new long[] { 1, 2 });
+    }
+
+    /// <summary>
+    /// The pair invariants of every site and distance with their sphere derivatives, for the forward Laplacian:
+    /// c[b, i, r−1] = n_i·n_{i+r} for r = 1 … R; its gradient with respect to n_i, the tangent projection
+    /// n_{i+r} − c n_i, and with respect to n_{i+r}, n_i − c n_{i+r}. Its Laplacian is −2c on each of the two spheres
+    /// (n·a is an l = 1 harmonic), −4c in all, which the caller forms from c.
+    /// </summary>
+    public static (Tensor Invariants, Tensor GradientAtSite, Tensor GradientAtPartner) PairInvariants(Tensor n, int range)
+    {
+        var partners = Partners(n, range);                               // [B, L, R, 3]
+        var site = n.unsqueeze(2);                                       // [B, L, 1, 3]
+        var c = (site * partners).sum(-1);                               // [B, L, R]
+        var atSite = partners - c.unsqueeze(-1) * site;
+        var atPartner = site - c.unsqueeze(-1) * partners;
+        return (c, atSite, atPartner);
+    }
+
+    /// <summary>The pair invariants alone, c[b, i, r−1] = n_i·n_{i+r}, [B, L, R].</summary>
+    public static Tensor Invariants(Tensor n, int range) => (n.unsqueeze(2) * Partners(n, range)).sum(-1);
+
+    /// <summary>n_{i+r} for r = 1 … R: [B, L, R, 3].</summary>
+    private static Tensor Partners(Tensor n, int range) =>
+        stack(Enumerable.Range(1, range).Select(r => n.roll(-r, 1)).ToArray(), 2);
+
+    /// <summary>
+    /// Gathers per-site gradients given at offsets, g[b, i, d, :] = ∂f_i/∂n_{i+d} ([B, L, D, 3]), into the gradient of
+    /// Σ_i f_i with respect to each site, [B, L, 3].
+    /// </summary>
+    public static Tensor GatherOffsets(Tensor offsetGradient)
+    {
+        long offsets = offsetGradient.shape[2];
+        var total = offsetGradient.select(2, 0);
+        for (long d = 1; d < offsets; d++) total = total + offsetGradient.select(2, d).roll(d, 1);
+        return total;
+    }
+}

@@ -1,0 +1,61 @@
+using System.Globalization;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Hybrid.O3;
+
+/// <summary>
+/// A variational ground state of the rotor chain: ln ψ = Σ_i f(n_i·n_{i+1}, …, n_i·n_{i+R}) with one
+/// <see cref="InvariantNetwork"/> f shared by all sites, R = ⌊L/2⌋. It is O(3)-invariant (a function of invariants),
+/// translation-invariant (shared weights on the periodic chain) and nodeless (ψ = e^{ln ψ} &gt; 0), as the singlet
+/// ground state is. Without hidden layers it is the two-body Jastrow wavefunction ln ψ = Σ_r v_r Σ_i n_i·n_{i+r}.
+/// </summary>
+public sealed class SingletWavefunction : nn.Module<Tensor, Tensor>, IRotorWavefunction
+{
+    private readonly InvariantNetwork network;
+
+    /// <summary>A singlet wavefunction of a chain of <paramref name="sites"/> with hidden layers <paramref name="hidden"/> (empty: Jastrow).</summary>
+    public SingletWavefunction(int sites, IReadOnlyList<int> hidden, long seed) : base(nameof(SingletWavefunction))
+    {
+        RotorChain.CheckSites(sites);
+        Sites = sites;
+        network = new InvariantNetwork(RotorChain.InvariantRange(sites), hidden, seed);
+        RegisterComponents();
+    }
+
+    /// <inheritdoc/>
+    public int Sites { get; }
+
+    /// <summary>The per-site network.</summary>
+    public InvariantNetwork Network => network;
+
+    /// <inheritdoc/>
+    public IReadOnlyList<long> ConfigurationShape => new long[] { Sites, 3 };
+
+    /// <inheritdoc/>
+    public IReadOnlyList<Parameter> Parameters => network.Ordered;
+
+    /// <inheritdoc/>
+    public Tensor LogAbs(Tensor x, IReadOnlyList<Tensor>? weights = null)
+    {
+        RotorChain.CheckConfigurations(x, Sites);
+        return network.SiteValues(RotorChain.Invariants(x, network.Range), weights).sum(1);
+    }
+
+    /// <inheritdoc/>
+    public WavefunctionDerivatives Derivatives(Tensor n)
+    {
+        RotorChain.CheckConfigurations(n, Sites);
+        var (c, atSite, atPartner) = RotorChain.PairInvariants(n, network.Range);
+        var (value, gradient, laplacian) = network.SiteJets(c, atSite, atPartner);
+        return new WavefunctionDerivatives(value.sum(1), RotorChain.GatherOffsets(gradient), laplacian.sum(1));
+    }
+
+    /// <inheritdoc/>
+    public override Tensor forward(Tensor x) => LogAbs(x);
+
+    /// <inheritdoc/>
+    public string Describe() => string.Create(CultureInfo.InvariantCulture,
+        $"{{\"kind\":\"singlet\",\"sites\":{Sites},\"network\":{network.Describe()}}}");
+}

@@ -1,0 +1,75 @@
+using Hybrid.Training;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Hybrid.Vmc;
+
+/// <summary>
+/// Stochastic reconfiguration: replaces the energy gradient by the natural-gradient (imaginary-time) direction
+/// δ = (S + λ)⁻¹ ⟨Ō ε⟩ with S = ⟨Ō Ōᵀ⟩ the quantum geometric tensor of the batch, Ō = O − ⟨O⟩ and ε = E_loc − E, so
+/// that plain gradient descent θ ← θ − η δ is an imaginary-time step of size η. With more samples N than parameters P
+/// it solves the P×P system; with fewer (large networks) it uses minSR, the same δ by the identity
+/// (ŌᵀŌ/N + λ)⁻¹Ōᵀ = Ōᵀ(ŌŌᵀ/N + λ)⁻¹, solving N×N instead. λ is the diagonal shift that regularises the directions
+/// the batch does not resolve.
+/// </summary>
+public sealed class StochasticReconfiguration : IGradientTransform
+{
+    private readonly VariationalEnergy source;
+
+    /// <summary>Preconditions with the log-derivatives of <paramref name="source"/>'s last batch.</summary>
+    /// <param name="source">The objective whose evaluation the trainer just backpropagated.</param>
+    /// <param name="diagonalShift">λ &gt; 0 added to the diagonal of S.</param>
+    public StochasticReconfiguration(VariationalEnergy source, double diagonalShift = 1e-2)
+    {
+        this.source = source ?? throw new ArgumentNullException(nameof(source));
+        if (!(diagonalShift > 0) || !double.IsFinite(diagonalShift)) throw new ArgumentException($"diagonal shift {diagonalShift} is not allowed; it must be a finite number > 0");
+        DiagonalShift = diagonalShift;
+    }
+
+    /// <summary>λ.</summary>
+    public double DiagonalShift { get; }
+
+    /// <summary>Whether the last step solved in sample space (minSR, N &lt; P).</summary>
+    public bool LastUsedSampleSpace { get; private set; }
+
+    /// <summary>δ for centred log-derivatives <paramref name="centred"/> [N, P] and energy deviations <paramref name="deviations"/> [N].</summary>
+    public static Tensor Direction(Tensor centred, Tensor deviations, double diagonalShift, out bool sampleSpace)
+    {
+        long n = centred.shape[0], p = centred.shape[1];
+        sampleSpace = n < p;
+        if (!sampleSpace)
+        {
+            var s = centred.t().matmul(centred).div(n) + eye(p, dtype: centred.dtype, device: centred.device).mul(diagonalShift);
+            var f = centred.t().matmul(deviations).div(n);
+            return linalg.solve(s, f);
+        }
+        var t = centred.matmul(centred.t()).div(n) + eye(n, dtype: centred.dtype, device: centred.device).mul(diagonalShift);
+        return centred.t().matmul(linalg.solve(t, deviations)).div(n);
+    }
+
+    /// <inheritdoc/>
+    public void Apply(IReadOnlyList<Parameter> parameters, ObjectiveEvaluation evaluation)
+    {
+        var centred = source.LastCentredLogDerivatives ?? throw new InvalidOperationException("stochastic reconfiguration needs a variational-energy evaluation first");
+        var deviations = source.LastEnergyDeviations!;
+        var delta = Direction(centred, deviations, DiagonalShift, out bool sampleSpace);
+        LastUsedSampleSpace = sampleSpace;
+        // Columns follow the wavefunction's parameter order; the trainer's list may order them otherwise.
+        var columns = new Dictionary<IntPtr, (long Offset, long Size)>();
+        long offset = 0;
+        foreach (var p in source.WavefunctionParameters)
+        {
+            columns[p.Handle] = (offset, p.numel());
+            offset += p.numel();
+        }
+        using var _ = no_grad();
+        foreach (var p in parameters)
+        {
+            if (!columns.TryGetValue(p.Handle, out var c)) throw new InvalidOperationException("the trainer's model has a parameter the wavefunction does not declare");
+            var step = delta.narrow(0, c.Offset, c.Size).reshape(p.shape).to(p.dtype);
+            if (p.grad is null) p.grad = step.clone();
+            else p.grad.copy_(step);
+        }
+    }
+}
