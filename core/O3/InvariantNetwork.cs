@@ -6,16 +6,16 @@ using static TorchSharp.torch;
 namespace Hybrid.O3;
 
 /// <summary>
-/// One scalar per site of the rotor chain from that site's pair invariants x_i = (n_i·n_{i+1}, …, n_i·n_{i+R}), with
-/// the same weights at every site: f_i = s·x_i + w_out·tanh(W_k … tanh(W_1 x_i + b_1) … + b_k). Built on invariants it
+/// One scalar per site of the rotor chain from that site's pair invariants x_i (a <see cref="PairFeatures"/> set, e.g.
+/// n_i·n_{i+1}, …, n_i·n_{i+R}), with the same weights at every site: f_i = s·x_i + w_out·tanh(W_k … tanh(W_1 x_i + b_1) … + b_k). Built on invariants it
 /// is O(3)-invariant; with shared weights on the periodic chain, Σ_i f_i is translation-invariant. Without hidden
 /// layers it is the linear two-body (Jastrow) function Σ_r v_r n_i·n_{i+r}; with them, the linear part stays as a skip
 /// so the network can only improve on the Jastrow form.
 /// <para>
-/// Beside the value, the network computes its forward Laplacian: each site's output depends on the R + 1 sites
-/// i, i+1, …, i+R only, so gradients are carried as [B, L, R+1, 3, width] (one slot per offset) and the Laplacian
+/// Beside the value, the network computes its forward Laplacian: each site's output depends on the D sites
+/// i, i+1, …, i+D−1 only, so gradients are carried as [B, L, D, 3, width] (one slot per offset) and the Laplacian
 /// with them, layer by layer — linear maps act on all three alike, and tanh adds σ''|∇z|² to the Laplacian. Memory
-/// and work grow like L·R per configuration, never like the (3L)² Hessian.
+/// and work grow like L·D per configuration, never like the (3L)² Hessian.
 /// </para>
 /// <para>
 /// Every computation also takes the weights as arguments, either of the parameters' shapes or with a leading batch
@@ -28,23 +28,37 @@ public sealed class InvariantNetwork : nn.Module
     // per-sample Jacobian that stochastic reconfiguration solves with.
     private readonly List<Parameter> ordered = new();
     private readonly int[] hidden;
+    private readonly Tensor atFirst;   // [K, D]: one-hot offset a of each feature
+    private readonly Tensor atSecond;  // [K, D]: one-hot offset b
 
-    /// <summary>A network over invariants of range <paramref name="range"/> with hidden tanh layers <paramref name="hidden"/> (empty: Jastrow).</summary>
-    /// <param name="range">R ≥ 1: the distances r = 1 … R of the invariants.</param>
+    /// <summary>A network over the invariants <paramref name="features"/> with hidden tanh layers <paramref name="hidden"/> (empty: linear).</summary>
+    /// <param name="features">The pair invariants of each site.</param>
     /// <param name="hidden">Widths of the hidden layers, each 1 … 4096; empty for the linear (Jastrow) function.</param>
     /// <param name="seed">Seeds the initial hidden weights. The output and skip weights start at zero, so every
     /// network starts as ψ = const, the strong-coupling ground state.</param>
     /// <param name="name">The module's name.</param>
-    public InvariantNetwork(int range, IReadOnlyList<int> hidden, long seed, string name = nameof(InvariantNetwork)) : base(name)
+    public InvariantNetwork(PairFeatures features, IReadOnlyList<int> hidden, long seed, string name = nameof(InvariantNetwork)) : base(name)
     {
-        if (range < 1) throw new ArgumentException($"invariant range {range} is not allowed; it must be ≥ 1");
+        ArgumentNullException.ThrowIfNull(features);
         ArgumentNullException.ThrowIfNull(hidden);
         foreach (var h in hidden)
             if (h < 1 || h > 4096) throw new ArgumentException($"hidden width {h} is not allowed; each must lie in 1..4096");
         TorchRuntime.EnsureLoaded();
-        Range = range;
+        Features = features;
+        int range = features.Count;
         this.hidden = hidden.ToArray();
         var dtype = ScalarType.Float64;
+        var first = new double[features.Count * features.Offsets];
+        var second = new double[features.Count * features.Offsets];
+        for (int k = 0; k < features.Count; k++)
+        {
+            first[k * features.Offsets + features.Pairs[k].A] = 1;
+            second[k * features.Offsets + features.Pairs[k].B] = 1;
+        }
+        atFirst = tensor(first, new long[] { features.Count, features.Offsets }, dtype: dtype);
+        atSecond = tensor(second, new long[] { features.Count, features.Offsets }, dtype: dtype);
+        register_buffer("at_first", atFirst);
+        register_buffer("at_second", atSecond);
         using var generator = new Generator(unchecked((ulong)seed));
         using (no_grad())
         {
@@ -67,8 +81,8 @@ public sealed class InvariantNetwork : nn.Module
         ordered.Add(p);
     }
 
-    /// <summary>The invariants' range R.</summary>
-    public int Range { get; }
+    /// <summary>The pair invariants each site reads.</summary>
+    public PairFeatures Features { get; }
 
     /// <summary>Hidden widths (empty: the Jastrow function).</summary>
     public IReadOnlyList<int> Hidden => hidden;
@@ -76,7 +90,7 @@ public sealed class InvariantNetwork : nn.Module
     /// <summary>The parameters in the order the functional methods take their weights.</summary>
     public IReadOnlyList<Parameter> Ordered => ordered;
 
-    /// <summary>The per-site outputs f_i, [B, L], from invariants [B, L, R] and weights (the network's own when null).</summary>
+    /// <summary>The per-site outputs f_i, [B, L], from invariants [B, L, K] and weights (the network's own when null).</summary>
     public Tensor SiteValues(Tensor invariants, IReadOnlyList<Tensor>? weights = null)
     {
         var w = weights ?? ordered;
@@ -93,16 +107,17 @@ public sealed class InvariantNetwork : nn.Module
     }
 
     /// <summary>
-    /// The per-site outputs with their forward-Laplacian jets: value [B, L]; gradient [B, L, R+1, 3], slot d holding
-    /// ∂f_i/∂n_{i+d}; Laplacian [B, L] = Σ_j Δ_j f_i. Inputs come from <see cref="RotorChain.PairInvariants"/>.
+    /// The per-site outputs with their forward-Laplacian jets, with the network's own weights: value [B, L]; gradient
+    /// [B, L, D, 3], slot d holding ∂f_i/∂n_{i+d}; Laplacian [B, L] = Σ_j Δ_j f_i. Inputs come from
+    /// <see cref="RotorChain.PairInvariants"/>.
     /// </summary>
-    public (Tensor Value, Tensor Gradient, Tensor Laplacian) SiteJets(Tensor invariants, Tensor gradientAtSite, Tensor gradientAtPartner, IReadOnlyList<Tensor>? weights = null)
+    public (Tensor Value, Tensor Gradient, Tensor Laplacian) SiteJets(Tensor invariants, Tensor gradientAtFirst, Tensor gradientAtSecond)
     {
-        var w = weights ?? ordered;
+        var w = ordered;
         int k = 0;
-        var skip = InputLayer(invariants, gradientAtSite, gradientAtPartner, w[k++]);
+        var skip = InputLayer(invariants, gradientAtFirst, gradientAtSecond, w[k++]);
         if (hidden.Length == 0) return (skip.Value.squeeze(-1), skip.Gradient.squeeze(-1), skip.Laplacian.squeeze(-1));
-        var z = InputLayer(invariants, gradientAtSite, gradientAtPartner, w[k]);
+        var z = InputLayer(invariants, gradientAtFirst, gradientAtSecond, w[k]);
         z = z with { Value = AddBias(z.Value, w[k + 1]) };
         k += 2;
         var h = Tanh(z);
@@ -119,25 +134,19 @@ public sealed class InvariantNetwork : nn.Module
     }
 
     /// <summary>The network as a JSON fragment.</summary>
-    public string Describe() => $"{{\"range\":{Range},\"hidden\":[{string.Join(",", hidden)}]}}";
+    public string Describe() => $"{{\"features\":{Features.Describe()},\"hidden\":[{string.Join(",", hidden)}]}}";
 
     /// <summary>Value [B, L, H], gradient [B, L, D, 3, H] and Laplacian [B, L, H] of one layer's pre- or post-activations.</summary>
     private sealed record Jet(Tensor Value, Tensor Gradient, Tensor Laplacian);
 
-    // The first linear map, on the invariants: feature r depends on the site itself (slot 0, through every feature)
-    // and on its partner i + r (slot r, through feature r alone), so slot r of the gradient is one column of W times
-    // the partner's derivative — no dense [R, R+1] input Jacobian is ever formed.
-    private static Jet InputLayer(Tensor c, Tensor atSite, Tensor atPartner, Tensor w)
+    // The first linear map, on the invariants: feature k = (a, b) moves only with the site's neighbours at offsets a and
+    // b, so its two tangent derivatives land in those two slots of the gradient (through one-hot maps feature → slot);
+    // no dense [K, D, 3] input Jacobian is formed.
+    private Jet InputLayer(Tensor c, Tensor gradientAtFirst, Tensor gradientAtSecond, Tensor w)
     {
-        var value = Apply(c, w);                                           // [B, L, H]
-        var slot0 = Apply(atSite.transpose(2, 3), w);                      // [B, L, 3, H]
-        long range = c.shape[2];
-        long width = w.shape[^2];
-        var columns = w.dim() == 2
-            ? w.t().reshape(1, 1, range, 1, width)
-            : w.transpose(1, 2).reshape(w.shape[0], 1, range, 1, width);
-        var partners = atPartner.unsqueeze(-1) * columns;                  // [B, L, R, 3, H]
-        var gradient = cat(new[] { slot0.unsqueeze(2), partners }, 2);     // [B, L, R+1, 3, H]
+        var value = Apply(c, w);                                                              // [B, L, H]
+        var gradient = einsum("blkc,kd,hk->bldch", gradientAtFirst, atFirst, w)
+                     + einsum("blkc,kd,hk->bldch", gradientAtSecond, atSecond, w);           // [B, L, D, 3, H]
         var laplacian = Apply(c.mul(-4), w);
         return new Jet(value, gradient, laplacian);
     }

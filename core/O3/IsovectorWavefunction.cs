@@ -21,13 +21,18 @@ public sealed class IsovectorWavefunction : nn.Module<Tensor, Tensor>, IRotorWav
     private readonly List<Parameter> ordered;
 
     /// <summary>An l = 1 wavefunction of a chain of <paramref name="sites"/>; both networks have hidden layers <paramref name="hidden"/>.</summary>
-    public IsovectorWavefunction(int sites, IReadOnlyList<int> hidden, long seed) : base(nameof(IsovectorWavefunction))
+    /// <param name="sites">L ≥ 2.</param>
+    /// <param name="hidden">Hidden widths of both per-site networks (empty: linear in the invariants).</param>
+    /// <param name="seed">Seeds the initial weights.</param>
+    /// <param name="features">The invariants each site reads (default: its star out to ⌊L/2⌋).</param>
+    public IsovectorWavefunction(int sites, IReadOnlyList<int> hidden, long seed, PairFeatures? features = null) : base(nameof(IsovectorWavefunction))
     {
         RotorChain.CheckSites(sites);
         Sites = sites;
-        int range = RotorChain.InvariantRange(sites);
-        envelope = new InvariantNetwork(range, hidden, seed, "envelope");
-        weights = new InvariantNetwork(range, hidden, Sampling.Seeds.Derive(seed, "vector-weights"), "weights");
+        features ??= RotorChain.StarFeatures(sites);
+        features.CheckFits(sites);
+        envelope = new InvariantNetwork(features, hidden, seed, "envelope");
+        weights = new InvariantNetwork(features, hidden, Sampling.Seeds.Derive(seed, "vector-weights"), "weights");
         RegisterComponents();
         ordered = envelope.Ordered.Concat(weights.Ordered).ToList();
     }
@@ -46,7 +51,7 @@ public sealed class IsovectorWavefunction : nn.Module<Tensor, Tensor>, IRotorWav
     {
         RotorChain.CheckConfigurations(x, Sites);
         var (we, ww) = Split(parameters);
-        var c = RotorChain.Invariants(x, envelope.Range);
+        var c = RotorChain.Invariants(x, envelope.Features);
         var u = envelope.SiteValues(c, we).sum(1);
         var s = ((1 + weights.SiteValues(c, ww)) * x.select(2, 2)).sum(1);
         return u + s.abs().log();
@@ -56,9 +61,9 @@ public sealed class IsovectorWavefunction : nn.Module<Tensor, Tensor>, IRotorWav
     public WavefunctionDerivatives Derivatives(Tensor n)
     {
         RotorChain.CheckConfigurations(n, Sites);
-        var (c, atSite, atPartner) = RotorChain.PairInvariants(n, envelope.Range);
-        var (uValue, uGradient, uLaplacian) = envelope.SiteJets(c, atSite, atPartner);
-        var (wValue, wGradient, wLaplacian) = weights.SiteJets(c, atSite, atPartner);
+        var (c, atFirst, atSecond) = RotorChain.PairInvariants(n, envelope.Features);
+        var (uValue, uGradient, uLaplacian) = envelope.SiteJets(c, atFirst, atSecond);
+        var (wValue, wGradient, wLaplacian) = weights.SiteJets(c, atFirst, atSecond);
         // s = Σ_i (1 + w_i) z_i with z_i = ẑ·n_i: ∇_i z_i = ẑ − z_i n_i, Δ_i z_i = −2 z_i (an l = 1 harmonic).
         var z = n.select(2, 2);
         var axis = zeros(3, dtype: n.dtype, device: n.device);
@@ -79,7 +84,7 @@ public sealed class IsovectorWavefunction : nn.Module<Tensor, Tensor>, IRotorWav
     /// <summary>The sign of ψ₁ (that of ẑ·V), for overlaps and checks.</summary>
     public Tensor Sign(Tensor x)
     {
-        var c = RotorChain.Invariants(x, weights.Range);
+        var c = RotorChain.Invariants(x, weights.Features);
         return ((1 + weights.SiteValues(c)) * x.select(2, 2)).sum(1).sign();
     }
 

@@ -27,6 +27,9 @@ public static class RotorChain
     /// <summary>The range of the pair invariants of a chain of <paramref name="sites"/>: r = 1 … ⌊L/2⌋ reaches every pair once.</summary>
     public static int InvariantRange(int sites) => sites / 2;
 
+    /// <summary>The star of each site out to ⌊L/2⌋ (the Jastrow and per-site MLP features).</summary>
+    public static PairFeatures StarFeatures(int sites) => PairFeatures.Star(InvariantRange(sites));
+
     /// <summary><paramref name="batch"/> configurations of independent uniform unit vectors (the strong-coupling ground state's density).</summary>
     public static Tensor Uniform(long batch, int sites, Generator generator, Device? device = null)
     {
@@ -47,27 +50,31 @@ public static class RotorChain
     }
 
     /// <summary>
-    /// The pair invariants of every site and distance with their sphere derivatives, for the forward Laplacian:
-    /// c[b, i, r−1] = n_i·n_{i+r} for r = 1 … R; its gradient with respect to n_i, the tangent projection
-    /// n_{i+r} − c n_i, and with respect to n_{i+r}, n_i − c n_{i+r}. Its Laplacian is −2c on each of the two spheres
-    /// (n·a is an l = 1 harmonic), −4c in all, which the caller forms from c.
+    /// The pair invariants of every site with their sphere derivatives, for the forward Laplacian: for feature k of
+    /// pair (a, b), c[b', i, k] = n_{i+a}·n_{i+b}; its gradient with respect to n_{i+a} is the tangent projection
+    /// n_{i+b} − c n_{i+a}, with respect to n_{i+b} it is n_{i+a} − c n_{i+b}. Its Laplacian is −2c on each of the two
+    /// spheres (n·u is an l = 1 harmonic), −4c in all, which the caller forms from c.
     /// </summary>
-    public static (Tensor Invariants, Tensor GradientAtSite, Tensor GradientAtPartner) PairInvariants(Tensor n, int range)
+    public static (Tensor Invariants, Tensor GradientAtFirst, Tensor GradientAtSecond) PairInvariants(Tensor n, PairFeatures features)
     {
-        var partners = Partners(n, range);                               // [B, L, R, 3]
-        var site = n.unsqueeze(2);                                       // [B, L, 1, 3]
-        var c = (site * partners).sum(-1);                               // [B, L, R]
-        var atSite = partners - c.unsqueeze(-1) * site;
-        var atPartner = site - c.unsqueeze(-1) * partners;
-        return (c, atSite, atPartner);
+        var (first, second) = Partners(n, features);                      // [B, L, K, 3] each
+        var c = (first * second).sum(-1);                                 // [B, L, K]
+        return (c, second - c.unsqueeze(-1) * first, first - c.unsqueeze(-1) * second);
     }
 
-    /// <summary>The pair invariants alone, c[b, i, r−1] = n_i·n_{i+r}, [B, L, R].</summary>
-    public static Tensor Invariants(Tensor n, int range) => (n.unsqueeze(2) * Partners(n, range)).sum(-1);
+    /// <summary>The pair invariants alone, [B, L, K].</summary>
+    public static Tensor Invariants(Tensor n, PairFeatures features)
+    {
+        var (first, second) = Partners(n, features);
+        return (first * second).sum(-1);
+    }
 
-    /// <summary>n_{i+r} for r = 1 … R: [B, L, R, 3].</summary>
-    private static Tensor Partners(Tensor n, int range) =>
-        stack(Enumerable.Range(1, range).Select(r => n.roll(-r, 1)).ToArray(), 2);
+    /// <summary>n_{i+a} and n_{i+b} of every feature: [B, L, K, 3] each.</summary>
+    private static (Tensor First, Tensor Second) Partners(Tensor n, PairFeatures features)
+    {
+        var shifted = Enumerable.Range(0, features.Offsets).Select(d => d == 0 ? n : n.roll(-d, 1)).ToArray();
+        return (stack(features.Pairs.Select(p => shifted[p.A]).ToArray(), 2), stack(features.Pairs.Select(p => shifted[p.B]).ToArray(), 2));
+    }
 
     /// <summary>
     /// Gathers per-site gradients given at offsets, g[b, i, d, :] = ∂f_i/∂n_{i+d} ([B, L, D, 3]), into the gradient of

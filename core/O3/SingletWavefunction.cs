@@ -6,8 +6,9 @@ using static TorchSharp.torch;
 namespace Hybrid.O3;
 
 /// <summary>
-/// A variational ground state of the rotor chain: ln ψ = Σ_i f(n_i·n_{i+1}, …, n_i·n_{i+R}) with one
-/// <see cref="InvariantNetwork"/> f shared by all sites, R = ⌊L/2⌋. It is O(3)-invariant (a function of invariants),
+/// A variational ground state of the rotor chain: ln ψ = Σ_i f(x_i) with one <see cref="InvariantNetwork"/> f shared
+/// by all sites, x_i the site's pair invariants (by default n_i·n_{i+1}, …, n_i·n_{i+R}, R = ⌊L/2⌋; or the Gram matrix of a
+/// window of sites). It is O(3)-invariant (a function of invariants),
 /// translation-invariant (shared weights on the periodic chain) and nodeless (ψ = e^{ln ψ} &gt; 0), as the singlet
 /// ground state is. Without hidden layers it is the two-body Jastrow wavefunction ln ψ = Σ_r v_r Σ_i n_i·n_{i+r}.
 /// </summary>
@@ -16,11 +17,17 @@ public sealed class SingletWavefunction : nn.Module<Tensor, Tensor>, IRotorWavef
     private readonly InvariantNetwork network;
 
     /// <summary>A singlet wavefunction of a chain of <paramref name="sites"/> with hidden layers <paramref name="hidden"/> (empty: Jastrow).</summary>
-    public SingletWavefunction(int sites, IReadOnlyList<int> hidden, long seed) : base(nameof(SingletWavefunction))
+    /// <param name="sites">L ≥ 2.</param>
+    /// <param name="hidden">Hidden widths of the per-site network (empty: the linear Jastrow form).</param>
+    /// <param name="seed">Seeds the initial weights.</param>
+    /// <param name="features">The invariants each site reads (default: its star out to ⌊L/2⌋).</param>
+    public SingletWavefunction(int sites, IReadOnlyList<int> hidden, long seed, PairFeatures? features = null) : base(nameof(SingletWavefunction))
     {
         RotorChain.CheckSites(sites);
         Sites = sites;
-        network = new InvariantNetwork(RotorChain.InvariantRange(sites), hidden, seed);
+        features ??= RotorChain.StarFeatures(sites);
+        features.CheckFits(sites);
+        network = new InvariantNetwork(features, hidden, seed);
         RegisterComponents();
     }
 
@@ -40,15 +47,15 @@ public sealed class SingletWavefunction : nn.Module<Tensor, Tensor>, IRotorWavef
     public Tensor LogAbs(Tensor x, IReadOnlyList<Tensor>? weights = null)
     {
         RotorChain.CheckConfigurations(x, Sites);
-        return network.SiteValues(RotorChain.Invariants(x, network.Range), weights).sum(1);
+        return network.SiteValues(RotorChain.Invariants(x, network.Features), weights).sum(1);
     }
 
     /// <inheritdoc/>
     public WavefunctionDerivatives Derivatives(Tensor n)
     {
         RotorChain.CheckConfigurations(n, Sites);
-        var (c, atSite, atPartner) = RotorChain.PairInvariants(n, network.Range);
-        var (value, gradient, laplacian) = network.SiteJets(c, atSite, atPartner);
+        var (c, atFirst, atSecond) = RotorChain.PairInvariants(n, network.Features);
+        var (value, gradient, laplacian) = network.SiteJets(c, atFirst, atSecond);
         return new WavefunctionDerivatives(value.sum(1), RotorChain.GatherOffsets(gradient), laplacian.sum(1));
     }
 

@@ -24,7 +24,10 @@ let private smoke =
           "nnqm-kl", [ "--panels"; "4"; "--modes"; "3"; "--paths"; "100" ]
           "nnqm-spectrum", [ "--paths"; "200"; "--T"; "8"; "--states"; "1" ]
           "nnqm-rp", [ "--paths"; "200"; "--substeps"; "2"; "--modes"; "8" ]
-          "nnqm-train", [ "--steps"; "20"; "--paths"; "200"; "--T"; "8" ] ]
+          "nnqm-train", [ "--steps"; "20"; "--paths"; "200"; "--T"; "8" ]
+          "o3-ed", [ "--L"; "3"; "--g2"; "1"; "--lmax"; "3" ]
+          "o3-vmc", [ "--L"; "3"; "--steps"; "5"; "--chains"; "8"; "--measure"; "10"; "--hidden"; "4" ]
+          "o3-gap", [ "--L"; "3"; "--steps"; "5"; "--chains"; "8"; "--measure"; "10"; "--hidden"; "4" ] ]
 
 let private runSmoke (name: string) =
     let dir = Path.Combine(newDirectory "hybrid-fsx", "run")
@@ -59,12 +62,13 @@ let tests =
               Directory.Delete(root, true)
           }
 
-          test "every NN-FT and NN-QM experiment runs through dotnet fsi" {
+          test "every NN-FT, NN-QM and O(3) experiment runs through dotnet fsi" {
               // Each experiment, and a line of its report that says it ran to the end.
               for name, printed in
                   [ "nnft-correlators", "| G4c |"; "nnft-width", "## NN-FT width scan"; "nnft-phi4", "| delta_G4c |"
                     "nnft-momentum", "p₁ = p₂ = −p₃ = −p₄"; "nnft-cutoff", "against the cutoff"; "nnqm-kl", "Karhunen–Loève"
-                    "nnqm-spectrum", "gap (fit)"; "nnqm-rp", "Reflection positivity"; "nnqm-train", "gap (trained model)" ] do
+                    "nnqm-spectrum", "gap (fit)"; "nnqm-rp", "Reflection positivity"; "nnqm-train", "gap (trained model)"
+                    "o3-ed", "## Exact diagonalisation of the O(3) rotor chain"; "o3-vmc", "| local-energy variance |"; "o3-gap", "| m(L) = E₁ − E₀ |" ] do
                   let out, dir = runSmoke name
                   Expect.stringContains out printed (sprintf "%s prints its report" name)
                   Directory.Delete(Path.GetDirectoryName dir, true)

@@ -69,20 +69,26 @@ public class RotorWavefunctionTests
         foreach (var p in module.parameters()) p.copy_(randn(p.shape, dtype: p.dtype, generator: g).mul(scale));
     }
 
-    private static IRotorWavefunction Build(string kind, int sites, int[] hidden, long seed) =>
-        kind == "singlet" ? new SingletWavefunction(sites, hidden, seed) : new IsovectorWavefunction(sites, hidden, seed);
+    private static IRotorWavefunction Build(string kind, int sites, int[] hidden, long seed, int window = 0)
+    {
+        var features = window == 0 ? null : PairFeatures.Window(window);
+        return kind == "singlet" ? new SingletWavefunction(sites, hidden, seed, features) : new IsovectorWavefunction(sites, hidden, seed, features);
+    }
 
     [Theory]
-    [InlineData("singlet", 2, new int[0])]
-    [InlineData("singlet", 5, new int[0])]
-    [InlineData("singlet", 3, new[] { 6 })]
-    [InlineData("singlet", 8, new[] { 8, 5 })]
-    [InlineData("isovector", 2, new int[0])]
-    [InlineData("isovector", 4, new[] { 6 })]
-    [InlineData("isovector", 7, new[] { 5, 4 })]
-    public void ForwardLaplacianEqualsAutodiff(string kind, int sites, int[] hidden)
+    [InlineData("singlet", 2, new int[0], 0)]
+    [InlineData("singlet", 5, new int[0], 0)]
+    [InlineData("singlet", 3, new[] { 6 }, 0)]
+    [InlineData("singlet", 8, new[] { 8, 5 }, 0)]
+    [InlineData("singlet", 3, new[] { 6 }, 3)]
+    [InlineData("singlet", 7, new[] { 5, 4 }, 4)]
+    [InlineData("isovector", 2, new int[0], 0)]
+    [InlineData("isovector", 4, new[] { 6 }, 0)]
+    [InlineData("isovector", 7, new[] { 5, 4 }, 0)]
+    [InlineData("isovector", 5, new[] { 5 }, 5)]
+    public void ForwardLaplacianEqualsAutodiff(string kind, int sites, int[] hidden, int window)
     {
-        var wavefunction = Build(kind, sites, hidden, 3);
+        var wavefunction = Build(kind, sites, hidden, 3, window);
         Randomise((nn.Module)wavefunction, 17);
         using var g = new Generator(5);
         var n = RotorChain.Uniform(6, sites, g);
@@ -101,7 +107,7 @@ public class RotorWavefunctionTests
     {
         // Δ_{S²} f = Σ_a d²/dt² f(exp_n(t e_a)) at t = 0 for an orthonormal tangent frame e₁, e₂ (normal coordinates).
         const int sites = 4;
-        var wavefunction = new IsovectorWavefunction(sites, new[] { 5 }, 2);
+        var wavefunction = new IsovectorWavefunction(sites, new[] { 5 }, 2, PairFeatures.Window(3));
         Randomise(wavefunction, 23);
         using var g = new Generator(9);
         var n = RotorChain.Uniform(3, sites, g);
@@ -137,7 +143,7 @@ public class RotorWavefunctionTests
     public void SymmetriesOfTheAnsatze()
     {
         const int sites = 6;
-        var singlet = new SingletWavefunction(sites, new[] { 6 }, 1);
+        var singlet = new SingletWavefunction(sites, new[] { 6 }, 1, PairFeatures.Window(4));
         var isovector = new IsovectorWavefunction(sites, new[] { 6 }, 1);
         Randomise(singlet, 3);
         Randomise(isovector, 4);
@@ -181,6 +187,8 @@ public class RotorWavefunctionTests
         using var g = new Generator(4);
         var local = h.LocalValues(exact, RotorChain.Uniform(40, 2, g));
         Assert.True((local - exact.Energy).abs().max().item<double>() < 1e-10, $"E_loc spread {(local - exact.Energy).abs().max().item<double>():E2}");
+        // Two oracles, one answer: the Legendre-basis singlet and the |l m⟩ exact diagonalisation.
+        Assert.Equal(exact.Energy, RotorChainSpectrum.Solve(2, g2, 12).GroundEnergy, 10);
     }
 
     [Fact]

@@ -1,0 +1,78 @@
+namespace Hybrid.Scripting.O3
+
+open System
+open Hybrid.O3
+open Hybrid.Vmc
+
+/// Which state of the rotor chain a wavefunction describes.
+type RotorState =
+    /// The singlet ground state (nodeless).
+    | Ground
+    /// The lowest l = 1 state at zero momentum (ẑ·V with V an equivariant vector; it has nodes).
+    | Isovector
+
+/// A variational wavefunction of the O(3) rotor chain, declared as data over the core's definitions:
+/// `AnsatzSpec.Jastrow`, `Mlp [ 16; 16 ]`, `Window(4, [ 16; 16 ])`.
+type AnsatzSpec =
+    /// The two-body Jastrow form ln ψ = Σ_r v_r Σ_i n_i·n_{i+r}, r ≤ ⌊L/2⌋.
+    | Jastrow
+    /// A per-site tanh MLP of the site's star n_i·n_{i+r}, r ≤ ⌊L/2⌋, with the Jastrow form as a skip.
+    | Mlp of hidden: int list
+    /// A per-site tanh MLP of the star together with the Gram matrix of a window of consecutive sites: many-body
+    /// correlations at short distance.
+    | Window of width: int * hidden: int list
+
+/// Declaring, naming and building rotor-chain wavefunctions.
+module AnsatzSpec =
+
+    /// The ansatz names the command line accepts.
+    let names = [ "jastrow"; "mlp"; "window" ]
+
+    /// The short name.
+    let name spec =
+        match spec with
+        | Jastrow -> "jastrow"
+        | Mlp _ -> "mlp"
+        | Window _ -> "window"
+
+    /// The hidden widths (empty for Jastrow).
+    let hidden spec =
+        match spec with
+        | Jastrow -> []
+        | Mlp h | Window(_, h) -> h
+
+    /// The pair invariants each site reads on a chain of `sites`.
+    let features (sites: int) spec : PairFeatures =
+        match spec with
+        | Jastrow | Mlp _ -> RotorChain.StarFeatures sites
+        | Window(width, _) -> PairFeatures.StarAndWindow(RotorChain.InvariantRange sites, width)
+
+    /// The wavefunction of `state` on a chain of `sites`; raises ArgumentException naming a bad value.
+    let build (sites: int) (seed: int64) (state: RotorState) spec : IRotorWavefunction =
+        let f = features sites spec
+        match state with
+        | Ground -> upcast new SingletWavefunction(sites, List.toArray (hidden spec), seed, f)
+        | Isovector -> upcast new IsovectorWavefunction(sites, List.toArray (hidden spec), seed, f)
+
+    /// A readable description, e.g. "window 4, hidden 16,16".
+    let describeText spec =
+        let h = match hidden spec with [] -> "" | hs -> sprintf ", hidden %s" (hs |> List.map string |> String.concat ",")
+        match spec with
+        | Window(w, _) -> sprintf "window %d%s" w h
+        | _ -> name spec + h
+
+    /// The spec as JSON (config.json).
+    let describe spec =
+        Hybrid.Scripting.Pipeline.Json.object
+            [ "kind", Hybrid.Scripting.Pipeline.Json.text (name spec)
+              "hidden", Hybrid.Scripting.Pipeline.Json.numbers (hidden spec |> List.map float)
+              "window", (match spec with Window(w, _) -> Hybrid.Scripting.Pipeline.Json.integer (int64 w) | _ -> null) ]
+
+/// Names of the states on the command line.
+module RotorState =
+
+    /// "ground" or "l1".
+    let name state =
+        match state with
+        | Ground -> "ground"
+        | Isovector -> "l1"

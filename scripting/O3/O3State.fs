@@ -1,0 +1,97 @@
+namespace Hybrid.Scripting.O3
+
+open System
+open Deedle
+open Hybrid.Analysis.Statistics
+open Hybrid.Analysis.Reporting
+open Hybrid.O3
+open Hybrid.Runtime
+open Hybrid.Scripting.Pipeline
+
+type O3StateConfig =
+    { Sites: int
+      G2: float
+      State: RotorState
+      Vmc: VmcSettings
+      Checkpoint: CheckpointChoice }
+
+type O3StateResult =
+    { Config: O3StateConfig
+      Result: StateResult
+      Exact: RotorChainConvergence option }
+
+/// `o3-vmc`: one variational state of the rotor chain (the ground state or the l = 1 state) trained by stochastic
+/// reconfiguration and measured, beside exact diagonalisation where the chain is small enough.
+module O3State =
+
+    /// Exact diagonalisation beside VMC only while it is quick (at most this much memory).
+    let referenceLimit = 1L <<< 30
+
+    let options =
+        [ CommandLine.option "L" IntOption "4" "chain length L ≥ 2"
+          CommandLine.option "g2" FloatOption "1" "coupling g² > 0"
+          CommandLine.option "state" TextOption "ground" "ground (singlet) | l1 (lowest l = 1 state at zero momentum)"
+          yield! O3Vmc.options "1500"
+          yield! CheckpointOptions.options ]
+
+    let configure (o: ParsedOptions) : O3StateConfig =
+        let sites = O3Vmc.sites o
+        let g2 = O3Vmc.coupling o
+        let state =
+            match (CommandLine.text o "state" |> Option.defaultValue "ground").ToLowerInvariant() with
+            | "ground" -> Ground
+            | "l1" -> Isovector
+            | other -> raise (UsageError(sprintf "--state %s is not known; allowed: ground, l1" other))
+        let vmc = O3Vmc.settings o sites
+        CommandLine.validate (fun () -> AnsatzSpec.build sites 1L state vmc.Ansatz |> ignore)
+        { Sites = sites; G2 = g2; State = state; Vmc = vmc; Checkpoint = CheckpointOptions.choice o (O3Vmc.checkpointHeader sites g2 state vmc) }
+
+    let describe (c: O3StateConfig) =
+        Json.object
+            ([ "L", Json.integer (int64 c.Sites); "g2", Json.number c.G2; "state", Json.text (RotorState.name c.State) ]
+             @ O3Vmc.describeSettings c.Vmc @ CheckpointOptions.describe c.Checkpoint)
+
+    let run (c: O3StateConfig) (dir: RunDirectory) : O3StateResult =
+        let exact = O3Ed.reference c.Sites c.G2 referenceLimit
+        let checkpoint = Some(c.Checkpoint.PathIn dir, c.Checkpoint.Resume)
+        { Config = c; Result = O3Vmc.runState c.Sites c.G2 c.State c.Vmc checkpoint; Exact = exact }
+
+    let private exactEnergy (r: O3StateResult) =
+        r.Exact |> Option.map (fun e -> match r.Config.State with Ground -> e.Levels.GroundEnergy | Isovector -> e.Levels.ExcitedEnergy)
+
+    let report (r: O3StateResult) =
+        let c = r.Config
+        let s = r.Result
+        String.concat "\n"
+            [ yield sprintf "## VMC of the O(3) rotor chain: %s state, L = %d, g² = %g\n" (RotorState.name c.State) c.Sites c.G2
+              yield sprintf "Ansatz %s (%d parameters); %d SR steps (η = %g, λ = %g) on %d chains × %d samples, then %d samples per chain measured: %.1f s training, %.1f s measuring.\n"
+                        (AnsatzSpec.describeText c.Vmc.Ansatz) s.Parameters c.Vmc.Steps c.Vmc.LearningRate c.Vmc.DiagonalShift c.Vmc.Chains c.Vmc.SamplesPerChain c.Vmc.Measurements s.TrainSeconds s.MeasureSeconds
+              yield sprintf "| quantity | value |\n|---|---|\n| energy | %s |\n| local-energy variance | %.3e |\n| beyond 5σ / largest deviation | %.2e / %.1fσ |\n| acceptance | %.3f |\n| τ_int, split-R̂ | %.2f, %.3f |"
+                        (Estimate.format s.Energy) s.Variance s.TailFraction s.MaxDeviation s.Acceptance s.Energy.TauInt s.Energy.RHat
+              match exactEnergy r with
+              | Some e ->
+                  yield sprintf "| exact (ED, l_max = %d) | %.10f |\n| VMC − exact | %.2e (%.1fσ; relative %.1e) |"
+                            r.Exact.Value.Levels.LMax e (s.Energy.Mean - e) ((s.Energy.Mean - e) / s.Energy.Error) ((s.Energy.Mean - e) / abs e)
+              | None -> () ]
+
+    let write (dir: RunDirectory) (r: O3StateResult) =
+        Json.write (dir.File "summary.json")
+            (Json.object
+                [ "experiment", Json.text "o3-vmc"; "parameters", describe r.Config
+                  "observables", Study.estimatesJson [ "E", r.Result.Energy ]
+                  "state", O3Vmc.stateJson r.Result
+                  "exact", (match r.Exact with Some e -> O3Ed.referenceJson e | None -> null)
+                  "runtime", Json.text TorchRuntime.Description ])
+        O3Vmc.writeCurve dir r.Result
+        AtomicFile.writeText (dir.File "summary.md") (report r)
+        Study.writePlot dir "training.html" "VMC training" (sprintf "%s state, L = %d, g² = %g" (RotorState.name r.Config.State) r.Config.Sites r.Config.G2)
+            (Plots.history [ "energy", r.Result.Curve |> Array.map (fun (e, _, _) -> e); "variance", r.Result.Curve |> Array.map (fun (_, _, v) -> v) ])
+
+    let experiment : Experiment<O3StateConfig, O3StateResult> =
+        { Name = "o3-vmc"
+          Description = "one variational state of the O(3) rotor chain (ground or l = 1) by stochastic reconfiguration, against exact diagonalisation"
+          Options = options
+          Configure = configure
+          Describe = describe
+          Run = fun c dir -> let r = run c dir in write dir r; r
+          Report = report }

@@ -1,0 +1,217 @@
+namespace Hybrid.Scripting.O3
+
+open System
+open System.Diagnostics
+open Hybrid.Analysis.Statistics
+open Hybrid.Analysis.Reporting
+open Hybrid.IO
+open Hybrid.O3
+open Hybrid.Runtime
+open Hybrid.Sampling
+open Hybrid.Training
+open Hybrid.Vmc
+open Hybrid.Scripting.Pipeline
+open TorchSharp
+
+/// How a variational state is trained and measured.
+type VmcSettings =
+    { Ansatz: AnsatzSpec
+      /// Stochastic-reconfiguration steps.
+      Steps: int
+      /// Imaginary-time step η of SR (constant).
+      LearningRate: float
+      /// SR's diagonal shift λ.
+      DiagonalShift: float
+      /// Independent Metropolis chains.
+      Chains: int
+      /// Configurations per chain per training step.
+      SamplesPerChain: int
+      /// Configurations per chain in the final measurement.
+      Measurements: int
+      /// Configurations per local-energy evaluation (bounds the memory).
+      Chunk: int
+      Seed: int64 }
+
+/// A trained and measured variational state.
+type StateResult =
+    { State: RotorState
+      Sites: int
+      G2: float
+      /// The variational energy (Γ-method over the chains: τ_int, split-R̂).
+      Energy: Estimate
+      /// Variance of the local energy (zero for an eigenstate).
+      Variance: float
+      /// Fraction of local energies more than 5 standard deviations from the mean (heavy tails near nodes).
+      TailFraction: float
+      /// The largest |E_loc − E| in standard deviations.
+      MaxDeviation: float
+      Acceptance: float
+      Parameters: int64
+      /// Per training step: energy, its error, local-energy variance.
+      Curve: (float * float * float)[]
+      TrainSeconds: float
+      MeasureSeconds: float
+      /// Peak working set of the process after this state (bytes).
+      PeakMemory: int64 }
+
+/// Variational Monte Carlo of one state of the rotor chain, shared by every O(3) experiment: build the wavefunction,
+/// thermalise Metropolis chains of random single-site rotations on its Born density, train it by stochastic
+/// reconfiguration (minSR when parameters outnumber samples), then measure its energy with frozen parameters.
+module O3Vmc =
+
+    /// The checkpoint header of a state: training resumes only into the same ansatz, chain and coupling.
+    let checkpointHeader (sites: int) (g2: float) (state: RotorState) (s: VmcSettings) =
+        CheckpointHeader("o3-vmc", (AnsatzSpec.describe s.Ansatz).ToJsonString() + " " + RotorState.name state,
+                         RotorChainHamiltonian(sites, g2).Describe(), "Float64")
+
+    let private quantileTails (values: float[]) (mean: float) (variance: float) =
+        let sd = sqrt variance
+        if sd = 0.0 || Double.IsNaN sd then 0.0, 0.0
+        else
+            let deviations = values |> Array.map (fun v -> abs (v - mean) / sd)
+            (deviations |> Array.filter (fun d -> d > 5.0) |> Array.length |> float) / float values.Length, Array.max deviations
+
+    /// Trains and measures `state` on a chain of `sites` at g²; `checkpoint` (file, resume) keeps and restores training.
+    let runState (sites: int) (g2: float) (state: RotorState) (s: VmcSettings) (checkpoint: (string * bool) option) : StateResult =
+        let clock = Stopwatch.StartNew()
+        let seed = Seeds.Derive(s.Seed, sprintf "o3 %s L=%d g2=%g" (RotorState.name state) sites g2)
+        let psi = AnsatzSpec.build sites (Seeds.Derive(seed, "ansatz")) state s.Ansatz
+        let module' = psi :?> torch.nn.Module
+        let hamiltonian = RotorChainHamiltonian(sites, g2, LaplacianRoute.Forward, s.Chunk)
+        use start = new torch.Generator(uint64 (Seeds.Derive(seed, "start")))
+        use sampler =
+            new MetropolisHastings(BornDensity(psi), RandomRotationProposal(RotationMove.SingleSite, 1.0), s.Chains, Seeds.Derive(seed, "sampler"),
+                                   0.5, null, RotorChain.Uniform(int64 s.Chains, sites, start))
+        sampler.Thermalize(max 200 (20 * sites), true)
+        let objective = VariationalEnergy(psi, hamiltonian, sampler, s.SamplesPerChain, sites)
+        let sr = StochasticReconfiguration(objective, s.DiagonalShift)
+        // A constant step: imaginary-time evolution needs no annealing, and a schedule tied to --steps would make a
+        // resumed run differ from an uninterrupted one.
+        let schedule = LearningRateSchedule.Constant s.LearningRate
+        let options = TrainerOptions(Schedule = schedule, Optimizer = OptimizerKind.Sgd, DType = torch.ScalarType.Float64, GradientClipNorm = 0.0)
+        use trainer = new Trainer(module', objective, options, Seeds.Derive(seed, "trainer"), null, sr)
+        let header = checkpointHeader sites g2 state s
+        match checkpoint with
+        | Some(file, true) ->
+            trainer.LoadCheckpoint(file, header)
+            printfn "resumed %s from %s at step %d" (RotorState.name state) file trainer.CompletedSteps
+        | _ -> ()
+        let remaining = max 0 (s.Steps - trainer.CompletedSteps)
+        let progress = ProgressReporter(sprintf "vmc %s L=%d" (RotorState.name state) sites, remaining)
+        let every = max 1 (s.Steps / 10)
+        let curve = ResizeArray()
+        for i in 1 .. remaining do
+            let r = trainer.Step()
+            let get name = r.Diagnostics |> Seq.find (fun kv -> kv.Key = name) |> fun kv -> kv.Value
+            curve.Add((r.Loss, r.LossError, get "variance"))
+            checkpoint |> Option.iter (fun (file, _) -> if r.Step % every = 0 then trainer.SaveCheckpoint(file, header))
+            progress.Report(i, sprintf "E %.6f ± %.6f  var %.2e  acc %.2f  R̂ %.3f" r.Loss r.LossError (get "variance") (get "acceptance") (get "r_hat"))
+        checkpoint |> Option.iter (fun (file, _) -> trainer.SaveCheckpoint(file, header))
+        let trainSeconds = clock.Elapsed.TotalSeconds
+        // The measurement: parameters frozen, the chains go on; one sweep between configurations.
+        let measured = Stopwatch.StartNew()
+        let perChain = Array.init s.Chains (fun _ -> ResizeArray<float>())
+        let mutable accepted, proposed = 0L, 0L
+        let batches = max 1 (s.Measurements / 10)
+        let mprogress = ProgressReporter(sprintf "measure %s L=%d" (RotorState.name state) sites, s.Measurements, "samples")
+        let mutable taken = 0
+        while taken < s.Measurements do
+            let n = min batches (s.Measurements - taken)
+            let measure = VariationalEnergy(psi, hamiltonian, sampler, n, sites)
+            let struct (x, acceptance) = measure.Draw()
+            use x = x
+            use local = hamiltonian.LocalValues(psi, x)
+            let values = local.data<float>().ToArray()
+            for k in 0 .. n - 1 do
+                for c in 0 .. s.Chains - 1 do perChain.[c].Add values.[k * s.Chains + c]
+            accepted <- accepted + int64 (Math.Round(acceptance * float (n * sites * s.Chains)))
+            proposed <- proposed + int64 (n * sites * s.Chains)
+            taken <- taken + n
+            mprogress.Report(taken, sprintf "E %.6f" (values |> Array.average))
+        let replicas = perChain |> Array.map Seq.toArray
+        let all = Array.concat replicas
+        if all |> Array.exists (fun v -> not (Double.IsFinite v)) then
+            raise (Hybrid.Diagnostics.RunStoppedException(sprintf "the local energy of the %s state at L = %d, g² = %g is not finite in the measurement: the wavefunction blew up (try a smaller --lr)" (RotorState.name state) sites g2))
+        let energy = GammaMethod.analyze replicas
+        let mean = Array.average all
+        let variance = (all |> Array.sumBy (fun v -> (v - mean) ** 2.0)) / float (all.Length - 1)
+        let tail, maxDev = quantileTails all mean variance
+        { State = state; Sites = sites; G2 = g2; Energy = energy; Variance = variance; TailFraction = tail; MaxDeviation = maxDev
+          Acceptance = float accepted / float proposed; Parameters = VariationalState.ParameterCount psi
+          Curve = curve.ToArray(); TrainSeconds = trainSeconds; MeasureSeconds = measured.Elapsed.TotalSeconds
+          PeakMemory = Process.GetCurrentProcess().PeakWorkingSet64 }
+
+    /// One state's numbers as JSON.
+    let stateJson (r: StateResult) =
+        Json.object
+            [ "energy", Study.estimateJson r.Energy; "variance", Json.number r.Variance; "tail_fraction_5sigma", Json.number r.TailFraction
+              "max_deviation_sigma", Json.number r.MaxDeviation; "acceptance", Json.number r.Acceptance
+              "parameters", Json.integer r.Parameters; "train_seconds", Json.number r.TrainSeconds
+              "measure_seconds", Json.number r.MeasureSeconds; "seconds_per_step", Json.number (r.TrainSeconds / float (max 1 r.Curve.Length))
+              "peak_memory_bytes", Json.integer r.PeakMemory ]
+
+    /// training-<state>.csv: energy, error and variance per step.
+    let writeCurve (dir: RunDirectory) (r: StateResult) =
+        let steps = Array.init r.Curve.Length (fun i -> float (i + 1))
+        Measurements.write (dir.File(sprintf "training-%s.csv" (RotorState.name r.State)))
+            (Measurements.ofColumns
+                [ "step", [| steps |]; "energy", [| r.Curve |> Array.map (fun (e, _, _) -> e) |]
+                  "error", [| r.Curve |> Array.map (fun (_, e, _) -> e) |]; "variance", [| r.Curve |> Array.map (fun (_, _, v) -> v) |] ])
+
+    /// The options shared by the VMC experiments.
+    let options (steps: string) =
+        [ CommandLine.option "ansatz" TextOption "window" "wavefunction: jastrow | mlp | window (star and the Gram matrix of a window of sites)"
+          CommandLine.option "hidden" TextOption "16,16" "hidden widths of the per-site network, comma-separated (mlp, window)"
+          CommandLine.optional "window" IntOption "window width in sites, 2..L (default min(L, 4))"
+          CommandLine.option "steps" IntOption steps "stochastic-reconfiguration steps"
+          CommandLine.option "lr" FloatOption "0.1" "imaginary-time step η of stochastic reconfiguration"
+          CommandLine.option "diag-shift" FloatOption "0.001" "diagonal shift λ of the SR matrix"
+          CommandLine.option "chains" IntOption "128" "independent Metropolis chains"
+          CommandLine.option "samples-per-chain" IntOption "4" "configurations per chain per training step (one sweep apart)"
+          CommandLine.option "measure" IntOption "400" "configurations per chain in the final measurement"
+          CommandLine.option "chunk" IntOption "256" "configurations per local-energy evaluation (bounds memory)"
+          CommandLine.option "seed" IntOption "1" "random seed" ]
+
+    /// --L (≥ 2).
+    let sites (o: ParsedOptions) = CommandLine.intIn o "L" 2L 4096L |> CommandLine.required "L" |> int
+
+    /// --g2 (> 0).
+    let coupling (o: ParsedOptions) = CommandLine.positive o "g2"
+
+    let private widths (o: ParsedOptions) =
+        let text = CommandLine.text o "hidden" |> Option.defaultValue ""
+        text.Split(',', StringSplitOptions.TrimEntries ||| StringSplitOptions.RemoveEmptyEntries)
+        |> Array.map (fun w ->
+            match Int32.TryParse w with
+            | true, v when v >= 1 && v <= 4096 -> v
+            | _ -> raise (UsageError(sprintf "--hidden %s is not allowed: '%s' is not a width in 1..4096; give widths separated by commas, e.g. 16,16" text w)))
+        |> List.ofArray
+
+    /// The ansatz of a chain of `maxSites` (the window must fit the smallest chain it is used on: `minSites`).
+    let ansatz (o: ParsedOptions) (minSites: int) : AnsatzSpec =
+        match (CommandLine.text o "ansatz" |> Option.defaultValue "window").ToLowerInvariant() with
+        | "jastrow" -> Jastrow
+        | "mlp" -> Mlp(widths o)
+        | "window" ->
+            let w = CommandLine.intIn o "window" 2L 64L |> Option.map int |> Option.defaultValue (min minSites 4)
+            if w > minSites then raise (UsageError(sprintf "--window %d is not allowed: it must lie in 2..L = %d" w minSites))
+            Window(w, widths o)
+        | other -> raise (UsageError(sprintf "--ansatz %s is not known; allowed: %s" other (String.concat ", " AnsatzSpec.names)))
+
+    /// The settings from the command line.
+    let settings (o: ParsedOptions) (minSites: int) : VmcSettings =
+        { Ansatz = ansatz o minSites
+          Steps = CommandLine.intIn o "steps" 0L 10_000_000L |> CommandLine.required "steps" |> int
+          LearningRate = CommandLine.positive o "lr"
+          DiagonalShift = CommandLine.positive o "diag-shift"
+          Chains = CommandLine.intIn o "chains" 2L 1_000_000L |> CommandLine.required "chains" |> int
+          SamplesPerChain = CommandLine.intIn o "samples-per-chain" 1L 100_000L |> CommandLine.required "samples-per-chain" |> int
+          Measurements = CommandLine.intIn o "measure" 4L 100_000_000L |> CommandLine.required "measure" |> int
+          Chunk = CommandLine.intIn o "chunk" 1L 1_000_000L |> CommandLine.required "chunk" |> int
+          Seed = CommandLine.intIn o "seed" 0L Int64.MaxValue |> CommandLine.required "seed" }
+
+    /// The settings as JSON.
+    let describeSettings (s: VmcSettings) =
+        [ "ansatz", AnsatzSpec.describe s.Ansatz; "steps", Json.integer (int64 s.Steps); "lr", Json.number s.LearningRate
+          "diag_shift", Json.number s.DiagonalShift; "chains", Json.integer (int64 s.Chains); "samples_per_chain", Json.integer (int64 s.SamplesPerChain)
+          "measure", Json.integer (int64 s.Measurements); "chunk", Json.integer (int64 s.Chunk); "seed", Json.integer s.Seed ]
