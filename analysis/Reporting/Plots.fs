@@ -99,6 +99,19 @@ module Plots =
         |> Chart.withXAxisStyle (AxisType = StyleParam.AxisType.Log)
         |> Chart.withYAxisStyle (AxisType = StyleParam.AxisType.Log)
 
+    /// Named sets of estimates against x with error bars, beside named curves (e.g. a perturbative prediction or a
+    /// fitted extrapolation): how measurements follow a law. Undefined points are left out.
+    let againstCurves (title: string) (xTitle: string) (yTitle: string) (points: (string * (float * Estimate) list) list) (curves: (string * float[] * float[]) list) : GenericChart =
+        [ for name, set in points do
+              let shown = set |> List.filter (fun (x, e) -> Double.IsFinite x && Double.IsFinite e.Mean && Double.IsFinite e.Error)
+              yield
+                  Chart.Point(x = (shown |> List.map fst), y = (shown |> List.map (fun (_, e) -> e.Mean)), Name = name)
+                  |> Chart.withYErrorStyle (Array = (shown |> List.map (fun (_, e) -> e.Error) |> Array.ofList))
+          for name, x, y in curves do
+              yield Chart.Line(x = x, y = y, Name = name) ]
+        |> Chart.combine
+        |> labelled title xTitle yTitle
+
     /// Monte Carlo history of one or more named series against the trajectory (measurement) index, each on its
     /// own y-axis in a stack sharing the x-axis: quantities of different size (|M| and M²) never share a scale
     /// that flattens one of them. Long series are drawn with WebGL so that the browser stays responsive.

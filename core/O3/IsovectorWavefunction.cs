@@ -11,7 +11,8 @@ namespace Hybrid.O3;
 /// <see cref="InvariantNetwork"/>s of the pair invariants x_i (shared weights). V is an O(3)-equivariant vector
 /// (invariant weights times the vectors n_i), so ẑ·V carries l = 1 exactly, its M = 0 component: ψ₁ is orthogonal to
 /// every singlet, the ground state included, and its energy bounds the lowest l = 1 level from above. Shared weights
-/// make it translation-invariant (zero momentum). It has nodes where ẑ·V = 0; ln|ψ₁| and its derivatives are taken
+/// make it translation-invariant (zero momentum); with a momentum index k the sites are weighted by cos(2πk j/L), a
+/// standing wave of momenta ±2πk/L, for the one-particle dispersion. It has nodes where ẑ·V = 0; ln|ψ₁| and its derivatives are taken
 /// away from them, where the local energy has its heavy tails.
 /// </summary>
 public sealed class IsovectorWavefunction : nn.Module<Tensor, Tensor>, IRotorWavefunction
@@ -19,16 +20,23 @@ public sealed class IsovectorWavefunction : nn.Module<Tensor, Tensor>, IRotorWav
     private readonly InvariantNetwork envelope;
     private readonly InvariantNetwork weights;
     private readonly List<Parameter> ordered;
+    private readonly double[] phases;
 
     /// <summary>An l = 1 wavefunction of a chain of <paramref name="sites"/>; both networks have hidden layers <paramref name="hidden"/>.</summary>
     /// <param name="sites">L ≥ 2.</param>
     /// <param name="hidden">Hidden widths of both per-site networks (empty: linear in the invariants).</param>
     /// <param name="seed">Seeds the initial weights.</param>
     /// <param name="features">The invariants each site reads (default: its star out to ⌊L/2⌋).</param>
-    public IsovectorWavefunction(int sites, IReadOnlyList<int> hidden, long seed, PairFeatures? features = null) : base(nameof(IsovectorWavefunction))
+    /// <param name="momentum">k in p = 2πk/L, 0 ≤ k ≤ L/2: the sites are weighted by cos(p j), a standing wave of
+    /// momenta ±p, whose energy bounds the lowest l = 1 level at momentum p (the two have equal energy).</param>
+    public IsovectorWavefunction(int sites, IReadOnlyList<int> hidden, long seed, PairFeatures? features = null, int momentum = 0) : base(nameof(IsovectorWavefunction))
     {
         RotorChain.CheckSites(sites);
+        if (momentum < 0 || 2 * momentum > sites) throw new ArgumentException($"momentum index k = {momentum} is not allowed; it must lie in 0..{sites / 2} (p = 2πk/L)");
         Sites = sites;
+        Momentum = momentum;
+        // Sites where cos(p j) = 0 drop out of V; the standing wave is still a superposition of momenta ±p only.
+        phases = Enumerable.Range(0, sites).Select(j => Math.Cos(2 * Math.PI * momentum * j / sites)).ToArray();
         features ??= RotorChain.StarFeatures(sites);
         features.CheckFits(sites);
         envelope = new InvariantNetwork(features, hidden, seed, "envelope");
@@ -39,6 +47,9 @@ public sealed class IsovectorWavefunction : nn.Module<Tensor, Tensor>, IRotorWav
 
     /// <inheritdoc/>
     public int Sites { get; }
+
+    /// <summary>The momentum index k (p = 2πk/L).</summary>
+    public int Momentum { get; }
 
     /// <inheritdoc/>
     public IReadOnlyList<long> ConfigurationShape => new long[] { Sites, 3 };
@@ -53,7 +64,7 @@ public sealed class IsovectorWavefunction : nn.Module<Tensor, Tensor>, IRotorWav
         var (we, ww) = Split(parameters);
         var c = RotorChain.Invariants(x, envelope.Features);
         var u = envelope.SiteValues(c, we).sum(1);
-        var s = ((1 + weights.SiteValues(c, ww)) * x.select(2, 2)).sum(1);
+        var s = ((1 + weights.SiteValues(c, ww)) * Phases(x) * x.select(2, 2)).sum(1);
         return u + s.abs().log();
     }
 
@@ -69,10 +80,11 @@ public sealed class IsovectorWavefunction : nn.Module<Tensor, Tensor>, IRotorWav
         var axis = zeros(3, dtype: n.dtype, device: n.device);
         axis[2] = 1;
         var zGradient = axis - z.unsqueeze(-1) * n;                                    // [B, L, 3]
-        var scale = 1 + wValue;
-        var slots = z.unsqueeze(-1).unsqueeze(-1) * wGradient;                          // z_i ∂w_i/∂n_{i+d}
+        var phase = Phases(n);
+        var scale = (1 + wValue) * phase;
+        var slots = (phase * z).unsqueeze(-1).unsqueeze(-1) * wGradient;               // φ_i z_i ∂w_i/∂n_{i+d}
         slots = cat(new[] { (slots.select(2, 0) + scale.unsqueeze(-1) * zGradient).unsqueeze(2), slots.narrow(2, 1, slots.shape[2] - 1) }, 2);
-        var sLaplacianSites = scale * (-2 * z) + z * wLaplacian + 2 * (wGradient.select(2, 0) * zGradient).sum(-1);
+        var sLaplacianSites = scale * (-2 * z) + phase * (z * wLaplacian + 2 * (wGradient.select(2, 0) * zGradient).sum(-1));
         var s = (scale * z).sum(1);
         var sGradient = RotorChain.GatherOffsets(slots);
         var ratio = sGradient / s.reshape(-1, 1, 1);
@@ -85,15 +97,18 @@ public sealed class IsovectorWavefunction : nn.Module<Tensor, Tensor>, IRotorWav
     public Tensor Sign(Tensor x)
     {
         var c = RotorChain.Invariants(x, weights.Features);
-        return ((1 + weights.SiteValues(c)) * x.select(2, 2)).sum(1).sign();
+        return ((1 + weights.SiteValues(c)) * Phases(x) * x.select(2, 2)).sum(1).sign();
     }
+
+    /// cos(p j) of each site, [L], on the device and dtype of <paramref name="x"/>.
+    private Tensor Phases(Tensor x) => tensor(phases, dtype: x.dtype, device: x.device);
 
     /// <inheritdoc/>
     public override Tensor forward(Tensor x) => LogAbs(x);
 
     /// <inheritdoc/>
     public string Describe() => string.Create(CultureInfo.InvariantCulture,
-        $"{{\"kind\":\"isovector\",\"sites\":{Sites},\"envelope\":{envelope.Describe()},\"weights\":{weights.Describe()}}}");
+        $"{{\"kind\":\"isovector\",\"sites\":{Sites},\"momentum\":{Momentum},\"envelope\":{envelope.Describe()},\"weights\":{weights.Describe()}}}");
 
     private (IReadOnlyList<Tensor>? Envelope, IReadOnlyList<Tensor>? Weights) Split(IReadOnlyList<Tensor>? parameters)
     {

@@ -102,6 +102,22 @@ public class RotorWavefunctionTests
         Assert.True((forward.Gradient * n).sum(-1).abs().max().item<double>() < 1e-12);
     }
 
+    [Theory]
+    [InlineData(5, 1)]
+    [InlineData(6, 3)]
+    public void MomentumStatesHaveExactDerivativesToo(int sites, int momentum)
+    {
+        var wavefunction = new IsovectorWavefunction(sites, new[] { 4 }, 3, PairFeatures.StarAndWindow(sites / 2, 3), momentum);
+        Randomise(wavefunction, 31);
+        using var g = new Generator(8);
+        var n = RotorChain.Uniform(5, sites, g);
+        var forward = wavefunction.Derivatives(n);
+        var oracle = AutodiffDerivatives.Of(wavefunction, n);
+        Assert.True(forward.Gradient.allclose(oracle.Gradient, rtol: 0, atol: 1e-10));
+        Assert.True((forward.Laplacian - oracle.Laplacian).abs().max().item<double>() < 1e-10);
+        Assert.Contains("momentum index k = 4", Assert.Throws<ArgumentException>(() => new IsovectorWavefunction(6, new int[0], 1, null, 4)).Message);
+    }
+
     [Fact]
     public void LaplacianAgreesWithFiniteDifferencesAlongGeodesics()
     {

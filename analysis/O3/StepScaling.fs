@@ -1,0 +1,101 @@
+namespace Hybrid.Analysis.O3
+
+open System
+open Hybrid.Analysis.Statistics
+open Hybrid.Analysis.Fitting
+
+/// One continuum extrapolation of the lattice step-scaling function: Σ(a/L) = σ + A·f(a/L).
+type ContinuumFit =
+    { /// The form's name, e.g. "a/L".
+      Form: string
+      /// σ = Σ at a/L = 0.
+      Sigma: Estimate
+      /// The slope A.
+      Slope: float
+      ChiSquaredPerDof: float
+      /// f of the form, for drawing it.
+      Basis: float -> float }
+
+/// The continuum limit: every form's fit, the chosen central value and the spread of the forms as a systematic error.
+type ContinuumLimit =
+    { Fits: ContinuumFit list
+      /// The central value (the log-enhanced form when it could be fitted, else the first) with its statistical error.
+      Central: Estimate
+      /// Half the spread of σ between the forms.
+      Systematic: float
+      /// Central with statistical and systematic errors in quadrature.
+      Combined: Estimate }
+
+/// The Lüscher–Weisz–Wolff running coupling ū(L) = L·m(L) of the O(3) σ-model and its step-scaling function
+/// σ(2, u) = ū(2L) at ū(L) = u: perturbation theory, tuning a coupling to a target ū on noisy data, and the continuum
+/// extrapolation of the lattice Σ(2, u, a/L) with several forms of the cutoff effects.
+[<RequireQualifiedAccess>]
+module StepScaling =
+
+    /// b₀ = (N − 2)/(2π) for O(N), N = 3.
+    let b0 = 1.0 / (2.0 * Math.PI)
+
+    /// b₁ = (N − 2)/(2π)² for N = 3.
+    let b1 = 1.0 / (4.0 * Math.PI * Math.PI)
+
+    /// The two-loop step-scaling function σ(s, u) = u + b₀ ln s u² + (b₁ ln s + b₀² ln² s) u³.
+    let perturbative (s: float) (u: float) =
+        let l = log s
+        u + b0 * l * u * u + (b1 * l + b0 * b0 * l * l) * u * u * u
+
+    /// ū at L from ū₀ at L₀ by the two-loop running L dū/dL = b₀ū² + b₁ū³ (RK4 in ln L).
+    let running (u0: float) (l0: float) (l: float) =
+        let steps = 200
+        let h = log (l / l0) / float steps
+        let f u = b0 * u * u + b1 * u * u * u
+        let mutable u = u0
+        for _ in 1 .. steps do
+            let k1 = f u
+            let k2 = f (u + 0.5 * h * k1)
+            let k3 = f (u + 0.5 * h * k2)
+            let k4 = f (u + h * k3)
+            u <- u + h * (k1 + 2.0 * k2 + 2.0 * k3 + k4) / 6.0
+        u
+
+    /// The coupling g² at which ū = `target`, from measurements (g², ū ± δū) around it: a weighted straight line
+    /// ln ū = α + β ln g² through them (ū grows with g² like a power near the target), solved for the target; the
+    /// error propagates δα, δβ and their covariance. Also returns β, the logarithmic slope d ln ū / d ln g².
+    let tuneCoupling (target: float) (points: (float * Estimate) list) : Estimate * float =
+        if points.Length < 2 then invalidArg "points" "tuning a coupling needs at least two measurements"
+        let x = points |> List.map (fst >> log) |> Array.ofList
+        let y = points |> List.map (fun (_, e) -> log e.Mean) |> Array.ofList
+        let w = points |> List.map (fun (_, e) -> (e.Mean / e.Error) ** 2.0) |> Array.ofList
+        let sw, sx, sy = Array.sum w, Array.fold2 (fun a wi xi -> a + wi * xi) 0.0 w x, Array.fold2 (fun a wi yi -> a + wi * yi) 0.0 w y
+        let sxx = Array.fold2 (fun a wi xi -> a + wi * xi * xi) 0.0 w x
+        let sxy = Array.map3 (fun wi xi yi -> wi * xi * yi) w x y |> Array.sum
+        let d = sw * sxx - sx * sx
+        let beta = (sw * sxy - sx * sy) / d
+        let alpha = (sy - beta * sx) / sw
+        let varAlpha, varBeta, cov = sxx / d, sw / d, -sx / d
+        let lnG = (log target - alpha) / beta
+        // ln g²* = (ln u − α)/β: ∂/∂α = −1/β, ∂/∂β = −ln g²*/β.
+        let da, db = -1.0 / beta, -lnG / beta
+        let varLn = da * da * varAlpha + db * db * varBeta + 2.0 * da * db * cov
+        let g2 = exp lnG
+        Estimate.independent g2 (g2 * sqrt (max 0.0 varLn)) points.Length, beta
+
+    /// The forms of the cutoff effects: a/L, (a/L)², and the log-enhanced (a/L)²|ln(a/L)|³ expected for this model.
+    let forms : (string * (float -> float)) list =
+        [ "a/L", id; "(a/L)²", (fun x -> x * x); "(a/L)²|ln(a/L)|³", (fun x -> x * x * (abs (log x)) ** 3.0) ]
+
+    /// Fits Σ(a/L) = σ + A·f(a/L) for each form to Σ measured at lattice sizes L (a/L = 1/L).
+    let extrapolate (points: (int * Estimate) list) : ContinuumLimit =
+        if points.Length < 2 then invalidArg "points" "a continuum extrapolation needs Σ at two or more sizes"
+        let xs = points |> List.map (fun (l, _) -> 1.0 / float l) |> Array.ofList
+        let data = LeastSquares.ofErrors (points |> List.map (fun (_, e) -> e.Mean) |> Array.ofList) (points |> List.map (fun (_, e) -> e.Error) |> Array.ofList)
+        let fits =
+            [ for name, f in forms ->
+                  let model = { ParameterNames = [| "sigma"; "A" |]; Priors = [| Flat; Flat |]; Predict = fun p -> xs |> Array.map (fun x -> p.[0] + p.[1] * f x) }
+                  let r = LeastSquares.fit model data (LeastSquares.options [| (snd (List.last points)).Mean; 0.0 |])
+                  { Form = name; Sigma = Estimate.independent r.Parameters.[0] r.Errors.[0] points.Length; Slope = r.Parameters.[1]
+                    ChiSquaredPerDof = r.ChiSquaredPerDof; Basis = f } ]
+        let central = (List.last fits).Sigma
+        let sigmas = fits |> List.map (fun f -> f.Sigma.Mean)
+        let systematic = (List.max sigmas - List.min sigmas) / 2.0
+        { Fits = fits; Central = central; Systematic = systematic
+          Combined = Estimate.independent central.Mean (sqrt (central.Error ** 2.0 + systematic ** 2.0)) points.Length }

@@ -1,0 +1,58 @@
+module Hybrid.Analysis.Tests.O3.StepScalingTests
+
+open System
+open Expecto
+open Hybrid.Analysis.Statistics
+open Hybrid.Analysis.O3
+
+[<Tests>]
+let tests =
+    testList
+        "step scaling"
+        [ test "the two-loop step-scaling function has physics.md's coefficients" {
+              // σ(2, u) − u = 0.110318 u² + 0.029727 u³: read the coefficients off two small u.
+              let c2, c3 =
+                  let a, b = 1e-2, 2e-2
+                  let fa, fb = StepScaling.perturbative 2.0 a - a, StepScaling.perturbative 2.0 b - b
+                  // f = c2 u² + c3 u³ exactly (a cubic), so two points determine both.
+                  let c3 = (fb / (b * b) - fa / (a * a)) / (b - a)
+                  fa / (a * a) - c3 * a, c3
+              Expect.floatClose { absolute = 5e-7; relative = 0.0 } c2 0.110318 "b₀ ln 2"
+              // 0.0297276…: physics.md quotes it cut to six decimals.
+              Expect.floatClose { absolute = 1e-6; relative = 0.0 } c3 0.029727 "b₁ ln 2 + b₀² ln² 2"
+              Expect.floatClose { absolute = 5e-6; relative = 0.0 } (StepScaling.perturbative 2.0 1.0595) 1.21869 "at u = 1.0595"
+          }
+
+          test "two-loop running agrees with the expanded step-scaling function to O(u⁴)" {
+              for u in [ 0.05; 0.1; 0.2 ] do
+                  let difference = abs (StepScaling.running u 4.0 8.0 - StepScaling.perturbative 2.0 u)
+                  // The first neglected term is O(u⁴) with a coefficient of order b₀³ ln³2 ≈ 10⁻³.
+                  Expect.isLessThan difference (0.01 * u ** 4.0) (sprintf "u = %g" u)
+              Expect.isGreaterThan (StepScaling.running 1.0 4.0 8.0) 1.0 "asymptotic freedom: ū grows with L"
+          }
+
+          test "tuning a coupling recovers a power law's root, with the error of its inputs" {
+              let law g2 = 1.6 * g2 ** 1.3
+              let exactRoot = (1.0595 / 1.6) ** (1.0 / 1.3)
+              let points = [ for g2 in [ 0.5; 0.6; 0.7; 0.8 ] -> g2, Estimate.independent (law g2) (0.002 * law g2) 100 ]
+              let g2, slope = StepScaling.tuneCoupling 1.0595 points
+              Expect.floatClose { absolute = 1e-10; relative = 0.0 } g2.Mean exactRoot "the root"
+              Expect.floatClose { absolute = 1e-10; relative = 0.0 } slope 1.3 "the logarithmic slope"
+              // δ ln g² ≈ δ ln ū / β with ~4 points' worth of averaging: of order 0.002/1.3/√4.
+              Expect.isGreaterThan (g2.Error / g2.Mean) 2e-4 "the error is propagated, not zero"
+              Expect.isLessThan (g2.Error / g2.Mean) 2e-3 "and not larger than one point's"
+          }
+
+          test "continuum extrapolation recovers σ of data with known cutoff effects, and the forms' spread is the systematic" {
+              let sizes = [ 4; 6; 8; 12; 16 ]
+              let exact = 1.261210
+              let points = [ for l in sizes -> l, Estimate.independent (exact + 0.8 / float l) 1e-4 100 ]
+              let limit = StepScaling.extrapolate points
+              let linear = limit.Fits |> List.find (fun f -> f.Form = "a/L")
+              Expect.floatClose { absolute = 1e-8; relative = 0.0 } linear.Sigma.Mean exact "the a/L form is exact here"
+              Expect.floatClose { absolute = 1e-6; relative = 0.0 } linear.Slope 0.8 "its slope"
+              Expect.isLessThan linear.ChiSquaredPerDof 1e-6 "and fits perfectly"
+              Expect.isGreaterThan limit.Systematic 1e-3 "the wrong forms disagree, and that disagreement is reported"
+              Expect.isGreaterThan limit.Combined.Error limit.Central.Error "the combined error includes it"
+              Expect.throwsT<ArgumentException> (fun () -> StepScaling.extrapolate [ 4, Estimate.independent 1.0 0.1 1 ] |> ignore) "two sizes at least"
+          } ]
