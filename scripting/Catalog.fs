@@ -26,6 +26,8 @@ module Catalog =
           Experiment.command O3Ed.experiment
           Experiment.command O3State.experiment
           Experiment.command O3Gap.experiment
+          Experiment.command O3Running.experiment
+          Experiment.command O3StepScaling.experiment
           Merge.command [ Phi4Merge.merger; NnftMerge.merger ] ]
 
     /// The main job's stops, one per capability; the others join as they land.

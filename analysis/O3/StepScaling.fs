@@ -19,7 +19,8 @@ type ContinuumFit =
 /// The continuum limit: every form's fit, the chosen central value and the spread of the forms as a systematic error.
 type ContinuumLimit =
     { Fits: ContinuumFit list
-      /// The central value (the log-enhanced form when it could be fitted, else the first) with its statistical error.
+      /// The central value with its statistical error: the form of smallest χ²/dof, or a/L when no form has degrees of
+      /// freedom left (at accessible L the cutoff effects look like O(a)).
       Central: Estimate
       /// Half the spread of σ between the forms.
       Systematic: float
@@ -94,7 +95,10 @@ module StepScaling =
                   let r = LeastSquares.fit model data (LeastSquares.options [| (snd (List.last points)).Mean; 0.0 |])
                   { Form = name; Sigma = Estimate.independent r.Parameters.[0] r.Errors.[0] points.Length; Slope = r.Parameters.[1]
                     ChiSquaredPerDof = r.ChiSquaredPerDof; Basis = f } ]
-        let central = (List.last fits).Sigma
+        let central =
+            match fits |> List.filter (fun f -> Double.IsFinite f.ChiSquaredPerDof) with
+            | [] -> (List.head fits).Sigma
+            | fitted -> (fitted |> List.minBy (fun f -> f.ChiSquaredPerDof)).Sigma
         let sigmas = fits |> List.map (fun f -> f.Sigma.Mean)
         let systematic = (List.max sigmas - List.min sigmas) / 2.0
         { Fits = fits; Central = central; Systematic = systematic

@@ -10,6 +10,8 @@ type RotorState =
     | Ground
     /// The lowest l = 1 state at zero momentum (ẑ·V with V an equivariant vector; it has nodes).
     | Isovector
+    /// The lowest l = 1 state at momentum p = 2πk/L, k ≥ 1 (a standing wave of ±p), for the dispersion.
+    | Moving of k: int
 
 /// A variational wavefunction of the O(3) rotor chain, declared as data over the core's definitions:
 /// `AnsatzSpec.Jastrow`, `Mlp [ 16; 16 ]`, `Window(4, [ 16; 16 ])`.
@@ -53,6 +55,7 @@ module AnsatzSpec =
         match state with
         | Ground -> upcast new SingletWavefunction(sites, List.toArray (hidden spec), seed, f)
         | Isovector -> upcast new IsovectorWavefunction(sites, List.toArray (hidden spec), seed, f)
+        | Moving k -> upcast new IsovectorWavefunction(sites, List.toArray (hidden spec), seed, f, k)
 
     /// A readable description, e.g. "window 4, hidden 16,16".
     let describeText spec =
@@ -71,8 +74,9 @@ module AnsatzSpec =
 /// Names of the states on the command line.
 module RotorState =
 
-    /// "ground" or "l1".
+    /// "ground", "l1" or "l1-k1", …
     let name state =
         match state with
         | Ground -> "ground"
         | Isovector -> "l1"
+        | Moving k -> sprintf "l1-k%d" k

@@ -32,10 +32,11 @@ type O3GapResult =
 /// diagonalisation where the chain is small enough.
 module O3Gap =
 
-    /// Both states at (L, g²); the l = 1 state's seed differs through its name.
-    let measure (sites: int) (g2: float) (vmc: VmcSettings) : GapResult =
-        let ground = O3Vmc.runState sites g2 Ground vmc None
-        let excited = O3Vmc.runState sites g2 Isovector vmc None
+    /// Both states at (L, g²), reusing and extending a points directory when one is given; the l = 1 state's seed
+    /// differs through its name.
+    let measure (points: string option) (sites: int) (g2: float) (vmc: VmcSettings) : GapResult =
+        let ground = O3Points.state points sites g2 Ground vmc
+        let excited = O3Points.state points sites g2 Isovector vmc
         let e0, e1 = ground.Energy, excited.Energy
         let gap = Estimate.independent (e1.Mean - e0.Mean) (sqrt (e0.Error ** 2.0 + e1.Error ** 2.0)) (min e0.Samples e1.Samples)
         { Sites = sites; G2 = g2; Ground = ground; Excited = excited; Gap = gap }
@@ -56,7 +57,7 @@ module O3Gap =
 
     let run (c: O3GapConfig) (_: RunDirectory) : O3GapResult =
         let exact = O3Ed.reference c.Sites c.G2 O3State.referenceLimit
-        { Config = c; Result = measure c.Sites c.G2 c.Vmc; Exact = exact }
+        { Config = c; Result = measure None c.Sites c.G2 c.Vmc; Exact = exact }
 
     /// The comparison table, VMC against ED: one row per quantity.
     let table (r: GapResult) (exact: RotorChainConvergence option) =

@@ -57,7 +57,10 @@ module O3State =
         { Config = c; Result = O3Vmc.runState c.Sites c.G2 c.State c.Vmc checkpoint; Exact = exact }
 
     let private exactEnergy (r: O3StateResult) =
-        r.Exact |> Option.map (fun e -> match r.Config.State with Ground -> e.Levels.GroundEnergy | Isovector -> e.Levels.ExcitedEnergy)
+        match r.Config.State with
+        | Ground -> r.Exact |> Option.map (fun e -> e.Levels.GroundEnergy)
+        | Isovector -> r.Exact |> Option.map (fun e -> e.Levels.ExcitedEnergy)
+        | Moving _ -> None
 
     let report (r: O3StateResult) =
         let c = r.Config

@@ -1,0 +1,68 @@
+namespace Hybrid.Scripting.O3
+
+open System
+open System.IO
+open System.Text.Json.Nodes
+open Hybrid.Analysis.Statistics
+open Hybrid.Scripting.Pipeline
+
+/// Measured VMC states kept as files, one per (L, g², state): the checkpoints of the long O(3) studies. A study
+/// skips every state its points directory already holds, so an interrupted study resumes where it stopped, and
+/// several processes (replicas on a cluster, one per size) can fill one shared directory that a last run collects.
+/// Each file records the VMC settings it was measured with; a directory measured with other settings is refused.
+module O3Points =
+
+    let private fileName (sites: int) (g2: float) (state: RotorState) =
+        FormattableString.Invariant $"L{sites}-g2-{g2:R}-{RotorState.name state}.json"
+
+    /// Refuses (UsageError, before any work) a points directory with files measured under other settings.
+    let check (dir: string option) (settings: VmcSettings) =
+        match dir with
+        | Some d when Directory.Exists d ->
+            let expected = (Json.object (O3Vmc.describeSettings settings)).ToJsonString()
+            for file in Directory.GetFiles(d, "L*-g2-*.json") do
+                let recorded = JsonNode.Parse(File.ReadAllText file).["settings"].ToJsonString()
+                if recorded <> expected then
+                    raise (UsageError(sprintf "--points %s holds %s, measured with other VMC settings (%s, now %s); use another directory or the same settings" d (Path.GetFileName file) recorded expected))
+        | Some d when File.Exists d -> raise (UsageError(sprintf "--points %s is a file; give a directory" d))
+        | _ -> ()
+
+    // Json.number writes NaN as null.
+    let private value (node: JsonNode) = if isNull node then nan else node.GetValue<float>()
+
+    let private read (file: string) : StateResult option =
+        if not (File.Exists file) then None
+        else
+            let o = JsonNode.Parse(File.ReadAllText file)
+            let e = o.["energy"]
+            let energy =
+                { Estimate.independent (value e.["mean"]) (value e.["error"]) (e.["samples"].GetValue<int>()) with
+                    TauInt = value e.["tau_int"]; RHat = value e.["r_hat"] }
+            let number (name: string) = value o.[name]
+            Some
+                { State = Ground; Sites = o.["L"].GetValue<int>(); G2 = number "g2"; Energy = energy; Variance = number "variance"
+                  TailFraction = number "tail_fraction_5sigma"; MaxDeviation = number "max_deviation_sigma"; Acceptance = number "acceptance"
+                  Parameters = o.["parameters"].GetValue<int64>(); Curve = [||]; TrainSeconds = number "train_seconds"
+                  MeasureSeconds = number "measure_seconds"; PeakMemory = o.["peak_memory_bytes"].GetValue<int64>() }
+
+    /// The state at (L, g²): from the points directory when it is there, else measured and stored (atomically).
+    let state (dir: string option) (sites: int) (g2: float) (state: RotorState) (settings: VmcSettings) : StateResult =
+        let file = dir |> Option.map (fun d -> Path.Combine(d, fileName sites g2 state))
+        match file |> Option.bind read with
+        | Some r ->
+            printfn "reusing %s" file.Value
+            { r with State = state }
+        | None ->
+            let r = O3Vmc.runState sites g2 state settings None
+            file |> Option.iter (fun f ->
+                Directory.CreateDirectory(Path.GetDirectoryName f) |> ignore
+                let fields =
+                    match O3Vmc.stateJson r with
+                    | :? JsonObject as o -> [ for kv in o -> kv.Key, kv.Value.DeepClone() ]
+                    | _ -> []
+                Json.write f (Json.object ([ "L", Json.integer (int64 sites); "g2", Json.number g2; "state", Json.text (RotorState.name state)
+                                             "settings", Json.object (O3Vmc.describeSettings settings) ] @ fields)))
+            r
+
+    /// The --points option.
+    let option = CommandLine.optional "points" TextOption "directory of measured states to reuse and extend (resume; share between replicas); default points/ in the run directory"

@@ -1,0 +1,134 @@
+namespace Hybrid.Scripting.O3
+
+open System
+open Deedle
+open Hybrid.Analysis.Statistics
+open Hybrid.Analysis.Reporting
+open Hybrid.Analysis.O3
+open Hybrid.O3
+open Hybrid.Runtime
+open Hybrid.Scripting.Pipeline
+
+type O3RunningConfig =
+    { G2: float
+      Sizes: int list
+      Vmc: VmcSettings
+      Points: string option }
+
+type RunningPoint =
+    { Gap: GapResult
+      /// ū(L) = L·m(L) (speed of light set to 1).
+      Ubar: Estimate
+      /// Exact diagonalisation's L·m(L) where it fits.
+      Exact: float option
+      /// Two-loop running from the smallest size's measured ū.
+      Perturbative: float }
+
+type O3RunningResult =
+    { Config: O3RunningConfig
+      Points: RunningPoint list
+      Seconds: float }
+
+/// `o3-running`: the running coupling ū(L) = L·m(L) against L at fixed bare coupling g² — asymptotic freedom (ū small
+/// at small L, growing with L) and dynamical mass generation (m(L) tends to a finite mass, so L·m(L) grows linearly) —
+/// beside the two-loop running from the smallest size.
+module O3Running =
+
+    /// Sizes from "4,6,8": increasing integers ≥ 2 (at least `least` of them).
+    let sizes (o: ParsedOptions) (least: int) : int list =
+        let text = CommandLine.text o "sizes" |> Option.defaultValue ""
+        let parsed =
+            text.Split(',', StringSplitOptions.TrimEntries)
+            |> Array.map (fun w ->
+                match Int32.TryParse w with
+                | true, v when v >= 2 && v <= 4096 -> v
+                | _ -> raise (UsageError(sprintf "--sizes %s is not allowed: '%s' is not a chain length in 2..4096; give increasing sizes separated by commas, e.g. 4,6,8" text w)))
+            |> List.ofArray
+        if parsed.Length < least then raise (UsageError(sprintf "--sizes %s is not allowed: give at least %d sizes" text least))
+        if parsed |> List.pairwise |> List.exists (fun (a, b) -> b <= a) then
+            raise (UsageError(sprintf "--sizes %s is not allowed: the sizes must be increasing" text))
+        parsed
+
+    let options =
+        [ CommandLine.option "g2" FloatOption "1" "bare coupling g² > 0"
+          CommandLine.option "sizes" TextOption "3,4,6,8,12,16" "chain lengths L, increasing, comma-separated"
+          O3Points.option
+          yield! O3Vmc.options "1500" ]
+
+    let configure (o: ParsedOptions) : O3RunningConfig =
+        let s = sizes o 2
+        let vmc = O3Vmc.settings o (List.head s)
+        let points = CommandLine.text o "points"
+        O3Points.check points vmc
+        { G2 = O3Vmc.coupling o; Sizes = s; Vmc = vmc; Points = points |> Option.map IO.Path.GetFullPath }
+
+    let describe (c: O3RunningConfig) =
+        Json.object
+            ([ "g2", Json.number c.G2; "sizes", Json.numbers (c.Sizes |> List.map float)
+               "points", (match c.Points with Some p -> Json.text p | None -> null) ] @ O3Vmc.describeSettings c.Vmc)
+
+    let run (c: O3RunningConfig) (dir: RunDirectory) : O3RunningResult =
+        let clock = Diagnostics.Stopwatch.StartNew()
+        let points = c.Points |> Option.defaultValue (dir.File "points") |> Some
+        let gaps = c.Sizes |> List.map (fun l -> O3Gap.measure points l c.G2 c.Vmc)
+        let ubar (g: GapResult) = Estimate.independent (float g.Sites * g.Gap.Mean) (float g.Sites * g.Gap.Error) g.Gap.Samples
+        let first = List.head gaps
+        let u0, l0 = (ubar first).Mean, float first.Sites
+        { Config = c
+          Points =
+            [ for g in gaps ->
+                  { Gap = g; Ubar = ubar g
+                    Exact = O3Ed.reference g.Sites c.G2 O3State.referenceLimit |> Option.map (fun e -> float g.Sites * e.Levels.Gap)
+                    Perturbative = StepScaling.running u0 l0 (float g.Sites) } ]
+          Seconds = clock.Elapsed.TotalSeconds }
+
+    let report (r: O3RunningResult) =
+        let rows =
+            Frame.ofRows
+                [ for p in r.Points ->
+                      sprintf "L = %d" p.Gap.Sites,
+                      series [ "m(L)", box (Estimate.format p.Gap.Gap); "ū = L·m(L)", box (Estimate.format p.Ubar)
+                               "ū (ED)", box (p.Exact |> Option.map (sprintf "%.6f") |> Option.defaultValue "—")
+                               "ū (2-loop from the smallest L)", box (sprintf "%.4f" p.Perturbative)
+                               "VMC s", box (sprintf "%.0f" (p.Gap.Ground.TrainSeconds + p.Gap.Ground.MeasureSeconds + p.Gap.Excited.TrainSeconds + p.Gap.Excited.MeasureSeconds)) ] ]
+        String.concat "\n"
+            [ sprintf "## The running coupling of the O(3) σ-model at g² = %g\n" r.Config.G2
+              sprintf "Ansatz %s, %d SR steps per state; ū = L·m(L) with the speed of light set to 1. %.0f s in all.\n"
+                  (AnsatzSpec.describeText r.Config.Vmc.Ansatz) r.Config.Vmc.Steps r.Seconds
+              Table.toMarkdown rows
+              ""
+              "Asymptotic freedom: ū grows with L at fixed bare coupling; dynamical mass generation: once L ≫ ξ, m(L) settles at the infinite-volume mass and ū = L·m grows linearly. The two-loop curve starts at the smallest size's value." ]
+
+    let write (dir: RunDirectory) (r: O3RunningResult) =
+        let observables = [ for p in r.Points -> sprintf "ubar_L%d" p.Gap.Sites, p.Ubar ] @ [ for p in r.Points -> sprintf "gap_L%d" p.Gap.Sites, p.Gap.Gap ]
+        Json.write (dir.File "summary.json")
+            (Json.object
+                [ "experiment", Json.text "o3-running"; "parameters", describe r.Config
+                  "observables", Study.estimatesJson observables
+                  "exact", Json.object [ for p in r.Points do match p.Exact with Some e -> yield sprintf "ubar_L%d" p.Gap.Sites, Json.number e | None -> () ]
+                  "perturbative", Json.object [ for p in r.Points -> sprintf "ubar_L%d" p.Gap.Sites, Json.number p.Perturbative ]
+                  "seconds", Json.number r.Seconds; "runtime", Json.text TorchRuntime.Description ])
+        let column f = [| r.Points |> List.map f |> Array.ofList |]
+        Measurements.write (dir.File "running.csv")
+            (Measurements.ofColumns
+                [ "L", column (fun p -> float p.Gap.Sites); "E0", column (fun p -> p.Gap.Ground.Energy.Mean); "E0_error", column (fun p -> p.Gap.Ground.Energy.Error)
+                  "E1", column (fun p -> p.Gap.Excited.Energy.Mean); "E1_error", column (fun p -> p.Gap.Excited.Energy.Error)
+                  "ubar", column (fun p -> p.Ubar.Mean); "ubar_error", column (fun p -> p.Ubar.Error); "ubar_two_loop", column (fun p -> p.Perturbative) ])
+        AtomicFile.writeText (dir.File "summary.md") (report r)
+        let xs = r.Points |> List.map (fun p -> float p.Gap.Sites)
+        let grid = [| for k in 0 .. 40 -> List.head xs + (List.last xs - List.head xs) * float k / 40.0 |]
+        let u0, l0 = (List.head r.Points).Ubar.Mean, List.head xs
+        Study.writePlot dir "running.html" "Running coupling ū(L) = L·m(L)" (sprintf "g² = %g" r.Config.G2)
+            (Plots.againstCurves "ū(L) at fixed bare coupling" "L" "ū = L·m(L)"
+                [ "VMC", [ for p in r.Points -> float p.Gap.Sites, p.Ubar ]
+                  "ED", [ for p in r.Points do match p.Exact with Some e -> yield float p.Gap.Sites, Estimate.independent e 0.0 1 | None -> () ] ]
+                [ "two-loop running", grid, grid |> Array.map (StepScaling.running u0 l0) ])
+
+    let experiment : Experiment<O3RunningConfig, O3RunningResult> =
+        { Name = "o3-running"
+          Description = "the O(3) σ-model's running coupling ū(L) = L·m(L) at fixed g²: asymptotic freedom and mass generation"
+          Options = options
+          Configure = configure
+          Describe = describe
+          Run = fun c dir -> let r = run c dir in write dir r; r
+          Report = report }

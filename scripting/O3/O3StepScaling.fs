@@ -1,0 +1,241 @@
+namespace Hybrid.Scripting.O3
+
+open System
+open Deedle
+open Hybrid.Analysis.Statistics
+open Hybrid.Analysis.Reporting
+open Hybrid.Analysis.O3
+open Hybrid.Runtime
+open Hybrid.Scripting.Pipeline
+
+type O3StepScalingConfig =
+    { U: float
+      Sizes: int list
+      /// Gap measurements at L used to tune g² (≥ 2).
+      TunePoints: int
+      /// Measure the speed of light c on the 2L chain (one more state per size).
+      Light: bool
+      Vmc: VmcSettings
+      Points: string option }
+
+/// One size of the step-scaling study.
+type StepPoint =
+    { Sites: int
+      /// The (g², ū(L)) measurements that tuned the coupling.
+      Tuning: (float * Estimate) list
+      /// g² at which ū(L) = u, with the error of the tuning.
+      G2: Estimate
+      /// d ln ū / d ln g² at L.
+      LogSlope: float
+      /// The gap on the doubled chain at g².
+      Doubled: GapResult
+      /// Σ(2, u, a/L) = 2L·m(2L), its error from m(2L) and from g² in quadrature.
+      Sigma: Estimate
+      /// c² from the one-particle dispersion on the 2L chain (None without --light).
+      LightSquared: Estimate option
+      /// Σ/c.
+      SigmaOverC: Estimate option
+      /// Σ from exact diagonalisation (g² tuned on exact gaps) where both chains are small enough.
+      Exact: float option }
+
+type O3StepScalingResult =
+    { Config: O3StepScalingConfig
+      Points: StepPoint list
+      Continuum: ContinuumLimit option
+      ContinuumOverC: ContinuumLimit option
+      Seconds: float }
+
+/// `o3-stepscaling`: the lattice step-scaling function Σ(2, u, a/L) of the O(3) σ-model from VMC, and its continuum
+/// limit. For each L, g² is tuned so that ū(L) = L·m(L) = u (a weighted power-law fit through a few noisy gap
+/// measurements, solved for u, its error propagated), then ū(2L) at that g² is Σ; fits in a/L, (a/L)² and the
+/// log-enhanced (a/L)²|ln(a/L)|³ give σ(2, u), their spread the systematic error. Every state is kept in the points
+/// directory, so the study resumes after an interruption and its sizes can run as separate replicas.
+module O3StepScaling =
+
+    /// The exact continuum value at the standard point (Balog–Hegedűs TBA; Balog, Niedermayer, Weisz).
+    let exactAt (u: float) = if abs (u - 1.0595) < 1e-12 then Some 1.261210 else None
+
+    let options =
+        [ CommandLine.option "u" FloatOption "1.0595" "target running coupling u = ū(L) > 0"
+          CommandLine.option "sizes" TextOption "4,6,8,12,16" "chain lengths L (each is doubled), increasing, comma-separated"
+          CommandLine.option "tune-points" IntOption "3" "gap measurements per size to tune g² (≥ 2)"
+          CommandLine.optional "no-light" FlagOption "skip the speed-of-light measurement (Σ with c = 1 only)"
+          O3Points.option
+          yield! O3Vmc.options "1500" ]
+
+    let configure (o: ParsedOptions) : O3StepScalingConfig =
+        let u = CommandLine.positive o "u"
+        let sizes = O3Running.sizes o 1
+        let vmc = O3Vmc.settings o (List.head sizes)
+        let points = CommandLine.text o "points"
+        O3Points.check points vmc
+        { U = u; Sizes = sizes; TunePoints = CommandLine.intIn o "tune-points" 2L 20L |> CommandLine.required "tune-points" |> int
+          Light = not (CommandLine.switch o "no-light"); Vmc = vmc; Points = points |> Option.map IO.Path.GetFullPath }
+
+    let describe (c: O3StepScalingConfig) =
+        Json.object
+            ([ "u", Json.number c.U; "sizes", Json.numbers (c.Sizes |> List.map float); "tune_points", Json.integer (int64 c.TunePoints)
+               "light", System.Text.Json.Nodes.JsonValue.Create c.Light; "points", (match c.Points with Some p -> Json.text p | None -> null) ]
+             @ O3Vmc.describeSettings c.Vmc)
+
+    // g² values as cache keys: six significant digits, so a resumed study asks for the same points.
+    let private round6 (x: float) = Double.Parse(x.ToString("G6", Globalization.CultureInfo.InvariantCulture), Globalization.CultureInfo.InvariantCulture)
+
+    let private ubar (g: GapResult) = Estimate.independent (float g.Sites * g.Gap.Mean) (float g.Sites * g.Gap.Error) g.Gap.Samples
+
+    /// c² = (ε(p)² − ε(0)²)/p² at p = 2π/L from E₀, E₁(p = 0) and E₁(p), errors propagated from the three independent
+    /// energies (ε = E − E₀ share E₀, which the propagation keeps).
+    let lightSquared (sites: int) (e0: Estimate) (e1: Estimate) (ep: Estimate) =
+        let p = 2.0 * Math.PI / float sites
+        let epsP, eps0 = ep.Mean - e0.Mean, e1.Mean - e0.Mean
+        let c2 = (epsP * epsP - eps0 * eps0) / (p * p)
+        let dP, d1, d0 = 2.0 * epsP / (p * p), -2.0 * eps0 / (p * p), 2.0 * (eps0 - epsP) / (p * p)
+        Estimate.independent c2 (sqrt ((dP * ep.Error) ** 2.0 + (d1 * e1.Error) ** 2.0 + (d0 * e0.Error) ** 2.0)) e0.Samples
+
+    /// Σ(2, u, a/L) from exact diagonalisation alone, where L and 2L both fit a small memory budget: g² solved by the
+    /// secant method on L·m(L) − u, then 2L·m(2L) there. The oracle of the VMC pipeline at the smallest sizes.
+    let exactSigma (u: float) (sites: int) : float option =
+        let limit = 64L <<< 20
+        match O3Ed.referenceLMax sites limit, O3Ed.referenceLMax (2 * sites) limit with
+        | Some l1, Some l2 ->
+            let f g2 = float sites * Hybrid.O3.RotorChainSpectrum.Solve(sites, g2, l1).Gap - u
+            let mutable a, b = 0.5 * u, u
+            let mutable fa, fb = f a, f b
+            let mutable iterations = 0
+            while abs fb > 1e-10 && iterations < 40 do
+                let next = b - fb * (b - a) / (fb - fa)
+                a <- b; fa <- fb
+                b <- max (0.05 * u) next; fb <- f b
+                iterations <- iterations + 1
+            Some(float (2 * sites) * Hybrid.O3.RotorChainSpectrum.Solve(2 * sites, b, l2).Gap)
+        | _ -> None
+
+    let private measureSize (c: O3StepScalingConfig) (points: string option) (start: float) (sites: int) : StepPoint =
+        let target = c.U
+        let at (g2: float) = let g2 = round6 g2 in g2, ubar (O3Gap.measure points sites g2 c.Vmc)
+        // Two starting points, then each next one at the root predicted by all so far.
+        let mutable tuning = [ at (0.85 * start); at start ]
+        while tuning.Length < c.TunePoints do
+            let guess, _ = StepScaling.tuneCoupling target tuning
+            let next = min (max guess.Mean (0.25 * start)) (4.0 * start)
+            tuning <- tuning @ [ at next ]
+        // The root from the (up to three) measurements nearest it: a power law is a local description.
+        let nearest = tuning |> List.sortBy (fun (_, e) -> abs (log e.Mean - log target)) |> List.truncate 3
+        let g2, slope = StepScaling.tuneCoupling target nearest
+        let g2Point = round6 g2.Mean
+        let doubled = O3Gap.measure points (2 * sites) g2Point c.Vmc
+        let u2 = ubar doubled
+        // ū(2L) moves with g² like ū(L) does (same logarithmic slope): the tuning error carried into Σ.
+        let fromTuning = u2.Mean * slope * g2.Error / g2.Mean
+        let sigma = Estimate.independent u2.Mean (sqrt (u2.Error ** 2.0 + fromTuning ** 2.0)) u2.Samples
+        let light =
+            if not c.Light then None
+            else
+                let moving = O3Points.state points (2 * sites) g2Point (Moving 1) c.Vmc
+                Some(lightSquared (2 * sites) doubled.Ground.Energy doubled.Excited.Energy moving.Energy)
+        let overC =
+            light |> Option.bind (fun c2 ->
+                if c2.Mean <= 0.0 then None
+                else
+                    let cval = sqrt c2.Mean
+                    let dc = c2.Error / (2.0 * cval)
+                    Some(Estimate.independent (sigma.Mean / cval) (sqrt ((sigma.Error / cval) ** 2.0 + (sigma.Mean * dc / (cval * cval)) ** 2.0)) sigma.Samples))
+        { Sites = sites; Tuning = tuning; G2 = g2; LogSlope = slope; Doubled = doubled; Sigma = sigma; LightSquared = light; SigmaOverC = overC
+          Exact = exactSigma c.U sites }
+
+    let run (c: O3StepScalingConfig) (dir: RunDirectory) : O3StepScalingResult =
+        let clock = Diagnostics.Stopwatch.StartNew()
+        let points = c.Points |> Option.defaultValue (dir.File "points") |> Some
+        // The first guess: at weak coupling ū ≈ g²; then each size starts from the last size's g² (it decreases with L).
+        let results =
+            c.Sizes
+            |> List.fold (fun (acc: StepPoint list, start) sites ->
+                let p = measureSize c points start sites
+                printfn "L = %d: g² = %s gives ū = %g; Σ(2, u, 1/%d) = %s" sites (Estimate.format p.G2) c.U sites (Estimate.format p.Sigma)
+                acc @ [ p ], p.G2.Mean) ([], 0.8 * c.U)
+            |> fst
+        let extrapolate (pick: StepPoint -> Estimate option) =
+            let pts = results |> List.choose (fun p -> pick p |> Option.map (fun e -> p.Sites, e))
+            if pts.Length >= 2 then Some(StepScaling.extrapolate pts) else None
+        { Config = c; Points = results; Continuum = extrapolate (fun p -> Some p.Sigma); ContinuumOverC = extrapolate (fun p -> p.SigmaOverC)
+          Seconds = clock.Elapsed.TotalSeconds }
+
+    let private fitsTable (limit: ContinuumLimit) =
+        Frame.ofRows
+            [ for f in limit.Fits ->
+                  f.Form, series [ "σ(2, u)", box (Estimate.format f.Sigma); "slope", box (sprintf "%.4g" f.Slope); "χ²/dof", box (sprintf "%.2f" f.ChiSquaredPerDof) ] ]
+
+    let report (r: O3StepScalingResult) =
+        let c = r.Config
+        let rows =
+            Frame.ofRows
+                [ for p in r.Points ->
+                      sprintf "L = %d" p.Sites,
+                      series [ "g²", box (Estimate.format p.G2); "d ln ū/d ln g²", box (sprintf "%.3f" p.LogSlope)
+                               "Σ(2, u, a/L)", box (Estimate.format p.Sigma)
+                               "Σ (ED)", box (p.Exact |> Option.map (sprintf "%.6f") |> Option.defaultValue "—")
+                               "c²", box (p.LightSquared |> Option.map Estimate.format |> Option.defaultValue "—")
+                               "Σ/c", box (p.SigmaOverC |> Option.map Estimate.format |> Option.defaultValue "—") ] ]
+        let pt = StepScaling.perturbative 2.0 c.U
+        String.concat "\n"
+            [ yield sprintf "## Step scaling of the O(3) σ-model at u = %g\n" c.U
+              yield sprintf "Ansatz %s, %d SR steps per state, %d tuning points per size. %.0f s in all.\n" (AnsatzSpec.describeText c.Vmc.Ansatz) c.Vmc.Steps c.TunePoints r.Seconds
+              yield Table.toMarkdown rows
+              yield ""
+              match r.Continuum with
+              | Some limit ->
+                  yield "Continuum extrapolations of Σ (c = 1):\n"
+                  yield Table.toMarkdown (fitsTable limit)
+                  yield sprintf "\nσ(2, %g) = %s (statistical %.2g, systematic from the forms %.2g)." c.U (Estimate.format limit.Combined) limit.Central.Error limit.Systematic
+              | None -> yield "One size only: no continuum extrapolation."
+              match r.ContinuumOverC with
+              | Some limit -> yield sprintf "With the measured speed of light (Σ/c, c from the 2L chain's dispersion): σ(2, %g) = %s." c.U (Estimate.format limit.Combined)
+              | None -> ()
+              yield sprintf "Two-loop perturbation theory: %.5f%s." pt (match exactAt c.U with Some e -> sprintf "; exact (TBA): %.6f" e | None -> "") ]
+
+    let write (dir: RunDirectory) (r: O3StepScalingResult) =
+        let perSize = [ for p in r.Points -> sprintf "sigma_L%d" p.Sites, p.Sigma ] @ [ for p in r.Points -> sprintf "g2_L%d" p.Sites, p.G2 ]
+        let continuum = r.Continuum |> Option.map (fun l -> "sigma_continuum", l.Combined) |> Option.toList
+        let continuumC = r.ContinuumOverC |> Option.map (fun l -> "sigma_continuum_over_c", l.Combined) |> Option.toList
+        let fitsJson (l: ContinuumLimit) =
+            Json.array [ for f in l.Fits -> Json.object [ "form", Json.text f.Form; "sigma", Study.estimateJson f.Sigma; "slope", Json.number f.Slope; "chi2_per_dof", Json.number f.ChiSquaredPerDof ] ]
+        Json.write (dir.File "summary.json")
+            (Json.object
+                [ "experiment", Json.text "o3-stepscaling"; "parameters", describe r.Config
+                  "observables", Study.estimatesJson (continuum @ continuumC @ perSize)
+                  "fits", (match r.Continuum with Some l -> fitsJson l | None -> null)
+                  "fits_over_c", (match r.ContinuumOverC with Some l -> fitsJson l | None -> null)
+                  "systematic", (match r.Continuum with Some l -> Json.number l.Systematic | None -> null)
+                  "exact_sigma", Json.object [ for p in r.Points do match p.Exact with Some e -> yield sprintf "sigma_L%d" p.Sites, Json.number e | None -> () ]
+                  "light_squared", Json.object [ for p in r.Points do match p.LightSquared with Some c2 -> yield sprintf "L%d" (2 * p.Sites), Study.estimateJson c2 | None -> () ]
+                  "perturbative", Json.number (StepScaling.perturbative 2.0 r.Config.U)
+                  "exact", (match exactAt r.Config.U with Some e -> Json.number e | None -> null)
+                  "seconds", Json.number r.Seconds; "runtime", Json.text TorchRuntime.Description ])
+        let column f = [| r.Points |> List.map f |> Array.ofList |]
+        Measurements.write (dir.File "stepscaling.csv")
+            (Measurements.ofColumns
+                [ "L", column (fun p -> float p.Sites); "g2", column (fun p -> p.G2.Mean); "g2_error", column (fun p -> p.G2.Error)
+                  "sigma", column (fun p -> p.Sigma.Mean); "sigma_error", column (fun p -> p.Sigma.Error)
+                  "c2", column (fun p -> p.LightSquared |> Option.map (fun e -> e.Mean) |> Option.defaultValue nan)
+                  "c2_error", column (fun p -> p.LightSquared |> Option.map (fun e -> e.Error) |> Option.defaultValue nan) ])
+        AtomicFile.writeText (dir.File "summary.md") (report r)
+        let grid = [| for k in 0 .. 50 -> 1e-3 + (1.0 / float (List.head r.Config.Sizes)) * float k / 50.0 |]
+        let curves =
+            [ match r.Continuum with
+              | Some l -> for f in l.Fits -> sprintf "fit %s" f.Form, grid, grid |> Array.map (fun x -> f.Sigma.Mean + f.Slope * f.Basis x)
+              | None -> ()
+              yield "two-loop", [| 0.0; Array.last grid |], Array.create 2 (StepScaling.perturbative 2.0 r.Config.U)
+              match exactAt r.Config.U with Some e -> yield "exact (TBA)", [| 0.0; Array.last grid |], [| e; e |] | None -> () ]
+        Study.writePlot dir "stepscaling.html" "Lattice step-scaling function Σ(2, u, a/L)" (sprintf "u = %g" r.Config.U)
+            (Plots.againstCurves "Σ against a/L" "a/L" "Σ(2, u, a/L)"
+                [ "Σ (c = 1)", [ for p in r.Points -> 1.0 / float p.Sites, p.Sigma ]
+                  "Σ/c", [ for p in r.Points do match p.SigmaOverC with Some s -> yield 1.0 / float p.Sites, s | None -> () ] ] curves)
+
+    let experiment : Experiment<O3StepScalingConfig, O3StepScalingResult> =
+        { Name = "o3-stepscaling"
+          Description = "the O(3) σ-model's step-scaling function Σ(2, u, a/L) by VMC and its continuum limit σ(2, u)"
+          Options = options
+          Configure = configure
+          Describe = describe
+          Run = fun c dir -> let r = run c dir in write dir r; r
+          Report = report }
