@@ -27,7 +27,9 @@ let private smoke =
           "nnqm-train", [ "--steps"; "20"; "--paths"; "200"; "--T"; "8" ]
           "o3-ed", [ "--L"; "3"; "--g2"; "1"; "--lmax"; "3" ]
           "o3-vmc", [ "--L"; "3"; "--steps"; "5"; "--chains"; "8"; "--measure"; "10"; "--hidden"; "4" ]
-          "o3-gap", [ "--L"; "3"; "--steps"; "5"; "--chains"; "8"; "--measure"; "10"; "--hidden"; "4" ] ]
+          "o3-gap", [ "--L"; "3"; "--steps"; "5"; "--chains"; "8"; "--measure"; "10"; "--hidden"; "4" ]
+          "o3-running", [ "--sizes"; "2,3"; "--steps"; "5"; "--chains"; "8"; "--measure"; "10"; "--hidden"; "4" ]
+          "o3-stepscaling", [ "--sizes"; "2"; "--tune-points"; "2"; "--steps"; "5"; "--chains"; "8"; "--measure"; "10"; "--hidden"; "4" ] ]
 
 let private runSmoke (name: string) =
     let dir = Path.Combine(newDirectory "hybrid-fsx", "run")
@@ -68,7 +70,8 @@ let tests =
                   [ "nnft-correlators", "| G4c |"; "nnft-width", "## NN-FT width scan"; "nnft-phi4", "| delta_G4c |"
                     "nnft-momentum", "p₁ = p₂ = −p₃ = −p₄"; "nnft-cutoff", "against the cutoff"; "nnqm-kl", "Karhunen–Loève"
                     "nnqm-spectrum", "gap (fit)"; "nnqm-rp", "Reflection positivity"; "nnqm-train", "gap (trained model)"
-                    "o3-ed", "## Exact diagonalisation of the O(3) rotor chain"; "o3-vmc", "| local-energy variance |"; "o3-gap", "| m(L) = E₁ − E₀ |" ] do
+                    "o3-ed", "## Exact diagonalisation of the O(3) rotor chain"; "o3-vmc", "| local-energy variance |"; "o3-gap", "| m(L) = E₁ − E₀ |"
+                    "o3-running", "## The running coupling"; "o3-stepscaling", "## Step scaling" ] do
                   let out, dir = runSmoke name
                   Expect.stringContains out printed (sprintf "%s prints its report" name)
                   Directory.Delete(Path.GetDirectoryName dir, true)
