@@ -58,27 +58,52 @@ module StepScaling =
             u <- u + h * (k1 + 2.0 * k2 + 2.0 * k3 + k4) / 6.0
         u
 
-    /// The coupling g² at which ū = `target`, from measurements (g², ū ± δū) around it: a weighted straight line
-    /// ln ū = α + β ln g² through them (ū grows with g² like a power near the target), solved for the target; the
-    /// error propagates δα, δβ and their covariance. Also returns β, the logarithmic slope d ln ū / d ln g².
+    /// The coupling g² at which ū = `target`, from measurements (g², ū ± δū) around it, by a weighted fit of
+    /// ln ū against x = ln g²: a straight line through two points, a parabola through three or more (ū(g²) is not a
+    /// power law over the spread of a tuning: a line through points 10% apart misplaces the root by several times its
+    /// statistical error). The fit is solved for the target at the root nearest the data; its error propagates the
+    /// fit's covariance (numerically, through the root). Also returns d ln ū / d ln g² at the root.
     let tuneCoupling (target: float) (points: (float * Estimate) list) : Estimate * float =
         if points.Length < 2 then invalidArg "points" "tuning a coupling needs at least two measurements"
         let x = points |> List.map (fst >> log) |> Array.ofList
         let y = points |> List.map (fun (_, e) -> log e.Mean) |> Array.ofList
-        let w = points |> List.map (fun (_, e) -> (e.Mean / e.Error) ** 2.0) |> Array.ofList
-        let sw, sx, sy = Array.sum w, Array.fold2 (fun a wi xi -> a + wi * xi) 0.0 w x, Array.fold2 (fun a wi yi -> a + wi * yi) 0.0 w y
-        let sxx = Array.fold2 (fun a wi xi -> a + wi * xi * xi) 0.0 w x
-        let sxy = Array.map3 (fun wi xi yi -> wi * xi * yi) w x y |> Array.sum
-        let d = sw * sxx - sx * sx
-        let beta = (sw * sxy - sx * sy) / d
-        let alpha = (sy - beta * sx) / sw
-        let varAlpha, varBeta, cov = sxx / d, sw / d, -sx / d
-        let lnG = (log target - alpha) / beta
-        // ln g²* = (ln u − α)/β: ∂/∂α = −1/β, ∂/∂β = −ln g²*/β.
-        let da, db = -1.0 / beta, -lnG / beta
-        let varLn = da * da * varAlpha + db * db * varBeta + 2.0 * da * db * cov
-        let g2 = exp lnG
-        Estimate.independent g2 (g2 * sqrt (max 0.0 varLn)) points.Length, beta
+        let sigma = points |> List.map (fun (_, e) -> e.Error / e.Mean) |> Array.ofList
+        let order = if points.Length >= 3 then 2 else 1
+        // Centred at the data's mean x, so that the normal equations stay well conditioned.
+        let centre = Array.average x
+        let basis (xi: float) = Array.init (order + 1) (fun k -> (xi - centre) ** float k)
+        let a = MathNet.Numerics.LinearAlgebra.Matrix<float>.Build.DenseOfRowArrays(Array.map2 (fun xi si -> basis xi |> Array.map (fun b -> b / si)) x sigma)
+        let b = MathNet.Numerics.LinearAlgebra.Vector<float>.Build.DenseOfArray(Array.map2 (/) y sigma)
+        let normal = a.TransposeThisAndMultiply a
+        let covariance = normal.Inverse()
+        let coefficients = covariance * (a.TransposeThisAndMultiply b)
+        let lnTarget = log target
+        let root (c: MathNet.Numerics.LinearAlgebra.Vector<float>) =
+            if order = 1 then (lnTarget - c.[0]) / c.[1]
+            else
+                // c₂t² + c₁t + c₀ − ln u = 0 in t = x − centre; the root nearest the data (t near 0).
+                let qa, qb, qc = c.[2], c.[1], c.[0] - lnTarget
+                let disc = qb * qb - 4.0 * qa * qc
+                if abs qa < 1e-12 * abs qb || disc < 0.0 then -qc / qb
+                else
+                    let s = sqrt disc
+                    // The numerically stable pair of roots.
+                    let q = -0.5 * (qb + (if qb >= 0.0 then s else -s))
+                    let r1, r2 = q / qa, qc / q
+                    if abs r1 < abs r2 then r1 else r2
+        let t = root coefficients
+        let gradient =
+            Array.init (order + 1) (fun k ->
+                let h = 1e-6 * max 1.0 (abs coefficients.[k])
+                let up, down = coefficients.Clone(), coefficients.Clone()
+                up.[k] <- up.[k] + h
+                down.[k] <- down.[k] - h
+                (root up - root down) / (2.0 * h))
+        let g = MathNet.Numerics.LinearAlgebra.Vector<float>.Build.DenseOfArray gradient
+        let varT = g * (covariance * g)
+        let slope = if order = 1 then coefficients.[1] else coefficients.[1] + 2.0 * coefficients.[2] * t
+        let g2 = exp (t + centre)
+        Estimate.independent g2 (g2 * sqrt (max 0.0 varT)) points.Length, slope
 
     /// The forms of the cutoff effects: a/L, (a/L)², and the log-enhanced (a/L)²|ln(a/L)|³ expected for this model.
     let forms : (string * (float -> float)) list =

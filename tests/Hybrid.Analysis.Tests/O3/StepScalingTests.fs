@@ -43,6 +43,18 @@ let tests =
               Expect.isLessThan (g2.Error / g2.Mean) 2e-3 "and not larger than one point's"
           }
 
+          test "tuning follows the curvature of ū(g²): a parabola in ln g² recovers the root where a line would not" {
+              // ln ū = 0.1 + 1.5 x + 0.8 x², x = ln g²: three points 10% apart.
+              let law g2 = let x = log g2 in exp (0.1 + 1.5 * x + 0.8 * x * x)
+              let target = law 0.79
+              let points = [ for g2 in [ 0.72; 0.78; 0.85 ] -> g2, Estimate.independent (law g2) (1e-4 * law g2) 100 ]
+              let g2, slope = StepScaling.tuneCoupling target points
+              Expect.floatClose { absolute = 1e-9; relative = 0.0 } g2.Mean 0.79 "the root"
+              Expect.floatClose { absolute = 1e-8; relative = 0.0 } slope (1.5 + 1.6 * log 0.79) "the local logarithmic slope"
+              let line, _ = StepScaling.tuneCoupling target [ points.[0]; points.[2] ]
+              Expect.isGreaterThan (abs (line.Mean - 0.79)) (5.0 * g2.Error) "a line through the outer points misses by many errors"
+          }
+
           test "continuum extrapolation recovers σ of data with known cutoff effects, and the forms' spread is the systematic" {
               let sizes = [ 4; 6; 8; 12; 16 ]
               let exact = 1.261210
