@@ -13,9 +13,17 @@ open Hybrid.Vmc
 open Hybrid.Scripting.Pipeline
 open TorchSharp
 
+/// The optimiser of a variational state.
+type VmcOptimizer =
+    /// Stochastic reconfiguration (natural gradient; minSR when parameters outnumber samples) with plain steps.
+    | Sr
+    /// Adam on the energy gradient: the first-order baseline.
+    | Adam
+
 /// How a variational state is trained and measured.
 type VmcSettings =
     { Ansatz: AnsatzSpec
+      Optimizer: VmcOptimizer
       /// Stochastic-reconfiguration steps.
       Steps: int
       /// Imaginary-time step η of SR (constant).
@@ -84,12 +92,16 @@ module O3Vmc =
                                    0.5, null, RotorChain.Uniform(int64 s.Chains, sites, start))
         sampler.Thermalize(max 200 (20 * sites), true)
         let objective = VariationalEnergy(psi, hamiltonian, sampler, s.SamplesPerChain, sites)
-        let sr = StochasticReconfiguration(objective, s.DiagonalShift)
+        let transform : IGradientTransform =
+            match s.Optimizer with
+            | Sr -> upcast StochasticReconfiguration(objective, s.DiagonalShift)
+            | Adam -> upcast IdentityGradient.Instance
         // A constant step: imaginary-time evolution needs no annealing, and a schedule tied to --steps would make a
         // resumed run differ from an uninterrupted one.
         let schedule = LearningRateSchedule.Constant s.LearningRate
-        let options = TrainerOptions(Schedule = schedule, Optimizer = OptimizerKind.Sgd, DType = torch.ScalarType.Float64, GradientClipNorm = 0.0)
-        use trainer = new Trainer(module', objective, options, Seeds.Derive(seed, "trainer"), null, sr)
+        let kind = match s.Optimizer with Sr -> OptimizerKind.Sgd | Adam -> OptimizerKind.Adam
+        let options = TrainerOptions(Schedule = schedule, Optimizer = kind, DType = torch.ScalarType.Float64, GradientClipNorm = 0.0)
+        use trainer = new Trainer(module', objective, options, Seeds.Derive(seed, "trainer"), null, transform)
         let header = checkpointHeader sites g2 state s
         match checkpoint with
         | Some(file, true) ->
@@ -163,8 +175,9 @@ module O3Vmc =
         [ CommandLine.option "ansatz" TextOption "window" "wavefunction: jastrow | mlp | window (star and the Gram matrix of a window of sites)"
           CommandLine.option "hidden" TextOption "16,16" "hidden widths of the per-site network, comma-separated (mlp, window)"
           CommandLine.optional "window" IntOption "window width in sites, 2..L (default min(L, 4))"
-          CommandLine.option "steps" IntOption steps "stochastic-reconfiguration steps"
-          CommandLine.option "lr" FloatOption "0.1" "imaginary-time step η of stochastic reconfiguration"
+          CommandLine.option "optimizer" TextOption "sr" "sr (stochastic reconfiguration, minSR when parameters outnumber samples) | adam (the first-order baseline; give a smaller --lr, e.g. 0.01)"
+          CommandLine.option "steps" IntOption steps "optimisation steps"
+          CommandLine.option "lr" FloatOption "0.1" "imaginary-time step η of stochastic reconfiguration (Adam: its learning rate)"
           CommandLine.option "diag-shift" FloatOption "0.001" "diagonal shift λ of the SR matrix"
           CommandLine.option "chains" IntOption "128" "independent Metropolis chains"
           CommandLine.option "samples-per-chain" IntOption "4" "configurations per chain per training step (one sweep apart)"
@@ -201,6 +214,11 @@ module O3Vmc =
     /// The settings from the command line.
     let settings (o: ParsedOptions) (minSites: int) : VmcSettings =
         { Ansatz = ansatz o minSites
+          Optimizer =
+            match (CommandLine.text o "optimizer" |> Option.defaultValue "sr").ToLowerInvariant() with
+            | "sr" -> Sr
+            | "adam" -> Adam
+            | other -> raise (UsageError(sprintf "--optimizer %s is not known; allowed: sr, adam" other))
           Steps = CommandLine.intIn o "steps" 0L 10_000_000L |> CommandLine.required "steps" |> int
           LearningRate = CommandLine.positive o "lr"
           DiagonalShift = CommandLine.positive o "diag-shift"
@@ -212,6 +230,6 @@ module O3Vmc =
 
     /// The settings as JSON.
     let describeSettings (s: VmcSettings) =
-        [ "ansatz", AnsatzSpec.describe s.Ansatz; "steps", Json.integer (int64 s.Steps); "lr", Json.number s.LearningRate
+        [ "ansatz", AnsatzSpec.describe s.Ansatz; "optimizer", Json.text (match s.Optimizer with Sr -> "sr" | Adam -> "adam"); "steps", Json.integer (int64 s.Steps); "lr", Json.number s.LearningRate
           "diag_shift", Json.number s.DiagonalShift; "chains", Json.integer (int64 s.Chains); "samples_per_chain", Json.integer (int64 s.SamplesPerChain)
           "measure", Json.integer (int64 s.Measurements); "chunk", Json.integer (int64 s.Chunk); "seed", Json.integer s.Seed ]

@@ -26,7 +26,7 @@ let private smoke =
           "nnqm-rp", [ "--paths"; "200"; "--substeps"; "2"; "--modes"; "8" ]
           "nnqm-train", [ "--steps"; "20"; "--paths"; "200"; "--T"; "8" ]
           "o3-ed", [ "--L"; "3"; "--g2"; "1"; "--lmax"; "3" ]
-          "o3-vmc", [ "--L"; "3"; "--steps"; "5"; "--chains"; "8"; "--measure"; "10"; "--hidden"; "4" ]
+          "o3-vmc", [ "--L"; "3"; "--steps"; "5"; "--chains"; "8"; "--measure"; "10"; "--hidden"; "4"; "--optimizer"; "adam"; "--lr"; "0.01" ]
           "o3-gap", [ "--L"; "3"; "--steps"; "5"; "--chains"; "8"; "--measure"; "10"; "--hidden"; "4" ]
           "o3-running", [ "--sizes"; "2,3"; "--steps"; "5"; "--chains"; "8"; "--measure"; "10"; "--hidden"; "4" ]
           "o3-stepscaling", [ "--sizes"; "2"; "--tune-points"; "2"; "--steps"; "5"; "--chains"; "8"; "--measure"; "10"; "--hidden"; "4" ] ]

@@ -106,6 +106,7 @@ let tests =
               refused [ "o3-vmc"; "--state"; "l2" ] "--state l2"
               refused [ "o3-vmc"; "--L"; "4"; "--window"; "6" ] "--window 6"
               refused [ "o3-vmc"; "--hidden"; "16,x" ] "--hidden 16,x"
+              refused [ "o3-vmc"; "--optimizer"; "lbfgs" ] "--optimizer lbfgs"
               refused [ "o3-gap"; "--g2"; "-1" ] "--g2 -1"
               refused [ "o3-gap"; "--L"; "1" ] "L 1"
               refused [ "o3-running"; "--sizes"; "4,3" ] "increasing"
