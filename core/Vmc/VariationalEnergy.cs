@@ -68,11 +68,15 @@ public sealed class VariationalEnergy : ITrainingObjective
     /// Draws <see cref="SamplesPerChain"/> configurations from every chain: [N, ..shape] with N = samples × chains,
     /// sample-major (row s·chains + c is chain c's s-th configuration), and the acceptance over all steps taken.
     /// </summary>
-    public (Tensor Configurations, double Acceptance) Draw()
+    public (Tensor Configurations, double Acceptance) Draw() => Draw(SamplesPerChain);
+
+    /// <summary>Draws <paramref name="samplesPerChain"/> configurations from every chain (as <see cref="Draw()"/>), e.g. for a measurement with frozen parameters.</summary>
+    public (Tensor Configurations, double Acceptance) Draw(int samplesPerChain)
     {
+        if (samplesPerChain < 1) throw new ArgumentException($"samples per chain {samplesPerChain} is not allowed; it must be ≥ 1");
         var taken = new List<Tensor>();
         long accepted = 0, proposed = 0;
-        for (int s = 0; s < SamplesPerChain; s++)
+        for (int s = 0; s < samplesPerChain; s++)
         {
             for (int t = 0; t < StepsBetweenSamples; t++)
             {
@@ -124,7 +128,7 @@ public sealed class VariationalEnergy : ITrainingObjective
 /// <param name="RHat">Split-R̂ over the chains (NaN with fewer than 4 samples per chain).</param>
 public sealed record EnergyStatistics(double Mean, double Error, double Variance, double RHat)
 {
-    /// <summary>The statistics of sample-major local energies [samples·chains] (see <see cref="VariationalEnergy.Draw"/>).</summary>
+    /// <summary>The statistics of sample-major local energies [samples·chains] (see <see cref="VariationalEnergy.Draw()"/>).</summary>
     public static EnergyStatistics Of(Tensor local, int chains, int samplesPerChain)
     {
         var values = local.cpu().data<double>().ToArray();

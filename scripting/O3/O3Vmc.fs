@@ -123,21 +123,19 @@ module O3Vmc =
         // The measurement: parameters frozen, the chains go on; one sweep between configurations.
         let measured = Stopwatch.StartNew()
         let perChain = Array.init s.Chains (fun _ -> ResizeArray<float>())
-        let mutable accepted, proposed = 0L, 0L
+        let mutable acceptance = 0.0
         let batches = max 1 (s.Measurements / 10)
         let mprogress = ProgressReporter(sprintf "measure %s L=%d" (RotorState.name state) sites, s.Measurements, "samples")
         let mutable taken = 0
         while taken < s.Measurements do
             let n = min batches (s.Measurements - taken)
-            let measure = VariationalEnergy(psi, hamiltonian, sampler, n, sites)
-            let struct (x, acceptance) = measure.Draw()
+            let struct (x, accepted) = objective.Draw n
             use x = x
             use local = hamiltonian.LocalValues(psi, x)
             let values = local.data<float>().ToArray()
             for k in 0 .. n - 1 do
                 for c in 0 .. s.Chains - 1 do perChain.[c].Add values.[k * s.Chains + c]
-            accepted <- accepted + int64 (Math.Round(acceptance * float (n * sites * s.Chains)))
-            proposed <- proposed + int64 (n * sites * s.Chains)
+            acceptance <- acceptance + accepted * float n / float s.Measurements
             taken <- taken + n
             mprogress.Report(taken, sprintf "E %.6f" (values |> Array.average))
         let replicas = perChain |> Array.map Seq.toArray
@@ -149,7 +147,7 @@ module O3Vmc =
         let variance = (all |> Array.sumBy (fun v -> (v - mean) ** 2.0)) / float (all.Length - 1)
         let tail, maxDev = quantileTails all mean variance
         { State = state; Sites = sites; G2 = g2; Energy = energy; Variance = variance; TailFraction = tail; MaxDeviation = maxDev
-          Acceptance = float accepted / float proposed; Parameters = VariationalState.ParameterCount psi
+          Acceptance = acceptance; Parameters = VariationalState.ParameterCount psi
           Curve = curve.ToArray(); TrainSeconds = trainSeconds; MeasureSeconds = measured.Elapsed.TotalSeconds
           PeakMemory = Process.GetCurrentProcess().PeakWorkingSet64 }
 
