@@ -116,5 +116,19 @@ namespace Hybrid.Bench
             rates.Sort();
             return rates[rates.Count / 2];
         }
+
+        /// <summary>The median wall time of <paramref name="repetitions"/> runs of <paramref name="work"/>, in seconds.</summary>
+        public static double MedianSeconds(Action work, int repetitions)
+        {
+            var times = new List<double>();
+            for (int r = 0; r < repetitions; r++)
+            {
+                var clock = Stopwatch.StartNew();
+                work();
+                times.Add(clock.Elapsed.TotalSeconds);
+            }
+            times.Sort();
+            return times[times.Count / 2];
+        }
     }
 }

@@ -34,16 +34,10 @@ type O3RunningResult =
 /// beside the two-loop running from the smallest size.
 module O3Running =
 
-    /// Sizes from "4,6,8": increasing integers ≥ 2 (at least `least` of them).
+    /// --sizes: increasing chain lengths ≥ 2 (at least `least` of them).
     let sizes (o: ParsedOptions) (least: int) : int list =
-        let text = CommandLine.text o "sizes" |> Option.defaultValue ""
-        let parsed =
-            text.Split(',', StringSplitOptions.TrimEntries)
-            |> Array.map (fun w ->
-                match Int32.TryParse w with
-                | true, v when v >= 2 && v <= 4096 -> v
-                | _ -> raise (UsageError(sprintf "--sizes %s is not allowed: '%s' is not a chain length in 2..4096; give increasing sizes separated by commas, e.g. 4,6,8" text w)))
-            |> List.ofArray
+        let parsed = CommandLine.intList o "sizes" 2 4096 "chain length" "4,6,8" |> CommandLine.required "sizes"
+        let text = String.Join(",", parsed)
         if parsed.Length < least then raise (UsageError(sprintf "--sizes %s is not allowed: give at least %d sizes" text least))
         if parsed |> List.pairwise |> List.exists (fun (a, b) -> b <= a) then
             raise (UsageError(sprintf "--sizes %s is not allowed: the sizes must be increasing" text))

@@ -189,14 +189,7 @@ module O3Vmc =
     /// --g2 (> 0).
     let coupling (o: ParsedOptions) = CommandLine.positive o "g2"
 
-    let private widths (o: ParsedOptions) =
-        let text = CommandLine.text o "hidden" |> Option.defaultValue ""
-        text.Split(',', StringSplitOptions.TrimEntries ||| StringSplitOptions.RemoveEmptyEntries)
-        |> Array.map (fun w ->
-            match Int32.TryParse w with
-            | true, v when v >= 1 && v <= 4096 -> v
-            | _ -> raise (UsageError(sprintf "--hidden %s is not allowed: '%s' is not a width in 1..4096; give widths separated by commas, e.g. 16,16" text w)))
-        |> List.ofArray
+    let private widths (o: ParsedOptions) = CommandLine.intList o "hidden" 1 4096 "width" "16,16" |> Option.defaultValue []
 
     /// The ansatz of a chain of `maxSites` (the window must fit the smallest chain it is used on: `minSites`).
     let ansatz (o: ParsedOptions) (minSites: int) : AnsatzSpec =

@@ -93,6 +93,18 @@ module CommandLine =
                 raise (UsageError(sprintf "--%s %s is not allowed; it must be %s" name v range))
             i)
 
+    /// A comma-separated list of integers in lo..hi (e.g. --sizes 4,6,8), each checked; `what` names one item in
+    /// the message ("chain length"), `example` shows a valid list.
+    let intList (o: ParsedOptions) name (lo: int) (hi: int) (what: string) (example: string) : int list option =
+        raw o name
+        |> Option.map (fun text ->
+            text.Split(',', StringSplitOptions.TrimEntries)
+            |> Array.map (fun w ->
+                match Int32.TryParse(w, NumberStyles.Integer, invariant) with
+                | true, v when v >= lo && v <= hi -> v
+                | _ -> raise (UsageError(sprintf "--%s %s is not allowed: '%s' is not a %s in %d..%d; give them separated by commas, e.g. %s" name text w what lo hi example)))
+            |> List.ofArray)
+
     /// A finite floating-point option.
     let float (o: ParsedOptions) name : float option = raw o name |> Option.map (parseFloat name)
 

@@ -70,19 +70,6 @@ public static class PathThroughput
         return rate;
     }
 
-    private static double Seconds(Action work, int repetitions)
-    {
-        var times = new List<double>();
-        for (int r = 0; r < repetitions; r++)
-        {
-            var clock = Stopwatch.StartNew();
-            work();
-            times.Add(clock.Elapsed.TotalSeconds);
-        }
-        times.Sort();
-        return times[times.Count / 2];
-    }
-
     /// <summary>Runs the benchmark and returns its Markdown report.</summary>
     public static string Run(BenchContext context)
     {
@@ -126,8 +113,8 @@ public static class PathThroughput
         {
             var path = Enumerable.Range(0, t).Select(_ => random.NextDouble() - 0.5).ToArray();
             Correlator.pathAutocorrelationFft(path, t / 2);   // warm-up (JIT, twiddle tables)
-            double direct = Seconds(() => Correlator.pathAutocorrelationDirect(path, t / 2), 5) * 1e3;
-            double fft = Seconds(() => Correlator.pathAutocorrelationFft(path, t / 2), 5) * 1e3;
+            double direct = Timing.MedianSeconds(() => Correlator.pathAutocorrelationDirect(path, t / 2), 5) * 1e3;
+            double fft = Timing.MedianSeconds(() => Correlator.pathAutocorrelationFft(path, t / 2), 5) * 1e3;
             var row = string.Create(CultureInfo.InvariantCulture, $"| {t} | {direct:F3} | {fft:F3} | {direct / fft:F1} |");
             Console.WriteLine(row);
             md.AppendLine(row);
@@ -142,7 +129,7 @@ public static class PathThroughput
         var priors = new SpectralPriors(Prior.NewLogNormal(1, 1), Prior.NewLogNormal(2, 1), Prior.NewLogNormal(0.4, 2));
         foreach (int states in new[] { 1, 2, 3 })
         {
-            double seconds = Seconds(() => Spectral.fit(CorrelatorShape.OpenEnded, times, data, states, priors, 1e-8), 5);
+            double seconds = Timing.MedianSeconds(() => Spectral.fit(CorrelatorShape.OpenEnded, times, data, states, priors, 1e-8), 5);
             var row = string.Create(CultureInfo.InvariantCulture, $"{states}-state fit to 30 times (staged from 1 state): {seconds * 1e3:F1} ms.");
             Console.WriteLine(row);
             md.AppendLine(row);

@@ -61,19 +61,6 @@ public static class LocalEnergyThroughput
         return Math.Max(0, peak - before);
     }
 
-    private static double Seconds(Action work, int repetitions)
-    {
-        var times = new List<double>();
-        for (int r = 0; r < repetitions; r++)
-        {
-            var clock = Stopwatch.StartNew();
-            work();
-            times.Add(clock.Elapsed.TotalSeconds);
-        }
-        times.Sort();
-        return times[times.Count / 2];
-    }
-
     /// <summary>Runs the benchmark and returns its Markdown report.</summary>
     public static string Run(BenchContext context)
     {
@@ -115,10 +102,10 @@ public static class LocalEnergyThroughput
             using var n = RotorChain.Uniform(512, 16, g, device);
             using var eps = randn(new long[] { 512 }, dtype: ScalarType.Float64, device: device, generator: g);
             Tensor? o = null;
-            double jacobian = Seconds(() => { o?.Dispose(); o = VariationalState.LogDerivatives(psi, n); o.sum().item<double>(); }, 5) * 1e3;
+            double jacobian = Timing.MedianSeconds(() => { o?.Dispose(); o = VariationalState.LogDerivatives(psi, n); o.sum().item<double>(); }, 5) * 1e3;
             using var centred = o! - o!.mean(new long[] { 0 }, keepdim: true);
             bool sampleSpace = false;
-            double solve = Seconds(() =>
+            double solve = Timing.MedianSeconds(() =>
             {
                 using var scope = NewDisposeScope();
                 StochasticReconfiguration.Direction(centred, eps, 1e-3, out sampleSpace).sum().item<double>();
