@@ -241,6 +241,20 @@ public class RotorWavefunctionTests
     }
 
     [Fact]
+    public void SplitRHatSeesChainsThatDisagree()
+    {
+        // Sample-major values of 4 chains × 40 samples: independent noise is R̂ ≈ 1; one chain shifted by 3σ is not.
+        var random = new Random(3);
+        double Gaussian() => Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
+        var values = Enumerable.Range(0, 160).Select(_ => Gaussian()).ToArray();
+        double mixed = EnergyStatistics.SplitRHat(values, 4, 40);
+        Assert.InRange(mixed, 0.95, 1.1);
+        var shifted = values.Select((v, i) => i % 4 == 0 ? v + 3 : v).ToArray();
+        Assert.True(EnergyStatistics.SplitRHat(shifted, 4, 40) > 1.3);
+        Assert.True(double.IsNaN(EnergyStatistics.SplitRHat(values, 40, 3)), "too short to split");
+    }
+
+    [Fact]
     public void RotationProposalsStayOnTheSpheres()
     {
         using var g = new Generator(2);
