@@ -21,7 +21,7 @@ type AnsatzSpec =
     /// A per-site tanh MLP of the site's star n_i·n_{i+r}, r ≤ ⌊L/2⌋, with the Jastrow form as a skip.
     | Mlp of hidden: int list
     /// A per-site tanh MLP of the star together with the Gram matrix of a window of consecutive sites: many-body
-    /// correlations at short distance.
+    /// correlations at short distance. Width 0 means min(L, 6) on each chain.
     | Window of width: int * hidden: int list
 
 /// Declaring, naming and building rotor-chain wavefunctions.
@@ -47,7 +47,7 @@ module AnsatzSpec =
     let features (sites: int) spec : PairFeatures =
         match spec with
         | Jastrow | Mlp _ -> RotorChain.StarFeatures sites
-        | Window(width, _) -> PairFeatures.StarAndWindow(RotorChain.InvariantRange sites, width)
+        | Window(width, _) -> PairFeatures.StarAndWindow(RotorChain.InvariantRange sites, (if width = 0 then min sites 6 else width))
 
     /// The wavefunction of `state` on a chain of `sites`; raises ArgumentException naming a bad value.
     let build (sites: int) (seed: int64) (state: RotorState) spec : IRotorWavefunction =
@@ -61,6 +61,7 @@ module AnsatzSpec =
     let describeText spec =
         let h = match hidden spec with [] -> "" | hs -> sprintf ", hidden %s" (hs |> List.map string |> String.concat ",")
         match spec with
+        | Window(0, _) -> sprintf "window min(L, 6)%s" h
         | Window(w, _) -> sprintf "window %d%s" w h
         | _ -> name spec + h
 

@@ -172,7 +172,7 @@ module O3Vmc =
     let options (steps: string) =
         [ CommandLine.option "ansatz" TextOption "window" "wavefunction: jastrow | mlp | window (star and the Gram matrix of a window of sites)"
           CommandLine.option "hidden" TextOption "16,16" "hidden widths of the per-site network, comma-separated (mlp, window)"
-          CommandLine.optional "window" IntOption "window width in sites, 2..L (default min(L, 4))"
+          CommandLine.optional "window" IntOption "window width in sites, 2..L (default min(L, 6) on each chain)"
           CommandLine.option "optimizer" TextOption "sr" "sr (stochastic reconfiguration, minSR when parameters outnumber samples) | adam (the first-order baseline; give a smaller --lr, e.g. 0.01)"
           CommandLine.option "steps" IntOption steps "optimisation steps"
           CommandLine.option "lr" FloatOption "0.1" "imaginary-time step η of stochastic reconfiguration (Adam: its learning rate)"
@@ -191,13 +191,14 @@ module O3Vmc =
 
     let private widths (o: ParsedOptions) = CommandLine.intList o "hidden" 1 4096 "width" "16,16" |> Option.defaultValue []
 
-    /// The ansatz of a chain of `maxSites` (the window must fit the smallest chain it is used on: `minSites`).
+    /// The ansatz from --ansatz, --hidden and --window (an explicit window must fit the smallest chain it is used on: `minSites`).
     let ansatz (o: ParsedOptions) (minSites: int) : AnsatzSpec =
         match (CommandLine.text o "ansatz" |> Option.defaultValue "window").ToLowerInvariant() with
         | "jastrow" -> Jastrow
         | "mlp" -> Mlp(widths o)
         | "window" ->
-            let w = CommandLine.intIn o "window" 2L 64L |> Option.map int |> Option.defaultValue (min minSites 4)
+            // Without --window each chain gets min(L, 6): the whole chain's Gram matrix on small chains.
+            let w = CommandLine.intIn o "window" 2L 64L |> Option.map int |> Option.defaultValue 0
             if w > minSites then raise (UsageError(sprintf "--window %d is not allowed: it must lie in 2..L = %d" w minSites))
             Window(w, widths o)
         | other -> raise (UsageError(sprintf "--ansatz %s is not known; allowed: %s" other (String.concat ", " AnsatzSpec.names)))
