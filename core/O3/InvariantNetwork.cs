@@ -28,8 +28,7 @@ public sealed class InvariantNetwork : nn.Module
     // per-sample Jacobian that stochastic reconfiguration solves with.
     private readonly List<Parameter> ordered = new();
     private readonly int[] hidden;
-    private readonly Tensor atFirst;   // [K, D]: one-hot offset a of each feature
-    private readonly Tensor atSecond;  // [K, D]: one-hot offset b
+    private readonly Tensor slots;     // [2K, D]: one-hot offset a of each feature, then offset b
 
     /// <summary>A network over the invariants <paramref name="features"/> with hidden tanh layers <paramref name="hidden"/> (empty: linear).</summary>
     /// <param name="features">The pair invariants of each site.</param>
@@ -48,17 +47,14 @@ public sealed class InvariantNetwork : nn.Module
         int range = features.Count;
         this.hidden = hidden.ToArray();
         var dtype = ScalarType.Float64;
-        var first = new double[features.Count * features.Offsets];
-        var second = new double[features.Count * features.Offsets];
+        var map = new double[2 * features.Count * features.Offsets];
         for (int k = 0; k < features.Count; k++)
         {
-            first[k * features.Offsets + features.Pairs[k].A] = 1;
-            second[k * features.Offsets + features.Pairs[k].B] = 1;
+            map[k * features.Offsets + features.Pairs[k].A] = 1;
+            map[(features.Count + k) * features.Offsets + features.Pairs[k].B] = 1;
         }
-        atFirst = tensor(first, new long[] { features.Count, features.Offsets }, dtype: dtype);
-        atSecond = tensor(second, new long[] { features.Count, features.Offsets }, dtype: dtype);
-        register_buffer("at_first", atFirst);
-        register_buffer("at_second", atSecond);
+        slots = tensor(map, new long[] { 2 * features.Count, features.Offsets }, dtype: dtype);
+        register_buffer("slots", slots);
         using var generator = new Generator(unchecked((ulong)seed));
         using (no_grad())
         {
@@ -140,13 +136,16 @@ public sealed class InvariantNetwork : nn.Module
     private sealed record Jet(Tensor Value, Tensor Gradient, Tensor Laplacian);
 
     // The first linear map, on the invariants: feature k = (a, b) moves only with the site's neighbours at offsets a and
-    // b, so its two tangent derivatives land in those two slots of the gradient (through one-hot maps feature → slot);
-    // no dense [K, D, 3] input Jacobian is formed.
+    // b, so its two tangent derivatives, times the feature's column of W, land in those two slots of the gradient (a
+    // contraction with the one-hot map feature → slot). Contracting the pair at once would materialise a
+    // [B, L, K, D, 3, H] product (1.8 GB at L = 64 for 64 configurations); this way the largest intermediate is
+    // [B, L, 2K, 3, H].
     private Jet InputLayer(Tensor c, Tensor gradientAtFirst, Tensor gradientAtSecond, Tensor w)
     {
         var value = Apply(c, w);                                                              // [B, L, H]
-        var gradient = einsum("blkc,kd,hk->bldch", gradientAtFirst, atFirst, w)
-                     + einsum("blkc,kd,hk->bldch", gradientAtSecond, atSecond, w);           // [B, L, D, 3, H]
+        var columns = w.t().reshape(1, 1, w.shape[1], 1, w.shape[0]);                          // [1, 1, K, 1, H]
+        var weighted = cat(new[] { gradientAtFirst.unsqueeze(-1) * columns, gradientAtSecond.unsqueeze(-1) * columns }, 2);
+        var gradient = einsum("blkch,kd->bldch", weighted, slots);                            // [B, L, D, 3, H]
         var laplacian = Apply(c.mul(-4), w);
         return new Jet(value, gradient, laplacian);
     }

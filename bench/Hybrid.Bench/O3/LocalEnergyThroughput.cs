@@ -36,12 +36,18 @@ public static class LocalEnergyThroughput
             return (int)(n.shape[0] * n.shape[1]);
         }, repetitions: 3, minSeconds: 1.0);
 
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "malloc_trim")]
+    private static extern int MallocTrim(UIntPtr pad);
+
     // The resident set of the process, sampled every millisecond while work runs: its rise over the value before is
-    // the peak memory of the work (libtorch's CPU allocations are invisible to the .NET heap counters).
+    // the peak memory of the work (libtorch's CPU allocations are invisible to the .NET heap counters). Freed memory
+    // goes back to the system first (glibc's malloc_trim), or a later evaluation would reuse what an earlier one
+    // left and seem to need nothing.
     private static long PeakRise(Action work)
     {
         var process = Process.GetCurrentProcess();
         GC.Collect();
+        if (OperatingSystem.IsLinux()) MallocTrim(UIntPtr.Zero);
         process.Refresh();
         long before = process.WorkingSet64, peak = before;
         using var done = new ManualResetEventSlim();
