@@ -67,8 +67,8 @@ module O3State =
         let s = r.Result
         String.concat "\n"
             [ yield sprintf "## VMC of the O(3) rotor chain: %s state, L = %d, g² = %g\n" (RotorState.name c.State) c.Sites c.G2
-              yield sprintf "Ansatz %s (%d parameters); %d %s steps (η = %g, λ = %g) on %d chains × %d samples, then %d samples per chain measured: %.1f s training, %.1f s measuring.\n"
-                        (AnsatzSpec.describeText c.Vmc.Ansatz) s.Parameters c.Vmc.Steps (match c.Vmc.Optimizer with Sr -> "SR" | Adam -> "Adam") c.Vmc.LearningRate c.Vmc.DiagonalShift c.Vmc.Chains c.Vmc.SamplesPerChain c.Vmc.Measurements s.TrainSeconds s.MeasureSeconds
+              yield sprintf "Ansatz %s (%d parameters); %d %s steps (η = %g, λ = %g) on %d chains × %d samples, then %d samples per chain measured: %.1f s training (%.3f s per step), %.1f s measuring; peak memory %.0f MiB.\n"
+                        (AnsatzSpec.describeText c.Vmc.Ansatz) s.Parameters c.Vmc.Steps (match c.Vmc.Optimizer with Sr -> "SR" | Adam -> "Adam") c.Vmc.LearningRate c.Vmc.DiagonalShift c.Vmc.Chains c.Vmc.SamplesPerChain c.Vmc.Measurements s.TrainSeconds s.StepSeconds s.MeasureSeconds (float s.PeakMemory / 1048576.0)
               yield sprintf "| quantity | value |\n|---|---|\n| energy | %s |\n| local-energy variance | %.3e |\n| beyond 5σ / largest deviation | %.2e / %.1fσ |\n| acceptance | %.3f |\n| τ_int, split-R̂ | %.2f, %.3f |"
                         (Estimate.format s.Energy) s.Variance s.TailFraction s.MaxDeviation s.Acceptance s.Energy.TauInt s.Energy.RHat
               match exactEnergy r with

@@ -57,7 +57,10 @@ type StateResult =
       Parameters: int64
       /// Per training step: energy, its error, local-energy variance.
       Curve: (float * float * float)[]
+      /// Thermalisation and training.
       TrainSeconds: float
+      /// Seconds per optimisation step (sampling, local energies, log-derivatives, SR), thermalisation excluded.
+      StepSeconds: float
       MeasureSeconds: float
       /// Peak working set of the process after this state (bytes).
       PeakMemory: int64 }
@@ -119,6 +122,7 @@ module O3Vmc =
             checkpoint |> Option.iter (fun (file, _) -> if r.Step % every = 0 then trainer.SaveCheckpoint(file, header))
             progress.Report(i, sprintf "E %.6f ± %.6f  var %.2e  acc %.2f  R̂ %.3f" r.Loss r.LossError (get "variance") (get "acceptance") (get "r_hat"))
         checkpoint |> Option.iter (fun (file, _) -> trainer.SaveCheckpoint(file, header))
+        let stepSeconds = progress.Elapsed / float (max 1 remaining)
         let trainSeconds = clock.Elapsed.TotalSeconds
         // The measurement: parameters frozen, the chains go on; one sweep between configurations.
         let measured = Stopwatch.StartNew()
@@ -148,7 +152,7 @@ module O3Vmc =
         let tail, maxDev = quantileTails all mean variance
         { State = state; Sites = sites; G2 = g2; Energy = energy; Variance = variance; TailFraction = tail; MaxDeviation = maxDev
           Acceptance = acceptance; Parameters = VariationalState.ParameterCount psi
-          Curve = curve.ToArray(); TrainSeconds = trainSeconds; MeasureSeconds = measured.Elapsed.TotalSeconds
+          Curve = curve.ToArray(); TrainSeconds = trainSeconds; StepSeconds = stepSeconds; MeasureSeconds = measured.Elapsed.TotalSeconds
           PeakMemory = Process.GetCurrentProcess().PeakWorkingSet64 }
 
     /// One state's numbers as JSON.
@@ -157,7 +161,7 @@ module O3Vmc =
             [ "energy", Study.estimateJson r.Energy; "variance", Json.number r.Variance; "tail_fraction_5sigma", Json.number r.TailFraction
               "max_deviation_sigma", Json.number r.MaxDeviation; "acceptance", Json.number r.Acceptance
               "parameters", Json.integer r.Parameters; "train_seconds", Json.number r.TrainSeconds
-              "measure_seconds", Json.number r.MeasureSeconds; "seconds_per_step", Json.number (r.TrainSeconds / float (max 1 r.Curve.Length))
+              "measure_seconds", Json.number r.MeasureSeconds; "seconds_per_step", Json.number r.StepSeconds
               "peak_memory_bytes", Json.integer r.PeakMemory ]
 
     /// training-<state>.csv: energy, error and variance per step.
