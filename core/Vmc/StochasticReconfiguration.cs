@@ -16,6 +16,8 @@ namespace Hybrid.Vmc;
 public sealed class StochasticReconfiguration : IGradientTransform
 {
     private readonly VariationalEnergy source;
+    // Each parameter's columns in the log-derivatives: the wavefunction's order, which the trainer's list may not share.
+    private readonly Dictionary<IntPtr, (long Offset, long Size)> columns = new();
 
     /// <summary>Preconditions with the log-derivatives of <paramref name="source"/>'s last batch.</summary>
     /// <param name="source">The objective whose evaluation the trainer just backpropagated.</param>
@@ -25,6 +27,12 @@ public sealed class StochasticReconfiguration : IGradientTransform
         this.source = source ?? throw new ArgumentNullException(nameof(source));
         if (!(diagonalShift > 0) || !double.IsFinite(diagonalShift)) throw new ArgumentException($"diagonal shift {diagonalShift} is not allowed; it must be a finite number > 0");
         DiagonalShift = diagonalShift;
+        long offset = 0;
+        foreach (var p in source.WavefunctionParameters)
+        {
+            columns[p.Handle] = (offset, p.numel());
+            offset += p.numel();
+        }
     }
 
     /// <summary>λ.</summary>
@@ -55,14 +63,6 @@ public sealed class StochasticReconfiguration : IGradientTransform
         var deviations = source.LastEnergyDeviations!;
         var delta = Direction(centred, deviations, DiagonalShift, out bool sampleSpace);
         LastUsedSampleSpace = sampleSpace;
-        // Columns follow the wavefunction's parameter order; the trainer's list may order them otherwise.
-        var columns = new Dictionary<IntPtr, (long Offset, long Size)>();
-        long offset = 0;
-        foreach (var p in source.WavefunctionParameters)
-        {
-            columns[p.Handle] = (offset, p.numel());
-            offset += p.numel();
-        }
         using var _ = no_grad();
         foreach (var p in parameters)
         {

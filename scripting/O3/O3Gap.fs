@@ -21,7 +21,9 @@ type GapResult =
       Excited: StateResult
       /// m(L) = E₁ − E₀. The two states are sampled by independent chains, so their covariance is zero and the
       /// errors add in quadrature.
-      Gap: Estimate }
+      Gap: Estimate
+      /// ū = L·m(L) (speed of light set to 1).
+      Ubar: Estimate }
 
 type O3GapResult =
     { Config: O3GapConfig
@@ -39,7 +41,8 @@ module O3Gap =
         let excited = O3Points.state points sites g2 Isovector vmc
         let e0, e1 = ground.Energy, excited.Energy
         let gap = Estimate.independent (e1.Mean - e0.Mean) (sqrt (e0.Error ** 2.0 + e1.Error ** 2.0)) (min e0.Samples e1.Samples)
-        { Sites = sites; G2 = g2; Ground = ground; Excited = excited; Gap = gap }
+        { Sites = sites; G2 = g2; Ground = ground; Excited = excited; Gap = gap
+          Ubar = Estimate.independent (float sites * gap.Mean) (float sites * gap.Error) gap.Samples }
 
     let options =
         [ CommandLine.option "L" IntOption "4" "chain length L ≥ 2"
@@ -69,12 +72,11 @@ module O3Gap =
                   "VMC − exact", box (exactValue |> Option.map (fun x -> sprintf "%+.2e (%.1fσ)" (e.Mean - x) ((e.Mean - x) / e.Error)) |> Option.defaultValue "—")
                   "relative", box (exactValue |> Option.map (fun x -> sprintf "%+.1e" ((e.Mean - x) / abs x)) |> Option.defaultValue "—") ]
         let levels = exact |> Option.map (fun e -> e.Levels)
-        let ubar = Estimate.independent (float r.Sites * r.Gap.Mean) (float r.Sites * r.Gap.Error) r.Gap.Samples
         Frame.ofRows
             [ row "E₀" r.Ground.Energy (levels |> Option.map (fun l -> l.GroundEnergy))
               row "E₁ (l = 1)" r.Excited.Energy (levels |> Option.map (fun l -> l.ExcitedEnergy))
               row "m(L) = E₁ − E₀" r.Gap (levels |> Option.map (fun l -> l.Gap))
-              row "ū = L·m(L)" ubar (levels |> Option.map (fun l -> float r.Sites * l.Gap)) ]
+              row "ū = L·m(L)" r.Ubar (levels |> Option.map (fun l -> float r.Sites * l.Gap)) ]
 
     let report (r: O3GapResult) =
         let g = r.Result
@@ -90,7 +92,7 @@ module O3Gap =
 
     let observables (g: GapResult) =
         [ "E0", g.Ground.Energy; "E1", g.Excited.Energy; "gap", g.Gap
-          "ubar", Estimate.independent (float g.Sites * g.Gap.Mean) (float g.Sites * g.Gap.Error) g.Gap.Samples ]
+          "ubar", g.Ubar ]
 
     let write (dir: RunDirectory) (r: O3GapResult) =
         Json.write (dir.File "summary.json")

@@ -30,7 +30,7 @@ module O3Points =
     // Json.number writes NaN as null.
     let private value (node: JsonNode) = if isNull node then nan else node.GetValue<float>()
 
-    let private read (file: string) : StateResult option =
+    let private read (state: RotorState) (file: string) : StateResult option =
         if not (File.Exists file) then None
         else
             let o = JsonNode.Parse(File.ReadAllText file)
@@ -40,7 +40,7 @@ module O3Points =
                     TauInt = value e.["tau_int"]; RHat = value e.["r_hat"] }
             let number (name: string) = value o.[name]
             Some
-                { State = Ground; Sites = o.["L"].GetValue<int>(); G2 = number "g2"; Energy = energy; Variance = number "variance"
+                { State = state; Sites = o.["L"].GetValue<int>(); G2 = number "g2"; Energy = energy; Variance = number "variance"
                   TailFraction = number "tail_fraction_5sigma"; MaxDeviation = number "max_deviation_sigma"; Acceptance = number "acceptance"
                   Parameters = o.["parameters"].GetValue<int64>(); Curve = [||]; TrainSeconds = number "train_seconds"; StepSeconds = number "seconds_per_step"
                   MeasureSeconds = number "measure_seconds"; PeakMemory = o.["peak_memory_bytes"].GetValue<int64>() }
@@ -48,10 +48,10 @@ module O3Points =
     /// The state at (L, g²): from the points directory when it is there, else measured and stored (atomically).
     let state (dir: string option) (sites: int) (g2: float) (state: RotorState) (settings: VmcSettings) : StateResult =
         let file = dir |> Option.map (fun d -> Path.Combine(d, fileName sites g2 state))
-        match file |> Option.bind read with
+        match file |> Option.bind (read state) with
         | Some r ->
             printfn "reusing %s" file.Value
-            { r with State = state }
+            r
         | None ->
             let r = O3Vmc.runState sites g2 state settings None
             file |> Option.iter (fun f ->

@@ -17,8 +17,6 @@ type O3RunningConfig =
 
 type RunningPoint =
     { Gap: GapResult
-      /// ū(L) = L·m(L) (speed of light set to 1).
-      Ubar: Estimate
       /// Exact diagonalisation's L·m(L) where it fits.
       Exact: float option
       /// Two-loop running from the smallest size's measured ū.
@@ -65,13 +63,12 @@ module O3Running =
         let clock = Diagnostics.Stopwatch.StartNew()
         let points = c.Points |> Option.defaultValue (dir.File "points") |> Some
         let gaps = c.Sizes |> List.map (fun l -> O3Gap.measure points l c.G2 c.Vmc)
-        let ubar (g: GapResult) = Estimate.independent (float g.Sites * g.Gap.Mean) (float g.Sites * g.Gap.Error) g.Gap.Samples
         let first = List.head gaps
-        let u0, l0 = (ubar first).Mean, float first.Sites
+        let u0, l0 = first.Ubar.Mean, float first.Sites
         { Config = c
           Points =
             [ for g in gaps ->
-                  { Gap = g; Ubar = ubar g
+                  { Gap = g
                     Exact = O3Ed.reference g.Sites c.G2 O3State.referenceLimit |> Option.map (fun e -> float g.Sites * e.Levels.Gap)
                     Perturbative = StepScaling.running u0 l0 (float g.Sites) } ]
           Seconds = clock.Elapsed.TotalSeconds }
@@ -81,7 +78,7 @@ module O3Running =
             Frame.ofRows
                 [ for p in r.Points ->
                       sprintf "L = %d" p.Gap.Sites,
-                      series [ "m(L)", box (Estimate.format p.Gap.Gap); "ū = L·m(L)", box (Estimate.format p.Ubar)
+                      series [ "m(L)", box (Estimate.format p.Gap.Gap); "ū = L·m(L)", box (Estimate.format p.Gap.Ubar)
                                "ū (ED)", box (p.Exact |> Option.map (sprintf "%.6f") |> Option.defaultValue "—")
                                "ū (2-loop from the smallest L)", box (sprintf "%.4f" p.Perturbative)
                                "VMC s", box (sprintf "%.0f" (p.Gap.Ground.TrainSeconds + p.Gap.Ground.MeasureSeconds + p.Gap.Excited.TrainSeconds + p.Gap.Excited.MeasureSeconds)) ] ]
@@ -94,7 +91,7 @@ module O3Running =
               "Asymptotic freedom: ū grows with L at fixed bare coupling; dynamical mass generation: once L ≫ ξ, m(L) settles at the infinite-volume mass and ū = L·m grows linearly. The two-loop curve starts at the smallest size's value." ]
 
     let write (dir: RunDirectory) (r: O3RunningResult) =
-        let observables = [ for p in r.Points -> sprintf "ubar_L%d" p.Gap.Sites, p.Ubar ] @ [ for p in r.Points -> sprintf "gap_L%d" p.Gap.Sites, p.Gap.Gap ]
+        let observables = [ for p in r.Points -> sprintf "ubar_L%d" p.Gap.Sites, p.Gap.Ubar ] @ [ for p in r.Points -> sprintf "gap_L%d" p.Gap.Sites, p.Gap.Gap ]
         Json.write (dir.File "summary.json")
             (Json.object
                 [ "experiment", Json.text "o3-running"; "parameters", describe r.Config
@@ -107,14 +104,14 @@ module O3Running =
             (Measurements.ofColumns
                 [ "L", column (fun p -> float p.Gap.Sites); "E0", column (fun p -> p.Gap.Ground.Energy.Mean); "E0_error", column (fun p -> p.Gap.Ground.Energy.Error)
                   "E1", column (fun p -> p.Gap.Excited.Energy.Mean); "E1_error", column (fun p -> p.Gap.Excited.Energy.Error)
-                  "ubar", column (fun p -> p.Ubar.Mean); "ubar_error", column (fun p -> p.Ubar.Error); "ubar_two_loop", column (fun p -> p.Perturbative) ])
+                  "ubar", column (fun p -> p.Gap.Ubar.Mean); "ubar_error", column (fun p -> p.Gap.Ubar.Error); "ubar_two_loop", column (fun p -> p.Perturbative) ])
         AtomicFile.writeText (dir.File "summary.md") (report r)
         let xs = r.Points |> List.map (fun p -> float p.Gap.Sites)
         let grid = [| for k in 0 .. 40 -> List.head xs + (List.last xs - List.head xs) * float k / 40.0 |]
-        let u0, l0 = (List.head r.Points).Ubar.Mean, List.head xs
+        let u0, l0 = (List.head r.Points).Gap.Ubar.Mean, List.head xs
         Study.writePlot dir "running.html" "Running coupling ū(L) = L·m(L)" (sprintf "g² = %g" r.Config.G2)
             (Plots.againstCurves "ū(L) at fixed bare coupling" "L" "ū = L·m(L)"
-                [ "VMC", [ for p in r.Points -> float p.Gap.Sites, p.Ubar ]
+                [ "VMC", [ for p in r.Points -> float p.Gap.Sites, p.Gap.Ubar ]
                   "ED", [ for p in r.Points do match p.Exact with Some e -> yield float p.Gap.Sites, Estimate.independent e 0.0 1 | None -> () ] ]
                 [ "two-loop running", grid, grid |> Array.map (StepScaling.running u0 l0) ])
 

@@ -81,8 +81,6 @@ module O3StepScaling =
     // g² values as cache keys: six significant digits, so a resumed study asks for the same points.
     let private round6 (x: float) = Double.Parse(x.ToString("G6", Globalization.CultureInfo.InvariantCulture), Globalization.CultureInfo.InvariantCulture)
 
-    let private ubar (g: GapResult) = Estimate.independent (float g.Sites * g.Gap.Mean) (float g.Sites * g.Gap.Error) g.Gap.Samples
-
     /// c² = (ε(p)² − ε(0)²)/p² at p = 2π/L from E₀, E₁(p = 0) and E₁(p), errors propagated from the three independent
     /// energies (ε = E − E₀ share E₀, which the propagation keeps).
     let lightSquared (sites: int) (e0: Estimate) (e1: Estimate) (ep: Estimate) =
@@ -114,7 +112,7 @@ module O3StepScaling =
 
     let private measureSize (c: O3StepScalingConfig) (points: string option) (start: float) (sites: int) : StepPoint =
         let target = c.U
-        let at (g2: float) = let g2 = round6 g2 in g2, ubar (O3Gap.measure points sites g2 c.Vmc)
+        let at (g2: float) = let g2 = round6 g2 in g2, (O3Gap.measure points sites g2 c.Vmc).Ubar
         // Two starting points, then each next one at the root predicted by all so far.
         let mutable tuning = [ at (0.85 * start); at start ]
         while tuning.Length < c.TunePoints do
@@ -126,7 +124,7 @@ module O3StepScaling =
         let g2, slope = StepScaling.tuneCoupling target nearest
         let g2Point = round6 g2.Mean
         let doubled = O3Gap.measure points (2 * sites) g2Point c.Vmc
-        let u2 = ubar doubled
+        let u2 = doubled.Ubar
         // ū(2L) moves with g² like ū(L) does (same logarithmic slope): the tuning error carried into Σ.
         let fromTuning = u2.Mean * slope * g2.Error / g2.Mean
         let sigma = Estimate.independent u2.Mean (sqrt (u2.Error ** 2.0 + fromTuning ** 2.0)) u2.Samples

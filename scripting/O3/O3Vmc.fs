@@ -75,7 +75,7 @@ module O3Vmc =
         CheckpointHeader("o3-vmc", (AnsatzSpec.describe s.Ansatz).ToJsonString() + " " + RotorState.name state,
                          RotorChainHamiltonian(sites, g2).Describe(), "Float64")
 
-    let private quantileTails (values: float[]) (mean: float) (variance: float) =
+    let private tails (values: float[]) (mean: float) (variance: float) =
         let sd = sqrt variance
         if sd = 0.0 || Double.IsNaN sd then 0.0, 0.0
         else
@@ -149,7 +149,7 @@ module O3Vmc =
         let energy = GammaMethod.analyze replicas
         let mean = Array.average all
         let variance = (all |> Array.sumBy (fun v -> (v - mean) ** 2.0)) / float (all.Length - 1)
-        let tail, maxDev = quantileTails all mean variance
+        let tail, maxDev = tails all mean variance
         { State = state; Sites = sites; G2 = g2; Energy = energy; Variance = variance; TailFraction = tail; MaxDeviation = maxDev
           Acceptance = acceptance; Parameters = VariationalState.ParameterCount psi
           Curve = curve.ToArray(); TrainSeconds = trainSeconds; StepSeconds = stepSeconds; MeasureSeconds = measured.Elapsed.TotalSeconds
