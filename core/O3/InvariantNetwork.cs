@@ -6,16 +6,37 @@ using static TorchSharp.torch;
 namespace Hybrid.O3;
 
 /// <summary>
+/// The per-site outputs f_i of an <see cref="InvariantNetwork"/> with their forward-Laplacian jets: Value [B, L];
+/// Gradient [B, L, D, 3], slot d holding ∂f_i/∂n_{i+Origin+d} (sites modulo L; Origin ≤ 0); Laplacian [B, L] = Σ_j Δ_j f_i.
+/// </summary>
+public sealed record SiteJet(Tensor Value, Tensor Gradient, Tensor Laplacian, int Origin)
+{
+    /// <summary>The slot of each site's own sphere, n_i, on a chain of <paramref name="sites"/>.</summary>
+    public long SelfSlot(int sites) => ((-Origin) % sites + sites) % sites;
+
+    /// <summary>The gradient of Σ_i f_i with respect to each site, [B, L, 3].</summary>
+    public Tensor SumGradient() => RotorChain.GatherOffsets(Gradient, Origin);
+}
+
+/// <summary>
 /// One scalar per site of the rotor chain from that site's pair invariants x_i (a <see cref="PairFeatures"/> set, e.g.
 /// n_i·n_{i+1}, …, n_i·n_{i+R}), with the same weights at every site: f_i = s·x_i + w_out·tanh(W_k … tanh(W_1 x_i + b_1) … + b_k). Built on invariants it
 /// is O(3)-invariant; with shared weights on the periodic chain, Σ_i f_i is translation-invariant. Without hidden
 /// layers it is the linear two-body (Jastrow) function Σ_r v_r n_i·n_{i+r}; with them, the linear part stays as a skip
 /// so the network can only improve on the Jastrow form.
 /// <para>
-/// Beside the value, the network computes its forward Laplacian: each site's output depends on the D sites
-/// i, i+1, …, i+D−1 only, so gradients are carried as [B, L, D, 3, width] (one slot per offset) and the Laplacian
-/// with them, layer by layer — linear maps act on all three alike, and tanh adds σ''|∇z|² to the Laplacian. Memory
-/// and work grow like L·D per configuration, never like the (3L)² Hessian.
+/// With a message range R &gt; 0 it is a message-passing network over the chain: the first hidden layer embeds each
+/// site's invariants, and every further hidden layer mixes the embeddings of the sites i − R … i + R with one weight
+/// block per offset, h'_i = tanh(Σ_r W_r h_{i+r} + b). Each round widens a site's view by R on either side, so products
+/// of invariants of different sites (many-body correlations beyond any one site's features) enter after one round.
+/// </para>
+/// <para>
+/// Beside the value, the network computes its forward Laplacian: each site's output depends on D consecutive sites
+/// i + o, …, i + o + D − 1 only (o = −R per round of messages), so gradients are carried as [B, L, D, 3, width] (one
+/// slot per site it depends on) and the Laplacian with them, layer by layer — linear maps act on all three alike, and
+/// tanh adds σ''|∇z|² to the Laplacian. Once D would exceed L the slots are folded modulo L, so that each slot is one
+/// sphere and |∇z|² is that of the true gradient. Memory and work grow like L·D per configuration, never like the
+/// (3L)² Hessian.
 /// </para>
 /// <para>
 /// Every computation also takes the weights as arguments, either of the parameters' shapes or with a leading batch
@@ -28,6 +49,7 @@ public sealed class InvariantNetwork : nn.Module
     // per-sample Jacobian that stochastic reconfiguration solves with.
     private readonly List<Parameter> ordered = new();
     private readonly int[] hidden;
+    private readonly int messageRange;
     private readonly Tensor slots;     // [2K, D]: one-hot offset a of each feature, then offset b
 
     /// <summary>A network over the invariants <paramref name="features"/> with hidden tanh layers <paramref name="hidden"/> (empty: linear).</summary>
@@ -36,16 +58,21 @@ public sealed class InvariantNetwork : nn.Module
     /// <param name="seed">Seeds the initial hidden weights. The output and skip weights start at zero, so every
     /// network starts as ψ = const, the strong-coupling ground state.</param>
     /// <param name="name">The module's name.</param>
-    public InvariantNetwork(PairFeatures features, IReadOnlyList<int> hidden, long seed, string name = nameof(InvariantNetwork)) : base(name)
+    /// <param name="messageRange">R, 0 … 8: every hidden layer after the first reads the sites i − R … i + R (0: a per-site MLP).</param>
+    public InvariantNetwork(PairFeatures features, IReadOnlyList<int> hidden, long seed, string name = nameof(InvariantNetwork), int messageRange = 0) : base(name)
     {
         ArgumentNullException.ThrowIfNull(features);
         ArgumentNullException.ThrowIfNull(hidden);
         foreach (var h in hidden)
             if (h < 1 || h > 4096) throw new ArgumentException($"hidden width {h} is not allowed; each must lie in 1..4096");
+        if (messageRange < 0 || messageRange > 8) throw new ArgumentException($"message range {messageRange} is not allowed; it must lie in 0..8");
+        if (messageRange > 0 && hidden.Count < 2)
+            throw new ArgumentException($"message passing needs at least two hidden layers (an embedding, then rounds of messages); got {hidden.Count}");
         TorchRuntime.EnsureLoaded();
         Features = features;
         int range = features.Count;
         this.hidden = hidden.ToArray();
+        this.messageRange = messageRange;
         var dtype = ScalarType.Float64;
         var map = new double[2 * features.Count * features.Offsets];
         for (int k = 0; k < features.Count; k++)
@@ -62,6 +89,7 @@ public sealed class InvariantNetwork : nn.Module
             int fanIn = range;
             for (int k = 0; k < this.hidden.Length; k++)
             {
+                if (k > 0) fanIn *= 2 * messageRange + 1;
                 Add($"weight{k}", randn(new long[] { this.hidden[k], fanIn }, dtype: dtype, generator: generator).div_(Math.Sqrt(fanIn)));
                 Add($"bias{k}", randn(new long[] { this.hidden[k] }, dtype: dtype, generator: generator).mul_(0.1));
                 fanIn = this.hidden[k];
@@ -83,6 +111,9 @@ public sealed class InvariantNetwork : nn.Module
     /// <summary>Hidden widths (empty: the Jastrow function).</summary>
     public IReadOnlyList<int> Hidden => hidden;
 
+    /// <summary>R: each hidden layer after the first reads the sites i − R … i + R (0: a per-site MLP).</summary>
+    public int MessageRange => messageRange;
+
     /// <summary>The parameters in the order the functional methods take their weights.</summary>
     public IReadOnlyList<Parameter> Ordered => ordered;
 
@@ -93,9 +124,9 @@ public sealed class InvariantNetwork : nn.Module
         int k = 0;
         var total = Apply(invariants, w[k++]);
         var h = invariants;
-        foreach (var _ in hidden)
+        for (int layer = 0; layer < hidden.Length; layer++)
         {
-            h = tanh(AddBias(Apply(h, w[k]), w[k + 1]));
+            h = tanh(AddBias(layer == 0 ? Apply(h, w[k]) : Messages(h, w[k]), w[k + 1]));
             k += 2;
         }
         if (hidden.Length > 0) total = total + Apply(h, w[k]);
@@ -103,37 +134,45 @@ public sealed class InvariantNetwork : nn.Module
     }
 
     /// <summary>
-    /// The per-site outputs with their forward-Laplacian jets, with the network's own weights: value [B, L]; gradient
-    /// [B, L, D, 3], slot d holding ∂f_i/∂n_{i+d}; Laplacian [B, L] = Σ_j Δ_j f_i. Inputs come from
-    /// <see cref="RotorChain.PairInvariants"/>.
+    /// The per-site outputs with their forward-Laplacian jets, with the network's own weights (see <see cref="SiteJet"/>).
+    /// Inputs come from <see cref="RotorChain.PairInvariants"/>.
     /// </summary>
-    public (Tensor Value, Tensor Gradient, Tensor Laplacian) SiteJets(Tensor invariants, Tensor gradientAtFirst, Tensor gradientAtSecond)
+    public SiteJet SiteJets(Tensor invariants, Tensor gradientAtFirst, Tensor gradientAtSecond)
     {
         var w = ordered;
         int k = 0;
+        int sites = (int)invariants.shape[1];
         var skip = InputLayer(invariants, gradientAtFirst, gradientAtSecond, w[k++]);
-        if (hidden.Length == 0) return (skip.Value.squeeze(-1), skip.Gradient.squeeze(-1), skip.Laplacian.squeeze(-1));
+        if (hidden.Length == 0) return skip.Output();
         var z = InputLayer(invariants, gradientAtFirst, gradientAtSecond, w[k]);
         z = z with { Value = AddBias(z.Value, w[k + 1]) };
         k += 2;
         var h = Tanh(z);
         for (int layer = 1; layer < hidden.Length; layer++)
         {
-            z = new Jet(AddBias(Apply(h.Value, w[k]), w[k + 1]), Apply(h.Gradient, w[k]), Apply(h.Laplacian, w[k]));
+            z = Messages(h, w[k], sites);
+            z = z with { Value = AddBias(z.Value, w[k + 1]) };
             k += 2;
             h = Tanh(z);
         }
         var o = w[k];
-        return ((skip.Value + Apply(h.Value, o)).squeeze(-1),
-                (skip.Gradient + Apply(h.Gradient, o)).squeeze(-1),
-                (skip.Laplacian + Apply(h.Laplacian, o)).squeeze(-1));
+        var top = new Jet(Apply(h.Value, o), Apply(h.Gradient, o), Apply(h.Laplacian, o), h.Origin);
+        var aligned = Reframe(skip.Gradient, skip.Origin, top.Origin, top.Gradient.shape[2], sites);
+        return new Jet(skip.Value + top.Value, aligned + top.Gradient, skip.Laplacian + top.Laplacian, top.Origin).Output();
     }
 
     /// <summary>The network as a JSON fragment.</summary>
-    public string Describe() => $"{{\"features\":{Features.Describe()},\"hidden\":[{string.Join(",", hidden)}]}}";
+    public string Describe() =>
+        $"{{\"features\":{Features.Describe()},\"hidden\":[{string.Join(",", hidden)}]{(messageRange == 0 ? "" : $",\"messageRange\":{messageRange}")}}}";
 
-    /// <summary>Value [B, L, H], gradient [B, L, D, 3, H] and Laplacian [B, L, H] of one layer's pre- or post-activations.</summary>
-    private sealed record Jet(Tensor Value, Tensor Gradient, Tensor Laplacian);
+    /// <summary>
+    /// Value [B, L, H], gradient [B, L, D, 3, H] and Laplacian [B, L, H] of one layer's pre- or post-activations; slot d
+    /// of site i's gradient is the derivative with respect to n_{i + Origin + d} (indices modulo L).
+    /// </summary>
+    private sealed record Jet(Tensor Value, Tensor Gradient, Tensor Laplacian, int Origin)
+    {
+        public SiteJet Output() => new(Value.squeeze(-1), Gradient.squeeze(-1), Laplacian.squeeze(-1), Origin);
+    }
 
     // The first linear map, on the invariants: feature k = (a, b) moves only with the site's neighbours at offsets a and
     // b, so its two tangent derivatives, times the feature's column of W, land in those two slots of the gradient (a
@@ -147,7 +186,62 @@ public sealed class InvariantNetwork : nn.Module
         var weighted = cat(new[] { gradientAtFirst.unsqueeze(-1) * columns, gradientAtSecond.unsqueeze(-1) * columns }, 2);
         var gradient = einsum("blkch,kd->bldch", weighted, slots);                            // [B, L, D, 3, H]
         var laplacian = Apply(c.mul(-4), w);
-        return new Jet(value, gradient, laplacian);
+        return new Jet(value, gradient, laplacian, 0);
+    }
+
+    /// <summary>A round of messages on the values alone: Σ_r W_r h_{i+r}, W_r the r-th block of columns of w.</summary>
+    private Tensor Messages(Tensor h, Tensor w)
+    {
+        if (messageRange == 0) return Apply(h, w);
+        long width = h.shape[^1];
+        Tensor? total = null;
+        for (int r = -messageRange; r <= messageRange; r++)
+        {
+            var term = Apply(r == 0 ? h : h.roll(-r, 1), w.narrow(-1, (r + messageRange) * width, width));
+            total = total is null ? term : total + term;
+        }
+        return total!;
+    }
+
+    /// <summary>
+    /// A round of messages on a jet: the neighbour i + r's gradient slots are moved into site i's frame, which starts R
+    /// sites further left and is R sites wider on each side (folded modulo L once it covers the chain). Laplacians add
+    /// linearly; only tanh needs the folded gradient.
+    /// </summary>
+    private Jet Messages(Jet h, Tensor w, int sites)
+    {
+        if (messageRange == 0) return new Jet(Apply(h.Value, w), Apply(h.Gradient, w), Apply(h.Laplacian, w), h.Origin);
+        long width = h.Value.shape[^1];
+        int origin = h.Origin - messageRange;
+        long slotCount = Math.Min(h.Gradient.shape[2] + 2 * messageRange, sites);
+        Tensor? value = null, gradient = null, laplacian = null;
+        for (int r = -messageRange; r <= messageRange; r++)
+        {
+            var block = w.narrow(-1, (r + messageRange) * width, width);
+            Tensor Shift(Tensor t) => r == 0 ? t : t.roll(-r, 1);
+            var v = Apply(Shift(h.Value), block);
+            var l = Apply(Shift(h.Laplacian), block);
+            var g = Reframe(Apply(Shift(h.Gradient), block), h.Origin + r, origin, slotCount, sites);
+            value = value is null ? v : value + v;
+            laplacian = laplacian is null ? l : laplacian + l;
+            gradient = gradient is null ? g : gradient + g;
+        }
+        return new Jet(value!, gradient!, laplacian!, origin);
+    }
+
+    /// <summary>
+    /// Gradient slots [B, L, D, …] of frame origin <paramref name="from"/> written into <paramref name="slotCount"/>
+    /// slots of frame origin <paramref name="to"/>: slot d goes to (d + from − to) mod L, where slots that meet (the
+    /// same sphere) add.
+    /// </summary>
+    private static Tensor Reframe(Tensor gradient, int from, int to, long slotCount, int sites)
+    {
+        long count = gradient.shape[2];
+        if (from == to && count == slotCount) return gradient;
+        var index = tensor(Enumerable.Range(0, (int)count).Select(d => (long)(((d + from - to) % sites + sites) % sites)).ToArray(), device: gradient.device);
+        var shape = gradient.shape.ToArray();
+        shape[2] = slotCount;
+        return zeros(shape, dtype: gradient.dtype, device: gradient.device).index_add_(2, index, gradient, 1.0);
     }
 
     private static Jet Tanh(Jet z)
@@ -158,7 +252,7 @@ public sealed class InvariantNetwork : nn.Module
         var spread = first.unsqueeze(2).unsqueeze(2);
         var gradient = z.Gradient * spread;
         var laplacian = first * z.Laplacian + second * z.Gradient.square().sum(new long[] { 2, 3 });
-        return new Jet(a, gradient, laplacian);
+        return new Jet(a, gradient, laplacian, z.Origin);
     }
 
     /// <summary>x [B, …, in] times Wᵀ on the last dimension; W is [out, in] or, per configuration, [B, out, in].</summary>

@@ -29,7 +29,8 @@ public sealed class IsovectorWavefunction : nn.Module<Tensor, Tensor>, IRotorWav
     /// <param name="features">The invariants each site reads (default: its star out to ⌊L/2⌋).</param>
     /// <param name="momentum">k in p = 2πk/L, 0 ≤ k ≤ L/2: the sites are weighted by cos(p j), a standing wave of
     /// momenta ±p, whose energy bounds the lowest l = 1 level at momentum p (the two have equal energy).</param>
-    public IsovectorWavefunction(int sites, IReadOnlyList<int> hidden, long seed, PairFeatures? features = null, int momentum = 0) : base(nameof(IsovectorWavefunction))
+    /// <param name="messageRange">R &gt; 0 makes both networks pass messages between sites i − R … i + R after their first layer.</param>
+    public IsovectorWavefunction(int sites, IReadOnlyList<int> hidden, long seed, PairFeatures? features = null, int momentum = 0, int messageRange = 0) : base(nameof(IsovectorWavefunction))
     {
         RotorChain.CheckSites(sites);
         if (momentum < 0 || 2 * momentum > sites) throw new ArgumentException($"momentum index k = {momentum} is not allowed; it must lie in 0..{sites / 2} (p = 2πk/L)");
@@ -39,8 +40,8 @@ public sealed class IsovectorWavefunction : nn.Module<Tensor, Tensor>, IRotorWav
         phases = Enumerable.Range(0, sites).Select(j => Math.Cos(2 * Math.PI * momentum * j / sites)).ToArray();
         features ??= RotorChain.StarFeatures(sites);
         features.CheckFits(sites);
-        envelope = new InvariantNetwork(features, hidden, seed, "envelope");
-        weights = new InvariantNetwork(features, hidden, Sampling.Seeds.Derive(seed, "vector-weights"), "weights");
+        envelope = new InvariantNetwork(features, hidden, seed, "envelope", messageRange);
+        weights = new InvariantNetwork(features, hidden, Sampling.Seeds.Derive(seed, "vector-weights"), "weights", messageRange);
         RegisterComponents();
         ordered = envelope.Ordered.Concat(weights.Ordered).ToList();
     }
@@ -73,24 +74,27 @@ public sealed class IsovectorWavefunction : nn.Module<Tensor, Tensor>, IRotorWav
     {
         RotorChain.CheckConfigurations(n, Sites);
         var (c, atFirst, atSecond) = RotorChain.PairInvariants(n, envelope.Features);
-        var (uValue, uGradient, uLaplacian) = envelope.SiteJets(c, atFirst, atSecond);
-        var (wValue, wGradient, wLaplacian) = weights.SiteJets(c, atFirst, atSecond);
+        var u = envelope.SiteJets(c, atFirst, atSecond);
+        var w = weights.SiteJets(c, atFirst, atSecond);
+        var wGradient = w.Gradient;
+        long self = w.SelfSlot(Sites);
         // s = Σ_i (1 + w_i) z_i with z_i = ẑ·n_i: ∇_i z_i = ẑ − z_i n_i, Δ_i z_i = −2 z_i (an l = 1 harmonic).
         var z = n.select(2, 2);
         var axis = zeros(3, dtype: n.dtype, device: n.device);
         axis[2] = 1;
         var zGradient = axis - z.unsqueeze(-1) * n;                                    // [B, L, 3]
         var phase = Phases(n);
-        var scale = (1 + wValue) * phase;
+        var scale = (1 + w.Value) * phase;
         var slots = (phase * z).unsqueeze(-1).unsqueeze(-1) * wGradient;               // φ_i z_i ∂w_i/∂n_{i+d}
-        slots = cat(new[] { (slots.select(2, 0) + scale.unsqueeze(-1) * zGradient).unsqueeze(2), slots.narrow(2, 1, slots.shape[2] - 1) }, 2);
-        var sLaplacianSites = scale * (-2 * z) + phase * (z * wLaplacian + 2 * (wGradient.select(2, 0) * zGradient).sum(-1));
+        // The site's own slot also carries (1 + w_i) φ_i ∇_i z_i.
+        slots = cat(new[] { slots.narrow(2, 0, self), (slots.select(2, self) + scale.unsqueeze(-1) * zGradient).unsqueeze(2), slots.narrow(2, self + 1, slots.shape[2] - self - 1) }, 2);
+        var sLaplacianSites = scale * (-2 * z) + phase * (z * w.Laplacian + 2 * (wGradient.select(2, self) * zGradient).sum(-1));
         var s = (scale * z).sum(1);
-        var sGradient = RotorChain.GatherOffsets(slots);
+        var sGradient = RotorChain.GatherOffsets(slots, w.Origin);
         var ratio = sGradient / s.reshape(-1, 1, 1);
-        var gradient = RotorChain.GatherOffsets(uGradient) + ratio;
-        var laplacian = uLaplacian.sum(1) + sLaplacianSites.sum(1) / s - ratio.square().sum(new long[] { 1, 2 });
-        return new WavefunctionDerivatives(uValue.sum(1) + s.abs().log(), gradient, laplacian);
+        var gradient = u.SumGradient() + ratio;
+        var laplacian = u.Laplacian.sum(1) + sLaplacianSites.sum(1) / s - ratio.square().sum(new long[] { 1, 2 });
+        return new WavefunctionDerivatives(u.Value.sum(1) + s.abs().log(), gradient, laplacian);
     }
 
     /// <summary>The sign of ψ₁ (that of ẑ·V), for overlaps and checks.</summary>

@@ -77,14 +77,19 @@ public static class RotorChain
     }
 
     /// <summary>
-    /// Gathers per-site gradients given at offsets, g[b, i, d, :] = ∂f_i/∂n_{i+d} ([B, L, D, 3]), into the gradient of
-    /// Σ_i f_i with respect to each site, [B, L, 3].
+    /// Gathers per-site gradients given at offsets, g[b, i, d, :] = ∂f_i/∂n_{i+origin+d} ([B, L, D, 3]), into the
+    /// gradient of Σ_i f_i with respect to each site, [B, L, 3].
     /// </summary>
-    public static Tensor GatherOffsets(Tensor offsetGradient)
+    public static Tensor GatherOffsets(Tensor offsetGradient, int origin = 0)
     {
         long offsets = offsetGradient.shape[2];
-        var total = offsetGradient.select(2, 0);
-        for (long d = 1; d < offsets; d++) total = total + offsetGradient.select(2, d).roll(d, 1);
-        return total;
+        Tensor? total = null;
+        for (long d = 0; d < offsets; d++)
+        {
+            var slot = offsetGradient.select(2, d);
+            var moved = d + origin == 0 ? slot : slot.roll(d + origin, 1);
+            total = total is null ? moved : total + moved;
+        }
+        return total!;
     }
 }

@@ -10,7 +10,8 @@ namespace Hybrid.O3;
 /// by all sites, x_i the site's pair invariants (by default n_i·n_{i+1}, …, n_i·n_{i+R}, R = ⌊L/2⌋; or the Gram matrix of a
 /// window of sites). It is O(3)-invariant (a function of invariants),
 /// translation-invariant (shared weights on the periodic chain) and nodeless (ψ = e^{ln ψ} &gt; 0), as the singlet
-/// ground state is. Without hidden layers it is the two-body Jastrow wavefunction ln ψ = Σ_r v_r Σ_i n_i·n_{i+r}.
+/// ground state is. Without hidden layers it is the two-body Jastrow wavefunction ln ψ = Σ_r v_r Σ_i n_i·n_{i+r}; with a
+/// message range the network passes messages along the chain (see <see cref="InvariantNetwork"/>).
 /// </summary>
 public sealed class SingletWavefunction : nn.Module<Tensor, Tensor>, IRotorWavefunction
 {
@@ -21,13 +22,14 @@ public sealed class SingletWavefunction : nn.Module<Tensor, Tensor>, IRotorWavef
     /// <param name="hidden">Hidden widths of the per-site network (empty: the linear Jastrow form).</param>
     /// <param name="seed">Seeds the initial weights.</param>
     /// <param name="features">The invariants each site reads (default: its star out to ⌊L/2⌋).</param>
-    public SingletWavefunction(int sites, IReadOnlyList<int> hidden, long seed, PairFeatures? features = null) : base(nameof(SingletWavefunction))
+    /// <param name="messageRange">R &gt; 0 makes the network pass messages between sites i − R … i + R after its first layer.</param>
+    public SingletWavefunction(int sites, IReadOnlyList<int> hidden, long seed, PairFeatures? features = null, int messageRange = 0) : base(nameof(SingletWavefunction))
     {
         RotorChain.CheckSites(sites);
         Sites = sites;
         features ??= RotorChain.StarFeatures(sites);
         features.CheckFits(sites);
-        network = new InvariantNetwork(features, hidden, seed);
+        network = new InvariantNetwork(features, hidden, seed, messageRange: messageRange);
         RegisterComponents();
     }
 
@@ -55,8 +57,8 @@ public sealed class SingletWavefunction : nn.Module<Tensor, Tensor>, IRotorWavef
     {
         RotorChain.CheckConfigurations(n, Sites);
         var (c, atFirst, atSecond) = RotorChain.PairInvariants(n, network.Features);
-        var (value, gradient, laplacian) = network.SiteJets(c, atFirst, atSecond);
-        return new WavefunctionDerivatives(value.sum(1), RotorChain.GatherOffsets(gradient), laplacian.sum(1));
+        var jet = network.SiteJets(c, atFirst, atSecond);
+        return new WavefunctionDerivatives(jet.Value.sum(1), jet.SumGradient(), jet.Laplacian.sum(1));
     }
 
     /// <inheritdoc/>

@@ -16,7 +16,9 @@ type O3StepScalingConfig =
       /// Measure the speed of light c on the 2L chain (one more state per size).
       Light: bool
       Vmc: VmcSettings
-      Points: string option }
+      Points: string option
+      /// The coupling the first size's tuning starts from (the later sizes start from the previous size's g²).
+      Start: float }
 
 /// One size of the step-scaling study.
 type StepPoint =
@@ -60,6 +62,7 @@ module O3StepScaling =
           CommandLine.option "sizes" TextOption "4,6,8,12,16" "chain lengths L (each is doubled), increasing, comma-separated"
           CommandLine.option "tune-points" IntOption "3" "gap measurements per size to tune g² (≥ 2)"
           CommandLine.optional "no-light" FlagOption "skip the speed-of-light measurement (Σ with c = 1 only)"
+          CommandLine.optional "start" FloatOption "g² the first size's tuning starts from (default 0.8·u; each later size starts from the previous size's g², printed as 'next start' once it is tuned): a size run alone as a replica, given that value, measures the points the whole study would"
           O3Points.option
           yield! O3Vmc.options "1500" ]
 
@@ -69,22 +72,26 @@ module O3StepScaling =
         let vmc = O3Vmc.settings o (List.head sizes)
         let points = CommandLine.text o "points"
         O3Points.check points vmc
+        let start = if CommandLine.has o "start" then CommandLine.positive o "start" else 0.8 * u
         { U = u; Sizes = sizes; TunePoints = CommandLine.intIn o "tune-points" 2L 20L |> CommandLine.required "tune-points" |> int
-          Light = not (CommandLine.switch o "no-light"); Vmc = vmc; Points = points |> Option.map IO.Path.GetFullPath }
+          Light = not (CommandLine.switch o "no-light"); Vmc = vmc; Points = points |> Option.map IO.Path.GetFullPath; Start = start }
 
     let describe (c: O3StepScalingConfig) =
         Json.object
             ([ "u", Json.number c.U; "sizes", Json.numbers (c.Sizes |> List.map float); "tune_points", Json.integer (int64 c.TunePoints)
-               "light", System.Text.Json.Nodes.JsonValue.Create c.Light; "points", (match c.Points with Some p -> Json.text p | None -> null) ]
+               "light", System.Text.Json.Nodes.JsonValue.Create c.Light; "points", (match c.Points with Some p -> Json.text p | None -> null)
+               "start", Json.number c.Start ]
              @ O3Vmc.describeSettings c.Vmc)
 
     // g² values as cache keys: six significant digits, so a resumed study asks for the same points.
     let private round6 (x: float) = Double.Parse(x.ToString("G6", Globalization.CultureInfo.InvariantCulture), Globalization.CultureInfo.InvariantCulture)
 
-    /// c² = (ε(p)² − ε(0)²)/p² at p = 2π/L from E₀, E₁(p = 0) and E₁(p), errors propagated from the three independent
-    /// energies (ε = E − E₀ share E₀, which the propagation keeps).
+    /// c² = (ε(p)² − ε(0)²)/p̂² at p = 2π/L, p̂ = 2 sin(p/2), from E₀, E₁(p = 0) and E₁(p), errors propagated from the
+    /// three independent energies (ε = E − E₀ share E₀, which the propagation keeps). The lattice momentum p̂ because
+    /// a free field on the Hamiltonian chain has ω² = m² + p̂² exactly: dividing by p² instead would read that tree-level
+    /// lattice artefact (9% at p = 2π/6) as a renormalised speed of light.
     let lightSquared (sites: int) (e0: Estimate) (e1: Estimate) (ep: Estimate) =
-        let p = 2.0 * Math.PI / float sites
+        let p = 2.0 * Math.Sin(Math.PI / float sites)
         let epsP, eps0 = ep.Mean - e0.Mean, e1.Mean - e0.Mean
         let c2 = (epsP * epsP - eps0 * eps0) / (p * p)
         let dP, d1, d0 = 2.0 * epsP / (p * p), -2.0 * eps0 / (p * p), 2.0 * (eps0 - epsP) / (p * p)
@@ -122,6 +129,8 @@ module O3StepScaling =
         // The root from the (up to three) measurements nearest it: a power law is a local description.
         let nearest = tuning |> List.sortBy (fun (_, e) -> abs (log e.Mean - log target)) |> List.truncate 3
         let g2, slope = StepScaling.tuneCoupling target nearest
+        // Round-trip digits: a replica of the next size given this as --start asks for the very same points.
+        printfn "L = %d tuned: next start %s" sites (g2.Mean.ToString("R", Globalization.CultureInfo.InvariantCulture))
         let g2Point = round6 g2.Mean
         let doubled = O3Gap.measure points (2 * sites) g2Point c.Vmc
         let u2 = doubled.Ubar
@@ -146,13 +155,14 @@ module O3StepScaling =
     let run (c: O3StepScalingConfig) (dir: RunDirectory) : O3StepScalingResult =
         let clock = Diagnostics.Stopwatch.StartNew()
         let points = c.Points |> Option.defaultValue (dir.File "points") |> Some
-        // The first guess: at weak coupling ū ≈ g²; then each size starts from the last size's g² (it decreases with L).
+        // The first guess (by default 0.8·u: at weak coupling ū ≈ g²); then each size starts from the last size's g²
+        // (it decreases with L).
         let results =
             c.Sizes
             |> List.fold (fun (acc: StepPoint list, start) sites ->
                 let p = measureSize c points start sites
                 printfn "L = %d: g² = %s gives ū = %g; Σ(2, u, 1/%d) = %s" sites (Estimate.format p.G2) c.U sites (Estimate.format p.Sigma)
-                acc @ [ p ], p.G2.Mean) ([], 0.8 * c.U)
+                acc @ [ p ], p.G2.Mean) ([], c.Start)
             |> fst
         let extrapolate (pick: StepPoint -> Estimate option) =
             let pts = results |> List.choose (fun p -> pick p |> Option.map (fun e -> p.Sites, e))

@@ -174,9 +174,10 @@ module O3Vmc =
 
     /// The options shared by the VMC experiments.
     let options (steps: string) =
-        [ CommandLine.option "ansatz" TextOption "window" "wavefunction: jastrow | mlp | window (star and the Gram matrix of a window of sites)"
-          CommandLine.option "hidden" TextOption "16,16" "hidden widths of the per-site network, comma-separated (mlp, window)"
+        [ CommandLine.option "ansatz" TextOption "window" "wavefunction: jastrow | mlp | window (star and the Gram matrix of a window of sites) | mp (message passing along the chain)"
+          CommandLine.option "hidden" TextOption "16,16" "hidden widths of the network, comma-separated (mlp, window, mp: an embedding, then one round of messages per further layer)"
           CommandLine.optional "window" IntOption "window width in sites, 2..L (default min(L, 6) on each chain)"
+          CommandLine.option "range" IntOption "1" "message range R of mp, 1..8: each round reads the sites i − R … i + R"
           CommandLine.option "optimizer" TextOption "sr" "sr (stochastic reconfiguration, minSR when parameters outnumber samples) | adam (the first-order baseline; give a smaller --lr, e.g. 0.01)"
           CommandLine.option "steps" IntOption steps "optimisation steps"
           CommandLine.option "lr" FloatOption "0.1" "imaginary-time step η of stochastic reconfiguration (Adam: its learning rate)"
@@ -205,6 +206,11 @@ module O3Vmc =
             let w = CommandLine.intIn o "window" 2L 64L |> Option.map int |> Option.defaultValue 0
             if w > minSites then raise (UsageError(sprintf "--window %d is not allowed: it must lie in 2..L = %d" w minSites))
             Window(w, widths o)
+        | "mp" ->
+            let r = CommandLine.intIn o "range" 1L 8L |> Option.map int |> Option.defaultValue 1
+            let h = widths o
+            if h.Length < 2 then raise (UsageError(sprintf "--hidden %s is not allowed for mp: it needs at least two widths (an embedding, then rounds of messages)" (h |> List.map string |> String.concat ",")))
+            Messages(r, h)
         | other -> raise (UsageError(sprintf "--ansatz %s is not known; allowed: %s" other (String.concat ", " AnsatzSpec.names)))
 
     /// The settings from the command line.

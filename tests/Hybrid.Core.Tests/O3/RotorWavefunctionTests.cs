@@ -69,26 +69,35 @@ public class RotorWavefunctionTests
         foreach (var p in module.parameters()) p.copy_(randn(p.shape, dtype: p.dtype, generator: g).mul(scale));
     }
 
-    private static IRotorWavefunction Build(string kind, int sites, int[] hidden, long seed, int window = 0)
+    private static IRotorWavefunction Build(string kind, int sites, int[] hidden, long seed, int window = 0, int messages = 0)
     {
         var features = window == 0 ? null : PairFeatures.Window(window);
-        return kind == "singlet" ? new SingletWavefunction(sites, hidden, seed, features) : new IsovectorWavefunction(sites, hidden, seed, features);
+        return kind == "singlet"
+            ? new SingletWavefunction(sites, hidden, seed, features, messages)
+            : new IsovectorWavefunction(sites, hidden, seed, features, messageRange: messages);
     }
 
     [Theory]
-    [InlineData("singlet", 2, new int[0], 0)]
-    [InlineData("singlet", 5, new int[0], 0)]
-    [InlineData("singlet", 3, new[] { 6 }, 0)]
-    [InlineData("singlet", 8, new[] { 8, 5 }, 0)]
-    [InlineData("singlet", 3, new[] { 6 }, 3)]
-    [InlineData("singlet", 7, new[] { 5, 4 }, 4)]
-    [InlineData("isovector", 2, new int[0], 0)]
-    [InlineData("isovector", 4, new[] { 6 }, 0)]
-    [InlineData("isovector", 7, new[] { 5, 4 }, 0)]
-    [InlineData("isovector", 5, new[] { 5 }, 5)]
-    public void ForwardLaplacianEqualsAutodiff(string kind, int sites, int[] hidden, int window)
+    [InlineData("singlet", 2, new int[0], 0, 0)]
+    [InlineData("singlet", 5, new int[0], 0, 0)]
+    [InlineData("singlet", 3, new[] { 6 }, 0, 0)]
+    [InlineData("singlet", 8, new[] { 8, 5 }, 0, 0)]
+    [InlineData("singlet", 3, new[] { 6 }, 3, 0)]
+    [InlineData("singlet", 7, new[] { 5, 4 }, 4, 0)]
+    [InlineData("isovector", 2, new int[0], 0, 0)]
+    [InlineData("isovector", 4, new[] { 6 }, 0, 0)]
+    [InlineData("isovector", 7, new[] { 5, 4 }, 0, 0)]
+    [InlineData("isovector", 5, new[] { 5 }, 5, 0)]
+    // Message passing: slots shifted into a wider frame (L = 12), and folded once the frame wraps the chain.
+    [InlineData("singlet", 12, new[] { 4, 4 }, 0, 1)]
+    [InlineData("singlet", 8, new[] { 5, 4, 3 }, 0, 1)]
+    [InlineData("singlet", 4, new[] { 4, 4 }, 3, 2)]
+    [InlineData("isovector", 6, new[] { 4, 4, 4 }, 0, 1)]
+    [InlineData("isovector", 9, new[] { 5, 4 }, 3, 1)]
+    [InlineData("isovector", 3, new[] { 4, 3 }, 0, 2)]
+    public void ForwardLaplacianEqualsAutodiff(string kind, int sites, int[] hidden, int window, int messages)
     {
-        var wavefunction = Build(kind, sites, hidden, 3, window);
+        var wavefunction = Build(kind, sites, hidden, 3, window, messages);
         Randomise((nn.Module)wavefunction, 17);
         using var g = new Generator(5);
         var n = RotorChain.Uniform(6, sites, g);
@@ -160,17 +169,26 @@ public class RotorWavefunctionTests
     {
         const int sites = 6;
         var singlet = new SingletWavefunction(sites, new[] { 6 }, 1, PairFeatures.Window(4));
+        var messages = new SingletWavefunction(sites, new[] { 5, 4 }, 1, messageRange: 1);
         var isovector = new IsovectorWavefunction(sites, new[] { 6 }, 1);
         Randomise(singlet, 3);
+        Randomise(messages, 5);
         Randomise(isovector, 4);
         using var g = new Generator(2);
         var n = RotorChain.Uniform(5, sites, g);
         var (q, _) = linalg.qr(randn(new long[] { 3, 3 }, dtype: ScalarType.Float64, generator: g));
         var rotated = n.matmul(q.t());
         var shifted = n.roll(2, 1);
-        // The singlet is invariant under rotations (and reflections) and translations.
-        Assert.True(singlet.LogAbs(rotated).allclose(singlet.LogAbs(n), rtol: 0, atol: 1e-12));
-        Assert.True(singlet.LogAbs(shifted).allclose(singlet.LogAbs(n), rtol: 0, atol: 1e-12));
+        // The singlets are invariant under rotations (and reflections) and translations.
+        foreach (var psi in new[] { singlet, messages })
+        {
+            Assert.True(psi.LogAbs(rotated).allclose(psi.LogAbs(n), rtol: 0, atol: 1e-12));
+            Assert.True(psi.LogAbs(shifted).allclose(psi.LogAbs(n), rtol: 0, atol: 1e-12));
+        }
+        // Messages make it more than a sum of per-site functions of each site's own star: moving one site changes
+        // the outputs of sites whose stars do not contain it.
+        Assert.Contains("at least two hidden layers", Assert.Throws<ArgumentException>(() => new SingletWavefunction(sites, new[] { 5 }, 1, messageRange: 1)).Message);
+        Assert.Contains("message range 9", Assert.Throws<ArgumentException>(() => new SingletWavefunction(sites, new[] { 5, 5 }, 1, messageRange: 9)).Message);
         // The isovector is translation-invariant, odd under n → −n, and a rotation about ẑ leaves it unchanged (M = 0).
         Assert.True(isovector.LogAbs(shifted).allclose(isovector.LogAbs(n), rtol: 0, atol: 1e-12));
         Assert.True(isovector.Sign(n.neg()).eq(isovector.Sign(n).neg()).all().item<bool>());
@@ -207,10 +225,12 @@ public class RotorWavefunctionTests
         Assert.Equal(exact.Energy, RotorChainSpectrum.Solve(2, g2, 12).GroundEnergy, 10);
     }
 
-    [Fact]
-    public void LogDerivativesInOnePassEqualPerSampleAutograd()
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    public void LogDerivativesInOnePassEqualPerSampleAutograd(int messages)
     {
-        var wavefunction = new IsovectorWavefunction(5, new[] { 4 }, 8);
+        var wavefunction = new IsovectorWavefunction(5, messages == 0 ? new[] { 4 } : new[] { 4, 3 }, 8, messageRange: messages);
         Randomise(wavefunction, 12);
         using var g = new Generator(6);
         var n = RotorChain.Uniform(4, 5, g);

@@ -75,13 +75,39 @@ let tests =
               let exact = first.GetProperty("exact_sigma").GetProperty("sigma_L2").GetDouble()
               Expect.isLessThan (abs (sigma - exact)) (4.0 * error) (sprintf "Σ(2, 1.0595, 1/2) = %g ± %g against %g" sigma error exact)
               Expect.isLessThan error 0.02 "a useful error"
-              // A second run finds every state in the points directory and measures nothing again.
+              // A second run finds every state in the points directory and measures nothing again; given the default
+              // start explicitly (as a replica would be given the previous size's), it asks for the same points.
               let clock = System.Diagnostics.Stopwatch.StartNew()
-              Expect.equal (Hybrid.Scripting.Catalog.main (args @ [ "--out"; Path.Combine(root, "b") ])) 0 "the resumed study"
+              Expect.equal (Hybrid.Scripting.Catalog.main (args @ [ "--start"; "0.8476"; "--out"; Path.Combine(root, "b") ])) 0 "the resumed study"
               Expect.equal (fst (mean (summary (Path.Combine(root, "b"))) [ "observables"; "sigma_L2" ])) sigma "the same Σ from the kept points"
               Expect.isLessThan clock.Elapsed.TotalSeconds 10.0 "without training again"
               refused [ "o3-stepscaling"; "--sizes"; "2"; "--steps"; "201"; "--points"; points ] "other VMC settings"
               Directory.Delete(root, true)
+          }
+
+          test "o3-vmc with the message-passing ansatz: the l = 1 level at L = 4 within 0.5% of the gap, and an upper bound" {
+              // Two rounds of messages fold the frame around the 4-site chain: the self slot of the isovector's weights
+              // and the folded jets are both on this path.
+              let dir = runInto [ "o3-vmc"; "--L"; "4"; "--g2"; "1"; "--state"; "l1"; "--ansatz"; "mp"; "--hidden"; "8,8,8"; "--steps"; "400"; "--measure"; "300" ]
+              let root = summary dir
+              let e, error = mean root [ "observables"; "E" ]
+              let exact = fst (mean root [ "exact"; "E1" ])
+              let gap = fst (mean root [ "exact"; "gap" ])
+              Expect.isLessThan (abs (e - exact)) (5e-3 * gap + 4.0 * error) (sprintf "E₁ = %g ± %g against %g" e error exact)
+              Expect.isGreaterThan (e + 4.0 * error) exact "an upper bound within 4σ"
+              Expect.equal (root.GetProperty("parameters").GetProperty("ansatz").GetProperty("messages").GetInt32()) 1 "the range is recorded"
+              Directory.Delete(dir, true)
+          }
+
+          test "the speed of light of a free lattice field is 1 at every momentum" {
+              // ω² = m² + 4 sin²(p/2) on the Hamiltonian chain: c² must come out 1, not p̂²/p².
+              for sites in [ 4; 6; 12; 32 ] do
+                  let m = 0.3
+                  let p = 2.0 * System.Math.PI / float sites
+                  let e (x: float) = Hybrid.Analysis.Statistics.Estimate.independent x 1e-4 1000
+                  let c2 = Hybrid.Scripting.O3.O3StepScaling.lightSquared sites (e -1.0) (e (m - 1.0)) (e (sqrt (m * m + 4.0 * sin (p / 2.0) ** 2.0) - 1.0))
+                  Expect.floatClose { absolute = 1e-12; relative = 0.0 } c2.Mean 1.0 (sprintf "c² at L = %d" sites)
+                  Expect.isGreaterThan c2.Error 0.0 "with the energies' errors propagated"
           }
 
           test "o3-vmc resumes from its checkpoint bit for bit" {
@@ -106,11 +132,14 @@ let tests =
               refused [ "o3-vmc"; "--state"; "l2" ] "--state l2"
               refused [ "o3-vmc"; "--L"; "4"; "--window"; "6" ] "--window 6"
               refused [ "o3-vmc"; "--hidden"; "16,x" ] "--hidden 16,x"
+              refused [ "o3-vmc"; "--ansatz"; "mp"; "--hidden"; "16" ] "--hidden 16"
+              refused [ "o3-vmc"; "--ansatz"; "mp"; "--range"; "9" ] "--range 9"
               refused [ "o3-vmc"; "--optimizer"; "lbfgs" ] "--optimizer lbfgs"
               refused [ "o3-gap"; "--g2"; "-1" ] "--g2 -1"
               refused [ "o3-gap"; "--L"; "1" ] "L 1"
               refused [ "o3-running"; "--sizes"; "4,3" ] "increasing"
               refused [ "o3-running"; "--sizes"; "1,2" ] "'1'"
               refused [ "o3-stepscaling"; "--u"; "0" ] "--u 0"
+              refused [ "o3-stepscaling"; "--start"; "-0.5" ] "--start -0.5"
               refused [ "o3-stepscaling"; "--sizes"; "4"; "--window"; "5" ] "--window 5"
           } ]
