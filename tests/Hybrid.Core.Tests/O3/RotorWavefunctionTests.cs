@@ -112,11 +112,13 @@ public class RotorWavefunctionTests
     }
 
     [Theory]
-    [InlineData(5, 1)]
-    [InlineData(6, 3)]
-    public void MomentumStatesHaveExactDerivativesToo(int sites, int momentum)
+    [InlineData(5, 1, 0)]
+    [InlineData(6, 3, 0)]
+    [InlineData(7, 2, 1)]
+    public void MomentumStatesHaveExactDerivativesToo(int sites, int momentum, int messages)
     {
-        var wavefunction = new IsovectorWavefunction(sites, new[] { 4 }, 3, PairFeatures.StarAndWindow(sites / 2, 3), momentum);
+        var hidden = messages == 0 ? new[] { 4 } : new[] { 4, 3 };
+        var wavefunction = new IsovectorWavefunction(sites, hidden, 3, PairFeatures.StarAndWindow(sites / 2, 3), momentum, messages);
         Randomise(wavefunction, 31);
         using var g = new Generator(8);
         var n = RotorChain.Uniform(5, sites, g);
