@@ -11,8 +11,15 @@ namespace Hybrid.O3;
 /// </summary>
 public sealed record SiteJet(Tensor Value, Tensor Gradient, Tensor Laplacian, int Origin)
 {
-    /// <summary>The slot of each site's own sphere, n_i, on a chain of <paramref name="sites"/>.</summary>
-    public long SelfSlot(int sites) => ((-Origin) % sites + sites) % sites;
+    /// <summary>The slot of each site's own sphere, n_i.</summary>
+    public long SelfSlot
+    {
+        get
+        {
+            long sites = Gradient.shape[1];
+            return ((-Origin) % sites + sites) % sites;
+        }
+    }
 
     /// <summary>The gradient of Σ_i f_i with respect to each site, [B, L, 3].</summary>
     public Tensor SumGradient() => RotorChain.GatherOffsets(Gradient, Origin);
@@ -204,9 +211,9 @@ public sealed class InvariantNetwork : nn.Module
     }
 
     /// <summary>
-    /// A round of messages on a jet: the neighbour i + r's gradient slots are moved into site i's frame, which starts R
-    /// sites further left and is R sites wider on each side (folded modulo L once it covers the chain). Laplacians add
-    /// linearly; only tanh needs the folded gradient.
+    /// A round of messages on a jet: values and Laplacians pass through the same linear map as the values alone; the
+    /// neighbour i + r's gradient slots are moved into site i's frame, which starts R sites further left and is R sites
+    /// wider on each side (folded modulo L once it covers the chain). Only tanh needs the folded gradient.
     /// </summary>
     private Jet Messages(Jet h, Tensor w, int sites)
     {
@@ -214,19 +221,14 @@ public sealed class InvariantNetwork : nn.Module
         long width = h.Value.shape[^1];
         int origin = h.Origin - messageRange;
         long slotCount = Math.Min(h.Gradient.shape[2] + 2 * messageRange, sites);
-        Tensor? value = null, gradient = null, laplacian = null;
+        Tensor? gradient = null;
         for (int r = -messageRange; r <= messageRange; r++)
         {
             var block = w.narrow(-1, (r + messageRange) * width, width);
-            Tensor Shift(Tensor t) => r == 0 ? t : t.roll(-r, 1);
-            var v = Apply(Shift(h.Value), block);
-            var l = Apply(Shift(h.Laplacian), block);
-            var g = Reframe(Apply(Shift(h.Gradient), block), h.Origin + r, origin, slotCount, sites);
-            value = value is null ? v : value + v;
-            laplacian = laplacian is null ? l : laplacian + l;
+            var g = Reframe(Apply(r == 0 ? h.Gradient : h.Gradient.roll(-r, 1), block), h.Origin + r, origin, slotCount, sites);
             gradient = gradient is null ? g : gradient + g;
         }
-        return new Jet(value!, gradient!, laplacian!, origin);
+        return new Jet(Messages(h.Value, w), gradient!, Messages(h.Laplacian, w), origin);
     }
 
     /// <summary>

@@ -77,7 +77,7 @@ public sealed class IsovectorWavefunction : nn.Module<Tensor, Tensor>, IRotorWav
         var u = envelope.SiteJets(c, atFirst, atSecond);
         var w = weights.SiteJets(c, atFirst, atSecond);
         var wGradient = w.Gradient;
-        long self = w.SelfSlot(Sites);
+        long self = w.SelfSlot;
         // s = Σ_i (1 + w_i) z_i with z_i = ẑ·n_i: ∇_i z_i = ẑ − z_i n_i, Δ_i z_i = −2 z_i (an l = 1 harmonic).
         var z = n.select(2, 2);
         var axis = zeros(3, dtype: n.dtype, device: n.device);
