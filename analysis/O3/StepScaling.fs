@@ -8,6 +8,8 @@ open Hybrid.Analysis.Fitting
 type ContinuumFit =
     { /// The form's name, e.g. "a/L".
       Form: string
+      /// The smallest L in the fit (the fit range is this L and every larger one).
+      From: int
       /// σ = Σ at a/L = 0.
       Sigma: Estimate
       /// The slope A.
@@ -16,13 +18,14 @@ type ContinuumFit =
       /// f of the form, for drawing it.
       Basis: float -> float }
 
-/// The continuum limit: every form's fit, the chosen central value and the spread of the forms as a systematic error.
+/// The continuum limit: every form's fit over each fit range, the chosen central value and the spread of the fits as a
+/// systematic error.
 type ContinuumLimit =
     { Fits: ContinuumFit list
-      /// The central value with its statistical error: the form of smallest χ²/dof, or a/L when no form has degrees of
-      /// freedom left (at accessible L the cutoff effects look like O(a)).
+      /// The central value with its statistical error: the fit of smallest χ²/dof, or a/L over all sizes when no fit
+      /// has degrees of freedom left (at accessible L the cutoff effects look like O(a)).
       Central: Estimate
-      /// Half the spread of σ between the forms.
+      /// Half the spread of σ between the fits (forms and ranges).
       Systematic: float
       /// Central with statistical and systematic errors in quadrature.
       Combined: Estimate }
@@ -43,6 +46,15 @@ module StepScaling =
     let perturbative (s: float) (u: float) =
         let l = log s
         u + b0 * l * u * u + (b1 * l + b0 * b0 * l * l) * u * u * u
+
+    /// d ln σ(s, u)/d ln u of the perturbative step-scaling function at one or two loops: how strongly ū(sL) answers a
+    /// change of ū(L). It is 1 at tree level (σ = u) and 1.16 at two loops at u = 1.0595, s = 2.
+    let logDerivative (loops: int) (s: float) (u: float) =
+        if loops <> 1 && loops <> 2 then invalidArg "loops" (sprintf "loops is %d; the perturbative σ is known at 1 or 2" loops)
+        let l = log s
+        let c2 = b0 * l
+        let c3 = if loops = 2 then b1 * l + b0 * b0 * l * l else 0.0
+        u * (1.0 + 2.0 * c2 * u + 3.0 * c3 * u * u) / (u + c2 * u * u + c3 * u * u * u)
 
     /// ū at L from ū₀ at L₀ by the two-loop running L dū/dL = b₀ū² + b₁ū³ (RK4 in ln L).
     let running (u0: float) (l0: float) (l: float) =
@@ -109,17 +121,21 @@ module StepScaling =
     let forms : (string * (float -> float)) list =
         [ "a/L", id; "(a/L)²", (fun x -> x * x); "(a/L)²|ln(a/L)|³", (fun x -> x * x * (abs (log x)) ** 3.0) ]
 
-    /// Fits Σ(a/L) = σ + A·f(a/L) for each form to Σ measured at lattice sizes L (a/L = 1/L).
+    /// Fits Σ(a/L) = σ + A·f(a/L) for each form to Σ measured at lattice sizes L (a/L = 1/L), over all sizes and, when
+    /// three or more remain, without the smallest: at the coarsest lattice the higher orders of the cutoff effects weigh
+    /// most, so the range is varied as well as the form.
     let extrapolate (points: (int * Estimate) list) : ContinuumLimit =
         if points.Length < 2 then invalidArg "points" "a continuum extrapolation needs Σ at two or more sizes"
-        let xs = points |> List.map (fun (l, _) -> 1.0 / float l) |> Array.ofList
-        let data = LeastSquares.ofErrors (points |> List.map (fun (_, e) -> e.Mean) |> Array.ofList) (points |> List.map (fun (_, e) -> e.Error) |> Array.ofList)
-        let fits =
+        let points = points |> List.sortBy fst
+        let fitOver (range: (int * Estimate) list) =
+            let xs = range |> List.map (fun (l, _) -> 1.0 / float l) |> Array.ofList
+            let data = LeastSquares.ofErrors (range |> List.map (fun (_, e) -> e.Mean) |> Array.ofList) (range |> List.map (fun (_, e) -> e.Error) |> Array.ofList)
             [ for name, f in forms ->
                   let model = { ParameterNames = [| "sigma"; "A" |]; Priors = [| Flat; Flat |]; Predict = fun p -> xs |> Array.map (fun x -> p.[0] + p.[1] * f x) }
-                  let r = LeastSquares.fit model data (LeastSquares.options [| (snd (List.last points)).Mean; 0.0 |])
-                  { Form = name; Sigma = Estimate.independent r.Parameters.[0] r.Errors.[0] points.Length; Slope = r.Parameters.[1]
-                    ChiSquaredPerDof = r.ChiSquaredPerDof; Basis = f } ]
+                  let r = LeastSquares.fit model data (LeastSquares.options [| (snd (List.last range)).Mean; 0.0 |])
+                  { Form = name; From = fst (List.head range); Sigma = Estimate.independent r.Parameters.[0] r.Errors.[0] range.Length
+                    Slope = r.Parameters.[1]; ChiSquaredPerDof = r.ChiSquaredPerDof; Basis = f } ]
+        let fits = fitOver points @ (if points.Length >= 4 then fitOver (List.tail points) else [])
         let central =
             match fits |> List.filter (fun f -> Double.IsFinite f.ChiSquaredPerDof) with
             | [] -> (List.head fits).Sigma

@@ -20,6 +20,15 @@ type O3StepScalingConfig =
       /// The coupling the first size's tuning starts from (the later sizes start from the previous size's g²).
       Start: float }
 
+/// Σ in units where the speed of light is 1: the running coupling ū = L·m(L)/c tuned to u.
+type LightCorrection =
+    { /// g² at which L·m(L) = u·c.
+      G2: Estimate
+      /// 2L·m(2L)/c at that g².
+      Sigma: Estimate
+      /// d ln ū(2L)/d ln ū(L) of the lattice, from the two couplings the 2L chain was measured at.
+      Sensitivity: Estimate }
+
 /// One size of the step-scaling study.
 type StepPoint =
     { Sites: int
@@ -33,10 +42,10 @@ type StepPoint =
       Doubled: GapResult
       /// Σ(2, u, a/L) = 2L·m(2L), its error from m(2L) and from g² in quadrature.
       Sigma: Estimate
-      /// c² from the one-particle dispersion on the 2L chain (None without --light).
+      /// c² from the one-particle dispersion on the 2L chain (None with --no-light).
       LightSquared: Estimate option
-      /// Σ/c.
-      SigmaOverC: Estimate option
+      /// Σ in units where c = 1 (None with --no-light).
+      Light: LightCorrection option
       /// Σ from exact diagonalisation (g² tuned on exact gaps) where both chains are small enough.
       Exact: float option }
 
@@ -44,24 +53,30 @@ type O3StepScalingResult =
     { Config: O3StepScalingConfig
       Points: StepPoint list
       Continuum: ContinuumLimit option
-      ContinuumOverC: ContinuumLimit option
+      /// The continuum limit of the c-corrected Σ.
+      ContinuumLight: ContinuumLimit option
       Seconds: float }
 
 /// `o3-stepscaling`: the lattice step-scaling function Σ(2, u, a/L) of the O(3) σ-model from VMC, and its continuum
 /// limit. For each L, g² is tuned so that ū(L) = L·m(L) = u (a weighted power-law fit through a few noisy gap
 /// measurements, solved for u, its error propagated), then ū(2L) at that g² is Σ; fits in a/L, (a/L)² and the
-/// log-enhanced (a/L)²|ln(a/L)|³ give σ(2, u), their spread the systematic error. Every state is kept in the points
+/// log-enhanced (a/L)²|ln(a/L)|³, over all sizes and without the smallest, give σ(2, u), their spread the systematic
+/// error. With the speed of light measured on the 2L chain, Σ is also reported in units where c = 1. Every state is kept in the points
 /// directory, so the study resumes after an interruption and its sizes can run as separate replicas.
 module O3StepScaling =
 
     /// The exact continuum value at the standard point (Balog–Hegedűs TBA; Balog, Niedermayer, Weisz).
     let exactAt (u: float) = if abs (u - 1.0595) < 1e-12 then Some 1.261210 else None
 
+    /// r = d ln σ/d ln u at u from two-loop perturbation theory: how ū(2L) follows ū(L) when g² moves (the study
+    /// measures ū(2L) at the tuned couplings only).
+    let sensitivity (u: float) = StepScaling.logDerivative 2 2.0 u
+
     let options =
         [ CommandLine.option "u" FloatOption "1.0595" "target running coupling u = ū(L) > 0"
           CommandLine.option "sizes" TextOption "4,6,8,12,16" "chain lengths L (each is doubled), increasing, comma-separated"
           CommandLine.option "tune-points" IntOption "3" "gap measurements per size to tune g² (≥ 2)"
-          CommandLine.optional "no-light" FlagOption "skip the speed-of-light measurement (Σ with c = 1 only)"
+          CommandLine.optional "no-light" FlagOption "skip the speed of light (three more states per size) and Σ in units where c = 1"
           CommandLine.optional "start" FloatOption "g² the first size's tuning starts from (default 0.8·u; each later size starts from the previous size's g², printed as 'next start' once it is tuned): a size run alone as a replica, given that value, measures the points the whole study would"
           O3Points.option
           yield! O3Vmc.options "1500" ]
@@ -134,22 +149,40 @@ module O3StepScaling =
         let g2Point = round6 g2.Mean
         let doubled = O3Gap.measure points (2 * sites) g2Point c.Vmc
         let u2 = doubled.Ubar
-        // ū(2L) moves with g² like ū(L) does (same logarithmic slope): the tuning error carried into Σ.
-        let fromTuning = u2.Mean * slope * g2.Error / g2.Mean
-        let sigma = Estimate.independent u2.Mean (sqrt (u2.Error ** 2.0 + fromTuning ** 2.0)) u2.Samples
+        // The tuning error carried into Σ: d ln ū(2L)/d ln g² = r · d ln ū(L)/d ln g², r from perturbation theory (the
+        // lattice's own r is measured only with the speed of light, and then often to ±50%).
+        let r = sensitivity c.U
+        let fromTuning (u2: Estimate) (g2: Estimate) = u2.Mean * r * slope * g2.Error / g2.Mean
+        let sigma = Estimate.independent u2.Mean (sqrt (u2.Error ** 2.0 + fromTuning u2 g2 ** 2.0)) u2.Samples
         let light =
             if not c.Light then None
             else
                 let moving = O3Points.state points (2 * sites) g2Point (Moving 1) c.Vmc
                 Some(lightSquared (2 * sites) doubled.Ground.Energy doubled.Excited.Energy moving.Energy)
-        let overC =
-            light |> Option.bind (fun c2 ->
-                if c2.Mean <= 0.0 then None
-                else
-                    let cval = sqrt c2.Mean
-                    let dc = c2.Error / (2.0 * cval)
-                    Some(Estimate.independent (sigma.Mean / cval) (sqrt ((sigma.Error / cval) ** 2.0 + (sigma.Mean * dc / (cval * cval)) ** 2.0)) sigma.Samples))
-        { Sites = sites; Tuning = tuning; G2 = g2; LogSlope = slope; Doubled = doubled; Sigma = sigma; LightSquared = light; SigmaOverC = overC
+        // In units where c = 1 the running coupling is ū = L·m(L)/c: tune again, to L·m(L) = u·c on the same
+        // measurements at L, and measure the 2L chain there (c taken from g²*, a few per cent away). A c² ≤ 0 (a
+        // dispersion swamped by noise) gives no corrected Σ rather than a wrong one.
+        let corrected =
+            light
+            |> Option.filter (fun c2 -> c2.Mean > 0.0)
+            |> Option.map (fun c2 ->
+                let light = sqrt c2.Mean
+                let relativeC = c2.Error / (2.0 * c2.Mean)
+                let targetC = target * light
+                let nearestC = tuning |> List.sortBy (fun (_, e) -> abs (log e.Mean - log targetC)) |> List.truncate 3
+                let g2C, _ = StepScaling.tuneCoupling targetC nearestC
+                let u2C = (O3Gap.measure points (2 * sites) (round6 g2C.Mean) c.Vmc).Ubar
+                // c enters twice, in the target and in the division: d ln Σ_c/d ln c = r − 1.
+                let sigmaC =
+                    Estimate.independent (u2C.Mean / light)
+                        (sqrt (u2C.Error ** 2.0 + fromTuning u2C g2C ** 2.0 + ((r - 1.0) * relativeC * u2C.Mean) ** 2.0) / light) u2C.Samples
+                // The lattice's d ln ū(2L)/d ln ū(L) between the two couplings, where ln ū(L) moved by ln c.
+                let lnC = log light
+                let measured =
+                    Estimate.independent ((log u2.Mean - log u2C.Mean) / -lnC)
+                        (sqrt ((u2.Error / u2.Mean) ** 2.0 + (u2C.Error / u2C.Mean) ** 2.0) / abs lnC) u2.Samples
+                { G2 = g2C; Sigma = sigmaC; Sensitivity = measured })
+        { Sites = sites; Tuning = tuning; G2 = g2; LogSlope = slope; Doubled = doubled; Sigma = sigma; LightSquared = light; Light = corrected
           Exact = exactSigma c.U sites }
 
     let run (c: O3StepScalingConfig) (dir: RunDirectory) : O3StepScalingResult =
@@ -167,13 +200,13 @@ module O3StepScaling =
         let extrapolate (pick: StepPoint -> Estimate option) =
             let pts = results |> List.choose (fun p -> pick p |> Option.map (fun e -> p.Sites, e))
             if pts.Length >= 2 then Some(StepScaling.extrapolate pts) else None
-        { Config = c; Points = results; Continuum = extrapolate (fun p -> Some p.Sigma); ContinuumOverC = extrapolate (fun p -> p.SigmaOverC)
+        { Config = c; Points = results; Continuum = extrapolate (fun p -> Some p.Sigma); ContinuumLight = extrapolate (fun p -> p.Light |> Option.map (fun l -> l.Sigma))
           Seconds = clock.Elapsed.TotalSeconds }
 
     let private fitsTable (limit: ContinuumLimit) =
         Frame.ofRows
             [ for f in limit.Fits ->
-                  f.Form, series [ "σ(2, u)", box (Estimate.format f.Sigma); "slope", box (sprintf "%.4g" f.Slope); "χ²/dof", box (sprintf "%.2f" f.ChiSquaredPerDof) ] ]
+                  sprintf "%s, L ≥ %d" f.Form f.From, series [ "σ(2, u)", box (Estimate.format f.Sigma); "slope", box (sprintf "%.4g" f.Slope); "χ²/dof", box (sprintf "%.2f" f.ChiSquaredPerDof) ] ]
 
     let report (r: O3StepScalingResult) =
         let c = r.Config
@@ -185,7 +218,9 @@ module O3StepScaling =
                                "Σ(2, u, a/L)", box (Estimate.format p.Sigma)
                                "Σ (ED)", box (p.Exact |> Option.map (sprintf "%.6f") |> Option.defaultValue "—")
                                "c²", box (p.LightSquared |> Option.map Estimate.format |> Option.defaultValue "—")
-                               "Σ/c", box (p.SigmaOverC |> Option.map Estimate.format |> Option.defaultValue "—") ] ]
+                               "g² (ū = L·m/c)", box (p.Light |> Option.map (fun l -> Estimate.format l.G2) |> Option.defaultValue "—")
+                               "Σ, c corrected", box (p.Light |> Option.map (fun l -> Estimate.format l.Sigma) |> Option.defaultValue "—")
+                               "r", box (p.Light |> Option.map (fun l -> Estimate.format l.Sensitivity) |> Option.defaultValue "—") ] ]
         let pt = StepScaling.perturbative 2.0 c.U
         String.concat "\n"
             [ yield sprintf "## Step scaling of the O(3) σ-model at u = %g\n" c.U
@@ -194,27 +229,37 @@ module O3StepScaling =
               yield ""
               match r.Continuum with
               | Some limit ->
-                  yield "Continuum extrapolations of Σ (c = 1):\n"
+                  yield "Continuum extrapolations of Σ (speed of light not corrected):\n"
                   yield Table.toMarkdown (fitsTable limit)
-                  yield sprintf "\nσ(2, %g) = %s (statistical %.2g, systematic from the forms %.2g)." c.U (Estimate.format limit.Combined) limit.Central.Error limit.Systematic
+                  yield sprintf "\nσ(2, %g) = %s (statistical %.2g, systematic from the forms and ranges %.2g)." c.U (Estimate.format limit.Combined) limit.Central.Error limit.Systematic
               | None -> yield "One size only: no continuum extrapolation."
-              match r.ContinuumOverC with
-              | Some limit -> yield sprintf "With the measured speed of light (Σ/c, c from the 2L chain's dispersion): σ(2, %g) = %s." c.U (Estimate.format limit.Combined)
+              match r.ContinuumLight with
+              | Some limit ->
+                  yield sprintf "\nIn units where c = 1 (ū = L·m(L)/c tuned to u, c from each 2L chain), over L = %s:\n"
+                            (r.Points |> List.filter (fun p -> p.Light.IsSome) |> List.map (fun p -> string p.Sites) |> String.concat ", ")
+                  yield Table.toMarkdown (fitsTable limit)
+                  yield sprintf "\nσ(2, %g) = %s in units where c = 1." c.U (Estimate.format limit.Combined)
               | None -> ()
               yield sprintf "Two-loop perturbation theory: %.5f%s." pt (match exactAt c.U with Some e -> sprintf "; exact (TBA): %.6f" e | None -> "") ]
 
     let write (dir: RunDirectory) (r: O3StepScalingResult) =
         let perSize = [ for p in r.Points -> sprintf "sigma_L%d" p.Sites, p.Sigma ] @ [ for p in r.Points -> sprintf "g2_L%d" p.Sites, p.G2 ]
         let continuum = r.Continuum |> Option.map (fun l -> "sigma_continuum", l.Combined) |> Option.toList
-        let continuumC = r.ContinuumOverC |> Option.map (fun l -> "sigma_continuum_over_c", l.Combined) |> Option.toList
+        let continuumC = r.ContinuumLight |> Option.map (fun l -> "sigma_continuum_light", l.Combined) |> Option.toList
+        let perSizeLight =
+            [ for p in r.Points do
+                  match p.Light with
+                  | Some l -> yield! [ sprintf "sigma_light_L%d" p.Sites, l.Sigma; sprintf "g2_light_L%d" p.Sites, l.G2; sprintf "r_L%d" p.Sites, l.Sensitivity ]
+                  | None -> () ]
         let fitsJson (l: ContinuumLimit) =
-            Json.array [ for f in l.Fits -> Json.object [ "form", Json.text f.Form; "sigma", Study.estimateJson f.Sigma; "slope", Json.number f.Slope; "chi2_per_dof", Json.number f.ChiSquaredPerDof ] ]
+            Json.array [ for f in l.Fits -> Json.object [ "form", Json.text f.Form; "from_L", Json.integer (int64 f.From); "sigma", Study.estimateJson f.Sigma; "slope", Json.number f.Slope; "chi2_per_dof", Json.number f.ChiSquaredPerDof ] ]
         Json.write (dir.File "summary.json")
             (Json.object
                 [ "experiment", Json.text "o3-stepscaling"; "parameters", describe r.Config
-                  "observables", Study.estimatesJson (continuum @ continuumC @ perSize)
+                  "observables", Study.estimatesJson (continuum @ continuumC @ perSize @ perSizeLight)
                   "fits", (match r.Continuum with Some l -> fitsJson l | None -> null)
-                  "fits_over_c", (match r.ContinuumOverC with Some l -> fitsJson l | None -> null)
+                  "fits_light", (match r.ContinuumLight with Some l -> fitsJson l | None -> null)
+                  "r_perturbative", Json.number (sensitivity r.Config.U)
                   "systematic", (match r.Continuum with Some l -> Json.number l.Systematic | None -> null)
                   "exact_sigma", Json.object [ for p in r.Points do match p.Exact with Some e -> yield sprintf "sigma_L%d" p.Sites, Json.number e | None -> () ]
                   "light_squared", Json.object [ for p in r.Points do match p.LightSquared with Some c2 -> yield sprintf "L%d" (2 * p.Sites), Study.estimateJson c2 | None -> () ]
@@ -232,14 +277,14 @@ module O3StepScaling =
         let grid = [| for k in 0 .. 50 -> 1e-3 + (1.0 / float (List.head r.Config.Sizes)) * float k / 50.0 |]
         let curves =
             [ match r.Continuum with
-              | Some l -> for f in l.Fits -> sprintf "fit %s" f.Form, grid, grid |> Array.map (fun x -> f.Sigma.Mean + f.Slope * f.Basis x)
+              | Some l -> for f in l.Fits -> sprintf "fit %s, L ≥ %d" f.Form f.From, grid, grid |> Array.map (fun x -> f.Sigma.Mean + f.Slope * f.Basis x)
               | None -> ()
               yield "two-loop", [| 0.0; Array.last grid |], Array.create 2 (StepScaling.perturbative 2.0 r.Config.U)
               match exactAt r.Config.U with Some e -> yield "exact (TBA)", [| 0.0; Array.last grid |], [| e; e |] | None -> () ]
         Study.writePlot dir "stepscaling.html" "Lattice step-scaling function Σ(2, u, a/L)" (sprintf "u = %g" r.Config.U)
             (Plots.againstCurves "Σ against a/L" "a/L" "Σ(2, u, a/L)"
-                [ "Σ (c = 1)", [ for p in r.Points -> 1.0 / float p.Sites, p.Sigma ]
-                  "Σ/c", [ for p in r.Points do match p.SigmaOverC with Some s -> yield 1.0 / float p.Sites, s | None -> () ] ] curves)
+                [ "Σ (c not corrected)", [ for p in r.Points -> 1.0 / float p.Sites, p.Sigma ]
+                  "Σ in units where c = 1", [ for p in r.Points do match p.Light with Some l -> yield 1.0 / float p.Sites, l.Sigma | None -> () ] ] curves)
 
     let experiment : Experiment<O3StepScalingConfig, O3StepScalingResult> =
         { Name = "o3-stepscaling"

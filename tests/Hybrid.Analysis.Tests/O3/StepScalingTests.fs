@@ -23,6 +23,18 @@ let tests =
               Expect.floatClose { absolute = 5e-6; relative = 0.0 } (StepScaling.perturbative 2.0 1.0595) 1.21869 "at u = 1.0595"
           }
 
+          test "the logarithmic derivative of σ is that of the perturbative series, 1 at tree level" {
+              for u in [ 0.3; 1.0595; 1.5 ] do
+                  let h = 1e-5
+                  let numeric = (log (StepScaling.perturbative 2.0 (u * exp h)) - log (StepScaling.perturbative 2.0 (u * exp -h))) / (2.0 * h)
+                  Expect.floatClose { absolute = 1e-8; relative = 0.0 } (StepScaling.logDerivative 2 2.0 u) numeric (sprintf "two loops at u = %g" u)
+              // One loop: σ = u + b₀ ln2 u², so r = (1 + 2x)/(1 + x) with x = b₀ ln2 u.
+              let x = StepScaling.b0 * log 2.0 * 1.0595
+              Expect.floatClose { absolute = 1e-12; relative = 0.0 } (StepScaling.logDerivative 1 2.0 1.0595) ((1.0 + 2.0 * x) / (1.0 + x)) "one loop"
+              Expect.floatClose { absolute = 1e-6; relative = 0.0 } (StepScaling.logDerivative 2 2.0 1e-6) 1.0 "tree level"
+              Expect.throwsT<ArgumentException> (fun () -> StepScaling.logDerivative 3 2.0 1.0 |> ignore) "three loops are not known here"
+          }
+
           test "two-loop running agrees with the expanded step-scaling function to O(u⁴)" {
               for u in [ 0.05; 0.1; 0.2 ] do
                   let difference = abs (StepScaling.running u 4.0 8.0 - StepScaling.perturbative 2.0 u)
@@ -60,11 +72,16 @@ let tests =
               let exact = 1.261210
               let points = [ for l in sizes -> l, Estimate.independent (exact + 0.8 / float l) 1e-4 100 ]
               let limit = StepScaling.extrapolate points
-              let linear = limit.Fits |> List.find (fun f -> f.Form = "a/L")
+              let linear = limit.Fits |> List.find (fun f -> f.Form = "a/L" && f.From = 4)
               Expect.floatClose { absolute = 1e-8; relative = 0.0 } linear.Sigma.Mean exact "the a/L form is exact here"
               Expect.floatClose { absolute = 1e-6; relative = 0.0 } linear.Slope 0.8 "its slope"
               Expect.isLessThan linear.ChiSquaredPerDof 1e-6 "and fits perfectly"
+              Expect.equal (limit.Fits |> List.map (fun f -> f.From) |> List.distinct) [ 4; 6 ] "over all sizes and without the smallest"
+              for f in limit.Fits |> List.filter (fun f -> f.Form = "a/L") do
+                  Expect.floatClose { absolute = 1e-8; relative = 0.0 } f.Sigma.Mean exact (sprintf "the a/L form from L = %d" f.From)
               Expect.isGreaterThan limit.Systematic 1e-3 "the wrong forms disagree, and that disagreement is reported"
               Expect.isGreaterThan limit.Combined.Error limit.Central.Error "the combined error includes it"
               Expect.throwsT<ArgumentException> (fun () -> StepScaling.extrapolate [ 4, Estimate.independent 1.0 0.1 1 ] |> ignore) "two sizes at least"
+              let three = StepScaling.extrapolate (points |> List.take 3)
+              Expect.equal (three.Fits |> List.map (fun f -> f.From) |> List.distinct) [ 4 ] "with three sizes the range is not cut to two"
           } ]

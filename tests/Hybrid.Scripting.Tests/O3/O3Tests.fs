@@ -65,16 +65,32 @@ let tests =
               Directory.Delete(dir, true)
           }
 
-          test "o3-stepscaling at L = 2 reproduces the Σ of exact diagonalisation within its error, and resumes from its points" {
+          test "o3-stepscaling at L = 2 reproduces the Σ of exact diagonalisation within its error, corrects for c, and resumes from its points" {
               let root = newDirectory "hybrid-o3-ss"
               let points = Path.Combine(root, "points")
-              let args = [ "o3-stepscaling"; "--sizes"; "2"; "--steps"; "200"; "--measure"; "150"; "--no-light"; "--points"; points ]
+              let args = [ "o3-stepscaling"; "--sizes"; "2"; "--steps"; "200"; "--measure"; "150"; "--points"; points ]
               Expect.equal (Hybrid.Scripting.Catalog.main (args @ [ "--out"; Path.Combine(root, "a") ])) 0 "the study"
               let first = summary (Path.Combine(root, "a"))
               let sigma, error = mean first [ "observables"; "sigma_L2" ]
               let exact = first.GetProperty("exact_sigma").GetProperty("sigma_L2").GetDouble()
               Expect.isLessThan (abs (sigma - exact)) (4.0 * error) (sprintf "Σ(2, 1.0595, 1/2) = %g ± %g against %g" sigma error exact)
               Expect.isLessThan error 0.02 "a useful error"
+              // The speed of light: the 4-site chain measured again where L·m(L) = u·c, and Σ = 4·m(4)/c there.
+              let c2 = fst (mean first [ "light_squared"; "L4" ])
+              let g2, _ = mean first [ "observables"; "g2_L2" ]
+              let g2C, _ = mean first [ "observables"; "g2_light_L2" ]
+              Expect.isLessThan c2 1.0 "c < 1 on the lattice at this coupling"
+              Expect.isLessThan g2C g2 "so u·c is reached at a weaker coupling"
+              let energy (g: float) (state: string) =
+                  let file = Directory.GetFiles(points, sprintf "L4-g2-*-%s.json" state) |> Array.minBy (fun f -> abs (float (Path.GetFileName(f).Split('-').[2]) - g))
+                  (JsonDocument.Parse(File.ReadAllText file).RootElement.GetProperty("energy").GetProperty("mean").GetDouble())
+              let sigmaC = fst (mean first [ "observables"; "sigma_light_L2" ])
+              Expect.floatClose { absolute = 1e-12; relative = 0.0 } sigmaC (4.0 * (energy g2C "l1" - energy g2C "ground") / sqrt c2) "Σ = 2L·m(2L)/c at the corrected coupling"
+              // The lattice's d ln ū(4)/d ln ū(2) between the two couplings, against exact diagonalisation at the same two.
+              let ubar sites g = float sites * Hybrid.O3.RotorChainSpectrum.Solve(sites, g, 5).Gap
+              let rExact = log (ubar 4 g2 / ubar 4 g2C) / log (ubar 2 g2 / ubar 2 g2C)
+              let r, rError = mean first [ "observables"; "r_L2" ]
+              Expect.isLessThan (abs (r - rExact)) (4.0 * rError) (sprintf "r = %g ± %g against %g" r rError rExact)
               // A second run finds every state in the points directory and measures nothing again; given the default
               // start explicitly (as a replica would be given the previous size's), it asks for the same points.
               let clock = System.Diagnostics.Stopwatch.StartNew()
