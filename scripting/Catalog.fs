@@ -27,6 +27,7 @@ module Catalog =
           Experiment.command O3State.experiment
           Experiment.command O3Gap.experiment
           Experiment.command O3Running.experiment
+          Experiment.command O3Light.experiment
           Experiment.command O3StepScaling.experiment
           Merge.command [ Phi4Merge.merger; NnftMerge.merger ] ]
 

@@ -26,8 +26,9 @@ type LightCorrection =
       G2: Estimate
       /// 2L·m(2L)/c at that g².
       Sigma: Estimate
-      /// d ln ū(2L)/d ln ū(L) of the lattice, from the two couplings the 2L chain was measured at.
-      Sensitivity: Estimate }
+      /// d ln ū(2L)/d ln ū(L) of the lattice, from the two couplings the 2L chain was measured at (None when c ≈ 1
+      /// makes them one).
+      Sensitivity: Estimate option }
 
 /// One size of the step-scaling study.
 type StepPoint =
@@ -101,17 +102,6 @@ module O3StepScaling =
     // g² values as cache keys: six significant digits, so a resumed study asks for the same points.
     let private round6 (x: float) = Double.Parse(x.ToString("G6", Globalization.CultureInfo.InvariantCulture), Globalization.CultureInfo.InvariantCulture)
 
-    /// c² = (ε(p)² − ε(0)²)/p̂² at p = 2π/L, p̂ = 2 sin(p/2), from E₀, E₁(p = 0) and E₁(p), errors propagated from the
-    /// three independent energies (ε = E − E₀ share E₀, which the propagation keeps). The lattice momentum p̂ because
-    /// a free field on the Hamiltonian chain has ω² = m² + p̂² exactly: dividing by p² instead would read that tree-level
-    /// lattice artefact (9% at p = 2π/6) as a renormalised speed of light.
-    let lightSquared (sites: int) (e0: Estimate) (e1: Estimate) (ep: Estimate) =
-        let p = 2.0 * Math.Sin(Math.PI / float sites)
-        let epsP, eps0 = ep.Mean - e0.Mean, e1.Mean - e0.Mean
-        let c2 = (epsP * epsP - eps0 * eps0) / (p * p)
-        let dP, d1, d0 = 2.0 * epsP / (p * p), -2.0 * eps0 / (p * p), 2.0 * (eps0 - epsP) / (p * p)
-        Estimate.independent c2 (sqrt ((dP * ep.Error) ** 2.0 + (d1 * e1.Error) ** 2.0 + (d0 * e0.Error) ** 2.0)) e0.Samples
-
     /// Σ(2, u, a/L) from exact diagonalisation alone, where L and 2L both fit a small memory budget at l_max ≥ 5 (converged
     /// to about 10⁻⁷ at these couplings): g² solved by the secant method on L·m(L) − u, then 2L·m(2L) there. The oracle of
     /// the VMC pipeline at the smallest size, L = 2.
@@ -158,7 +148,7 @@ module O3StepScaling =
             if not c.Light then None
             else
                 let moving = O3Points.state points (2 * sites) g2Point (Moving 1) c.Vmc
-                Some(lightSquared (2 * sites) doubled.Ground.Energy doubled.Excited.Energy moving.Energy)
+                Some(O3Light.lightSquared (2 * sites) doubled.Ground.Energy doubled.Excited.Energy moving.Energy)
         // In units where c = 1 the running coupling is ū = L·m(L)/c: tune again, to L·m(L) = u·c on the same
         // measurements at L, and measure the 2L chain there (c taken from g²*, a few per cent away). A c² ≤ 0 (a
         // dispersion swamped by noise) gives no corrected Σ rather than a wrong one.
@@ -176,11 +166,14 @@ module O3StepScaling =
                 let sigmaC =
                     Estimate.independent (u2C.Mean / light)
                         (sqrt (u2C.Error ** 2.0 + fromTuning u2C g2C ** 2.0 + ((r - 1.0) * relativeC * u2C.Mean) ** 2.0) / light) u2C.Samples
-                // The lattice's d ln ū(2L)/d ln ū(L) between the two couplings, where ln ū(L) moved by ln c.
+                // The lattice's d ln ū(2L)/d ln ū(L) between the two couplings, where ln ū(L) moved by ln c; none when
+                // c is so close to 1 that the two couplings are one.
                 let lnC = log light
                 let measured =
-                    Estimate.independent ((log u2.Mean - log u2C.Mean) / -lnC)
-                        (sqrt ((u2.Error / u2.Mean) ** 2.0 + (u2C.Error / u2C.Mean) ** 2.0) / abs lnC) u2.Samples
+                    if abs lnC < 1e-3 then None
+                    else
+                        Some(Estimate.independent ((log u2.Mean - log u2C.Mean) / -lnC)
+                                 (sqrt ((u2.Error / u2.Mean) ** 2.0 + (u2C.Error / u2C.Mean) ** 2.0) / abs lnC) u2.Samples)
                 { G2 = g2C; Sigma = sigmaC; Sensitivity = measured })
         { Sites = sites; Tuning = tuning; G2 = g2; LogSlope = slope; Doubled = doubled; Sigma = sigma; LightSquared = light; Light = corrected
           Exact = exactSigma c.U sites }
@@ -194,7 +187,8 @@ module O3StepScaling =
             c.Sizes
             |> List.fold (fun (acc: StepPoint list, start) sites ->
                 let p = measureSize c points start sites
-                printfn "L = %d: g² = %s gives ū = %g; Σ(2, u, 1/%d) = %s" sites (Estimate.format p.G2) c.U sites (Estimate.format p.Sigma)
+                printfn "L = %d: g² = %s gives ū = %g; Σ(2, u, 1/%d) = %s%s" sites (Estimate.format p.G2) c.U sites (Estimate.format p.Sigma)
+                    (match p.Light with Some l -> sprintf "; in units where c = 1, %s (g² = %s)" (Estimate.format l.Sigma) (Estimate.format l.G2) | None -> "")
                 acc @ [ p ], p.G2.Mean) ([], c.Start)
             |> fst
         let extrapolate (pick: StepPoint -> Estimate option) =
@@ -220,7 +214,7 @@ module O3StepScaling =
                                "c²", box (p.LightSquared |> Option.map Estimate.format |> Option.defaultValue "—")
                                "g² (ū = L·m/c)", box (p.Light |> Option.map (fun l -> Estimate.format l.G2) |> Option.defaultValue "—")
                                "Σ, c corrected", box (p.Light |> Option.map (fun l -> Estimate.format l.Sigma) |> Option.defaultValue "—")
-                               "r", box (p.Light |> Option.map (fun l -> Estimate.format l.Sensitivity) |> Option.defaultValue "—") ] ]
+                               "r", box (p.Light |> Option.bind (fun l -> l.Sensitivity) |> Option.map Estimate.format |> Option.defaultValue "—") ] ]
         let pt = StepScaling.perturbative 2.0 c.U
         String.concat "\n"
             [ yield sprintf "## Step scaling of the O(3) σ-model at u = %g\n" c.U
@@ -249,7 +243,9 @@ module O3StepScaling =
         let perSizeLight =
             [ for p in r.Points do
                   match p.Light with
-                  | Some l -> yield! [ sprintf "sigma_light_L%d" p.Sites, l.Sigma; sprintf "g2_light_L%d" p.Sites, l.G2; sprintf "r_L%d" p.Sites, l.Sensitivity ]
+                  | Some l ->
+                      yield! [ sprintf "sigma_light_L%d" p.Sites, l.Sigma; sprintf "g2_light_L%d" p.Sites, l.G2 ]
+                      match l.Sensitivity with Some r -> yield sprintf "r_L%d" p.Sites, r | None -> ()
                   | None -> () ]
         let fitsJson (l: ContinuumLimit) =
             Json.array [ for f in l.Fits -> Json.object [ "form", Json.text f.Form; "from_L", Json.integer (int64 f.From); "sigma", Study.estimateJson f.Sigma; "slope", Json.number f.Slope; "chi2_per_dof", Json.number f.ChiSquaredPerDof ] ]

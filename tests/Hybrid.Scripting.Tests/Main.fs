@@ -5,4 +5,5 @@ open Expecto
 [<EntryPoint>]
 let main argv =
     // The suites share one TorchSharp runtime and the console; run them one after another.
-    runTestsInAssemblyWithCLIArgs [ Sequenced ] argv
+    try runTestsInAssemblyWithCLIArgs [ Sequenced ] argv
+    finally Hybrid.Scripting.Tests.Support.removeDirectories ()

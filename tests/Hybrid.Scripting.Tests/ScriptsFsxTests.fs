@@ -29,6 +29,7 @@ let private smoke =
           "o3-vmc", [ "--L"; "3"; "--steps"; "5"; "--chains"; "8"; "--measure"; "10"; "--hidden"; "4"; "--optimizer"; "adam"; "--lr"; "0.01" ]
           "o3-gap", [ "--L"; "3"; "--steps"; "5"; "--chains"; "8"; "--measure"; "10"; "--hidden"; "4" ]
           "o3-running", [ "--sizes"; "2,3"; "--steps"; "5"; "--chains"; "8"; "--measure"; "10"; "--hidden"; "4" ]
+          "o3-light", [ "--sizes"; "3"; "--steps"; "5"; "--chains"; "8"; "--measure"; "10"; "--hidden"; "4" ]
           "o3-stepscaling", [ "--sizes"; "2"; "--tune-points"; "2"; "--steps"; "5"; "--chains"; "8"; "--measure"; "10"; "--hidden"; "4" ] ]
 
 let private runSmoke (name: string) =
@@ -71,7 +72,7 @@ let tests =
                     "nnft-momentum", "p₁ = p₂ = −p₃ = −p₄"; "nnft-cutoff", "against the cutoff"; "nnqm-kl", "Karhunen–Loève"
                     "nnqm-spectrum", "gap (fit)"; "nnqm-rp", "Reflection positivity"; "nnqm-train", "gap (trained model)"
                     "o3-ed", "## Exact diagonalisation of the O(3) rotor chain"; "o3-vmc", "| local-energy variance |"; "o3-gap", "| m(L) = E₁ − E₀ |"
-                    "o3-running", "## The running coupling"; "o3-stepscaling", "## Step scaling" ] do
+                    "o3-running", "## The running coupling"; "o3-light", "## The speed of light"; "o3-stepscaling", "## Step scaling" ] do
                   let out, dir = runSmoke name
                   Expect.stringContains out printed (sprintf "%s prints its report" name)
                   Directory.Delete(Path.GetDirectoryName dir, true)

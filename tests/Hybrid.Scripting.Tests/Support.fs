@@ -9,8 +9,21 @@ open Hybrid.Scripting
 open Hybrid.Scripting.Pipeline
 open Hybrid.Scripting.Phi4
 
-/// A fresh temporary directory.
-let newDirectory (prefix: string) = Directory.CreateTempSubdirectory(prefix).FullName
+let private created = System.Collections.Concurrent.ConcurrentQueue<string>()
+
+/// A fresh temporary directory, removed when the suites end (a failed test would otherwise leave its run behind, and
+/// a passing one that forgot to clean up would fill the temporary folder run after run).
+let newDirectory (prefix: string) =
+    let dir = Directory.CreateTempSubdirectory(prefix).FullName
+    created.Enqueue dir
+    dir
+
+/// Removes every directory `newDirectory` made that is still there; one that cannot be removed is named on stderr.
+let removeDirectories () =
+    for dir in created do
+        if Directory.Exists dir then
+            try Directory.Delete(dir, true)
+            with e -> eprintfn "could not remove %s: %s" dir e.Message
 
 /// Runs the command line with `--out` set to a fresh directory, expects success, returns the directory.
 let runInto (argv: string list) =

@@ -121,9 +121,22 @@ let tests =
                   let m = 0.3
                   let p = 2.0 * System.Math.PI / float sites
                   let e (x: float) = Hybrid.Analysis.Statistics.Estimate.independent x 1e-4 1000
-                  let c2 = Hybrid.Scripting.O3.O3StepScaling.lightSquared sites (e -1.0) (e (m - 1.0)) (e (sqrt (m * m + 4.0 * sin (p / 2.0) ** 2.0) - 1.0))
+                  let c2 = Hybrid.Scripting.O3.O3Light.lightSquared sites (e -1.0) (e (m - 1.0)) (e (sqrt (m * m + 4.0 * sin (p / 2.0) ** 2.0) - 1.0))
                   Expect.floatClose { absolute = 1e-12; relative = 0.0 } c2.Mean 1.0 (sprintf "c² at L = %d" sites)
                   Expect.isGreaterThan c2.Error 0.0 "with the energies' errors propagated"
+          }
+
+          test "o3-light at strong coupling: c² = 2/3 from the one-particle band, and the chain's energies" {
+              // ε(k) = g² − (2/(3g²)) cos k gives c² = 2/3 at every momentum, up to O(g⁻⁴) = 0.007 at g² = 12.
+              let dir = runInto [ "o3-light"; "--g2"; "12"; "--sizes"; "4"; "--steps"; "100"; "--measure"; "150"; "--lr"; "0.01" ]
+              let root = summary dir
+              let c2, error = mean root [ "observables"; "c2_L4" ]
+              Expect.isLessThan (abs (c2 - 2.0 / 3.0)) (1.0 / 144.0 + 4.0 * error) (sprintf "c² = %g ± %g" c2 error)
+              // The band itself: m = g² − 2/(3g²) and ε(π/2) = g², each up to O(g⁻⁶) = 6·10⁻⁴.
+              Expect.floatClose { absolute = 1e-3; relative = 0.0 } (fst (mean root [ "observables"; "gap_L4" ])) (12.0 - 2.0 / 36.0) "m at k = 0"
+              Expect.floatClose { absolute = 1e-3; relative = 0.0 } (fst (mean root [ "observables"; "epsilon_p_L4" ])) 12.0 "ε at k = π/2"
+              Expect.isTrue (File.Exists(Path.Combine(dir, "light.html"))) "the plot"
+              Directory.Delete(dir, true)
           }
 
           test "o3-vmc resumes from its checkpoint bit for bit" {
@@ -155,6 +168,8 @@ let tests =
               refused [ "o3-gap"; "--L"; "1" ] "L 1"
               refused [ "o3-running"; "--sizes"; "4,3" ] "increasing"
               refused [ "o3-running"; "--sizes"; "1,2" ] "'1'"
+              refused [ "o3-light"; "--sizes"; "2,4" ] "--sizes 2,4"
+              refused [ "o3-light"; "--g2"; "0" ] "--g2 0"
               refused [ "o3-stepscaling"; "--u"; "0" ] "--u 0"
               refused [ "o3-stepscaling"; "--start"; "-0.5" ] "--start -0.5"
               refused [ "o3-stepscaling"; "--sizes"; "4"; "--window"; "5" ] "--window 5"
