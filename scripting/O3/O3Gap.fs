@@ -44,6 +44,12 @@ module O3Gap =
         { Sites = sites; G2 = g2; Ground = ground; Excited = excited; Gap = gap
           Ubar = Estimate.independent (float sites * gap.Mean) (float sites * gap.Error) gap.Samples }
 
+    /// The CSV columns of gaps measured at several sizes: L, E₀ and E₁ with their errors.
+    let columns (gaps: GapResult list) =
+        let column f = [| gaps |> List.map f |> Array.ofList |]
+        [ "L", column (fun g -> float g.Sites); "E0", column (fun g -> g.Ground.Energy.Mean); "E0_error", column (fun g -> g.Ground.Energy.Error)
+          "E1", column (fun g -> g.Excited.Energy.Mean); "E1_error", column (fun g -> g.Excited.Energy.Error) ]
+
     let options =
         [ CommandLine.option "L" IntOption "4" "chain length L ≥ 2"
           CommandLine.option "g2" FloatOption "1" "coupling g² > 0"

@@ -7,12 +7,6 @@ open Hybrid.Analysis.Reporting
 open Hybrid.Runtime
 open Hybrid.Scripting.Pipeline
 
-type O3LightConfig =
-    { G2: float
-      Sizes: int list
-      Vmc: VmcSettings
-      Points: string option }
-
 /// The one-particle dispersion of one chain at its lowest momentum.
 type LightPoint =
     { Gap: GapResult
@@ -24,7 +18,7 @@ type LightPoint =
       LightSquared: Estimate }
 
 type O3LightResult =
-    { Config: O3LightConfig
+    { Config: SizeScanConfig
       Points: LightPoint list
       Seconds: float }
 
@@ -65,22 +59,14 @@ module O3Light =
           O3Points.option
           yield! O3Vmc.options "1500" ]
 
-    let configure (o: ParsedOptions) : O3LightConfig =
-        let sizes = O3Running.sizes o 1
+    let configure (o: ParsedOptions) : SizeScanConfig =
+        let c = O3Running.scan o 1
         // At L = 2 the lowest momentum is π, where the standing wave and the zero mode of the band meet.
-        if List.head sizes < 3 then raise (UsageError(sprintf "--sizes %s is not allowed: the chains need L ≥ 3" (String.Join(",", sizes))))
-        let vmc = O3Vmc.settings o (List.head sizes)
-        CommandLine.validate (fun () -> AnsatzSpec.build (List.head sizes) 1L (Moving 1) vmc.Ansatz |> ignore)
-        let points = CommandLine.text o "points"
-        O3Points.check points vmc
-        { G2 = O3Vmc.coupling o; Sizes = sizes; Vmc = vmc; Points = points |> Option.map IO.Path.GetFullPath }
+        if List.head c.Sizes < 3 then raise (UsageError(sprintf "--sizes %s is not allowed: the chains need L ≥ 3" (String.Join(",", c.Sizes))))
+        CommandLine.validate (fun () -> AnsatzSpec.build (List.head c.Sizes) 1L (Moving 1) c.Vmc.Ansatz |> ignore)
+        c
 
-    let describe (c: O3LightConfig) =
-        Json.object
-            ([ "g2", Json.number c.G2; "sizes", Json.numbers (c.Sizes |> List.map float)
-               "points", (match c.Points with Some p -> Json.text p | None -> null) ] @ O3Vmc.describeSettings c.Vmc)
-
-    let run (c: O3LightConfig) (dir: RunDirectory) : O3LightResult =
+    let run (c: SizeScanConfig) (dir: RunDirectory) : O3LightResult =
         let clock = Diagnostics.Stopwatch.StartNew()
         let points = c.Points |> Option.defaultValue (dir.File "points") |> Some
         let measured =
@@ -115,17 +101,16 @@ module O3Light =
             @ [ for p in r.Points -> sprintf "epsilon_p_L%d" p.Gap.Sites, p.Excitation ]
         Json.write (dir.File "summary.json")
             (Json.object
-                [ "experiment", Json.text "o3-light"; "parameters", describe r.Config
+                [ "experiment", Json.text "o3-light"; "parameters", O3Running.describe r.Config
                   "observables", Study.estimatesJson observables
                   "strong_coupling_c2", (if r.Config.G2 >= 4.0 then Json.number strongCoupling else null)
                   "seconds", Json.number r.Seconds; "runtime", Json.text TorchRuntime.Description ])
         let column f = [| r.Points |> List.map f |> Array.ofList |]
         Measurements.write (dir.File "light.csv")
             (Measurements.ofColumns
-                [ "L", column (fun p -> float p.Gap.Sites); "E0", column (fun p -> p.Gap.Ground.Energy.Mean); "E0_error", column (fun p -> p.Gap.Ground.Energy.Error)
-                  "E1", column (fun p -> p.Gap.Excited.Energy.Mean); "E1_error", column (fun p -> p.Gap.Excited.Energy.Error)
-                  "E1p", column (fun p -> p.Moving.Energy.Mean); "E1p_error", column (fun p -> p.Moving.Energy.Error)
-                  "c2", column (fun p -> p.LightSquared.Mean); "c2_error", column (fun p -> p.LightSquared.Error) ])
+                (O3Gap.columns (r.Points |> List.map (fun p -> p.Gap))
+                 @ [ "E1p", column (fun p -> p.Moving.Energy.Mean); "E1p_error", column (fun p -> p.Moving.Energy.Error)
+                     "c2", column (fun p -> p.LightSquared.Mean); "c2_error", column (fun p -> p.LightSquared.Error) ]))
         AtomicFile.writeText (dir.File "summary.md") (report r)
         Study.writePlot dir "light.html" "Speed of light c² against 1/L" (sprintf "g² = %g" r.Config.G2)
             (Plots.againstCurves "c² from the lowest momentum of each chain" "1/L" "c²"
@@ -135,11 +120,11 @@ module O3Light =
                       let xs = r.Config.Sizes |> List.map (fun l -> 1.0 / float l) |> Array.ofList
                       yield "strong coupling", xs, xs |> Array.map (fun _ -> strongCoupling) ])
 
-    let experiment : Experiment<O3LightConfig, O3LightResult> =
+    let experiment : Experiment<SizeScanConfig, O3LightResult> =
         { Name = "o3-light"
           Description = "the O(3) σ-model's speed of light c² at fixed g² from the one-particle dispersion on chains of several lengths"
           Options = options
           Configure = configure
-          Describe = describe
+          Describe = O3Running.describe
           Run = fun c dir -> let r = run c dir in write dir r; r
           Report = report }

@@ -9,7 +9,8 @@ open Hybrid.O3
 open Hybrid.Runtime
 open Hybrid.Scripting.Pipeline
 
-type O3RunningConfig =
+/// One bare coupling and increasing chain lengths: what `o3-running` and `o3-light` scan.
+type SizeScanConfig =
     { G2: float
       Sizes: int list
       Vmc: VmcSettings
@@ -23,7 +24,7 @@ type RunningPoint =
       Perturbative: float }
 
 type O3RunningResult =
-    { Config: O3RunningConfig
+    { Config: SizeScanConfig
       Points: RunningPoint list
       Seconds: float }
 
@@ -47,19 +48,20 @@ module O3Running =
           O3Points.option
           yield! O3Vmc.options "1500" ]
 
-    let configure (o: ParsedOptions) : O3RunningConfig =
-        let s = sizes o 2
+    /// --g2, --sizes (at least `least`), the VMC settings and --points, checked before any work.
+    let scan (o: ParsedOptions) (least: int) : SizeScanConfig =
+        let s = sizes o least
         let vmc = O3Vmc.settings o (List.head s)
         let points = CommandLine.text o "points"
         O3Points.check points vmc
         { G2 = O3Vmc.coupling o; Sizes = s; Vmc = vmc; Points = points |> Option.map IO.Path.GetFullPath }
 
-    let describe (c: O3RunningConfig) =
+    let describe (c: SizeScanConfig) =
         Json.object
             ([ "g2", Json.number c.G2; "sizes", Json.numbers (c.Sizes |> List.map float)
                "points", (match c.Points with Some p -> Json.text p | None -> null) ] @ O3Vmc.describeSettings c.Vmc)
 
-    let run (c: O3RunningConfig) (dir: RunDirectory) : O3RunningResult =
+    let run (c: SizeScanConfig) (dir: RunDirectory) : O3RunningResult =
         let clock = Diagnostics.Stopwatch.StartNew()
         let points = c.Points |> Option.defaultValue (dir.File "points") |> Some
         let gaps = c.Sizes |> List.map (fun l -> O3Gap.measure points l c.G2 c.Vmc)
@@ -102,9 +104,8 @@ module O3Running =
         let column f = [| r.Points |> List.map f |> Array.ofList |]
         Measurements.write (dir.File "running.csv")
             (Measurements.ofColumns
-                [ "L", column (fun p -> float p.Gap.Sites); "E0", column (fun p -> p.Gap.Ground.Energy.Mean); "E0_error", column (fun p -> p.Gap.Ground.Energy.Error)
-                  "E1", column (fun p -> p.Gap.Excited.Energy.Mean); "E1_error", column (fun p -> p.Gap.Excited.Energy.Error)
-                  "ubar", column (fun p -> p.Gap.Ubar.Mean); "ubar_error", column (fun p -> p.Gap.Ubar.Error); "ubar_two_loop", column (fun p -> p.Perturbative) ])
+                (O3Gap.columns (r.Points |> List.map (fun p -> p.Gap))
+                 @ [ "ubar", column (fun p -> p.Gap.Ubar.Mean); "ubar_error", column (fun p -> p.Gap.Ubar.Error); "ubar_two_loop", column (fun p -> p.Perturbative) ]))
         AtomicFile.writeText (dir.File "summary.md") (report r)
         let xs = r.Points |> List.map (fun p -> float p.Gap.Sites)
         let grid = [| for k in 0 .. 40 -> List.head xs + (List.last xs - List.head xs) * float k / 40.0 |]
@@ -115,11 +116,11 @@ module O3Running =
                   "ED", [ for p in r.Points do match p.Exact with Some e -> yield float p.Gap.Sites, Estimate.independent e 0.0 1 | None -> () ] ]
                 [ "two-loop running", grid, grid |> Array.map (StepScaling.running u0 l0) ])
 
-    let experiment : Experiment<O3RunningConfig, O3RunningResult> =
+    let experiment : Experiment<SizeScanConfig, O3RunningResult> =
         { Name = "o3-running"
           Description = "the O(3) σ-model's running coupling ū(L) = L·m(L) at fixed g²: asymptotic freedom and mass generation"
           Options = options
-          Configure = configure
+          Configure = fun o -> scan o 2
           Describe = describe
           Run = fun c dir -> let r = run c dir in write dir r; r
           Report = report }
