@@ -61,7 +61,7 @@ module O3Light =
 
     let configure (o: ParsedOptions) : SizeScanConfig =
         let c = O3Running.scan o 1
-        // At L = 2 the lowest momentum is π, where the standing wave and the zero mode of the band meet.
+        // "L = 2" is two sites with a single bond (physics.md): no ring, so no dispersion to read.
         if List.head c.Sizes < 3 then raise (UsageError(sprintf "--sizes %s is not allowed: the chains need L ≥ 3" (String.Join(",", c.Sizes))))
         CommandLine.validate (fun () -> AnsatzSpec.build (List.head c.Sizes) 1L (Moving 1) c.Vmc.Ansatz |> ignore)
         c

@@ -59,11 +59,12 @@ type O3StepScalingResult =
       Seconds: float }
 
 /// `o3-stepscaling`: the lattice step-scaling function Σ(2, u, a/L) of the O(3) σ-model from VMC, and its continuum
-/// limit. For each L, g² is tuned so that ū(L) = L·m(L) = u (a weighted power-law fit through a few noisy gap
+/// limit. For each L, g² is tuned so that ū(L) = L·m(L) = u (a weighted parabola in ln g² through a few noisy gap
 /// measurements, solved for u, its error propagated), then ū(2L) at that g² is Σ; fits in a/L, (a/L)² and the
 /// log-enhanced (a/L)²|ln(a/L)|³, over all sizes and without the smallest, give σ(2, u), their spread the systematic
-/// error. With the speed of light measured on the 2L chain, Σ is also reported in units where c = 1. Every state is kept in the points
-/// directory, so the study resumes after an interruption and its sizes can run as separate replicas.
+/// error. With the speed of light c measured on the 2L chain, g² is tuned again to ū = L·m(L)/c = u and Σ reported in
+/// units where c = 1 as well. Every state is kept in the points directory, so the study resumes after an interruption
+/// and its sizes can run as separate replicas.
 module O3StepScaling =
 
     /// The exact continuum value at the standard point (Balog–Hegedűs TBA; Balog, Niedermayer, Weisz).
