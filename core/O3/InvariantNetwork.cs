@@ -58,6 +58,9 @@ public sealed class InvariantNetwork : nn.Module
     private readonly int[] hidden;
     private readonly int messageRange;
     private readonly Tensor slots;     // [2K, D]: one-hot offset a of each feature, then offset b
+    // Reframe's slot maps by (shift, slots, chain length, device): the same few for every forward pass, so built once
+    // rather than copied from the host on every layer of every evaluation.
+    private readonly Dictionary<(long Shift, long Count, int Sites, string Device), Tensor> slotMaps = new();
 
     /// <summary>A network over the invariants <paramref name="features"/> with hidden tanh layers <paramref name="hidden"/> (empty: linear).</summary>
     /// <param name="features">The pair invariants of each site.</param>
@@ -236,14 +239,31 @@ public sealed class InvariantNetwork : nn.Module
     /// slots of frame origin <paramref name="to"/>: slot d goes to (d + from − to) mod L, where slots that meet (the
     /// same sphere) add.
     /// </summary>
-    private static Tensor Reframe(Tensor gradient, int from, int to, long slotCount, int sites)
+    private Tensor Reframe(Tensor gradient, int from, int to, long slotCount, int sites)
     {
         long count = gradient.shape[2];
         if (from == to && count == slotCount) return gradient;
-        var index = tensor(Enumerable.Range(0, (int)count).Select(d => (long)(((d + from - to) % sites + sites) % sites)).ToArray(), device: gradient.device);
+        long shift = ((from - to) % sites + sites) % sites;
+        var key = (shift, count, sites, gradient.device.ToString());
+        if (!slotMaps.TryGetValue(key, out var index))
+        {
+            index = tensor(Enumerable.Range(0, (int)count).Select(d => (d + shift) % sites).ToArray(), device: gradient.device).DetachFromDisposeScope();
+            slotMaps[key] = index;
+        }
         var shape = gradient.shape.ToArray();
         shape[2] = slotCount;
         return zeros(shape, dtype: gradient.dtype, device: gradient.device).index_add_(2, index, gradient, 1.0);
+    }
+
+    /// <inheritdoc/>
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            foreach (var t in slotMaps.Values) t.Dispose();
+            slotMaps.Clear();
+        }
+        base.Dispose(disposing);
     }
 
     private static Jet Tanh(Jet z)

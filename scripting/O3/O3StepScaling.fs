@@ -132,9 +132,9 @@ module O3StepScaling =
             let guess, _ = StepScaling.tuneCoupling target tuning
             let next = min (max guess.Mean (0.25 * start)) (4.0 * start)
             tuning <- tuning @ [ at next ]
-        // The root from the (up to three) measurements nearest it: a power law is a local description.
-        let nearest = tuning |> List.sortBy (fun (_, e) -> abs (log e.Mean - log target)) |> List.truncate 3
-        let g2, slope = StepScaling.tuneCoupling target nearest
+        // A root from the (up to three) measurements nearest it: the parabola is a local description.
+        let tuneTo (u: float) = StepScaling.tuneCoupling u (tuning |> List.sortBy (fun (_, e) -> abs (log e.Mean - log u)) |> List.truncate 3)
+        let g2, slope = tuneTo target
         // Round-trip digits: a replica of the next size given this as --start asks for the very same points.
         printfn "L = %d tuned: next start %s" sites (g2.Mean.ToString("R", Globalization.CultureInfo.InvariantCulture))
         let g2Point = round6 g2.Mean
@@ -159,9 +159,7 @@ module O3StepScaling =
             |> Option.map (fun c2 ->
                 let light = sqrt c2.Mean
                 let relativeC = c2.Error / (2.0 * c2.Mean)
-                let targetC = target * light
-                let nearestC = tuning |> List.sortBy (fun (_, e) -> abs (log e.Mean - log targetC)) |> List.truncate 3
-                let g2C, _ = StepScaling.tuneCoupling targetC nearestC
+                let g2C, _ = tuneTo (target * light)
                 let u2C = (O3Gap.measure points (2 * sites) (round6 g2C.Mean) c.Vmc).Ubar
                 // c enters twice, in the target and in the division: d ln Σ_c/d ln c = r − 1.
                 let sigmaC =
