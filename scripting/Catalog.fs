@@ -24,6 +24,7 @@ module Catalog =
           Experiment.command NnqmRp.experiment
           Experiment.command NnqmTrain.experiment
           Experiment.command O3Ed.experiment
+          Experiment.command O3Mc.experiment
           Experiment.command O3State.experiment
           Experiment.command O3Gap.experiment
           Experiment.command O3Running.experiment

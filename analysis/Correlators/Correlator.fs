@@ -44,6 +44,43 @@ module Correlator =
         | Periodic -> effectiveMass g
         | Open -> Array.init g.Length (fun t -> if t = g.Length - 1 then nan else logRatioMass g.[t] g.[t + 1])
 
+    /// Weighted least-squares fit of G(τ) = A·[e^{−mτ} + e^{−m(T−τ)}] (one state on a periodic time of extent T) to
+    /// values at `times` with `errors`: returns (m, A, χ²). For fixed m the amplitude is linear, so χ²(m) is scanned on
+    /// a grid of ln m around the log-slope of the data and refined by golden sections; the result is the global
+    /// minimum over that bracket (m/8 … 8m), not a local one.
+    let coshFit (extent: float) (times: float[]) (values: float[]) (errors: float[]) : float * float * float =
+        if times.Length < 2 || values.Length <> times.Length || errors.Length <> times.Length then
+            invalidArg "times" "a cosh fit needs at least two points with one value and one error each"
+        let weights = errors |> Array.map (fun e -> 1.0 / (e * e))
+        let shape m t = exp (-m * t) + exp (-m * (extent - t))
+        let solve m =
+            let mutable fy, ff = 0.0, 0.0
+            for i in 0 .. times.Length - 1 do
+                let f = shape m times.[i]
+                fy <- fy + weights.[i] * f * values.[i]
+                ff <- ff + weights.[i] * f * f
+            let a = fy / ff
+            let mutable chi2 = 0.0
+            for i in 0 .. times.Length - 1 do
+                let r = values.[i] - a * shape m times.[i]
+                chi2 <- chi2 + weights.[i] * r * r
+            a, chi2
+        let last = times.Length - 1
+        let slope = log (abs (values.[0] / values.[last])) / (times.[last] - times.[0])
+        let guess = if Double.IsFinite slope && slope > 0.0 then slope else 1.0 / extent
+        let lo, hi = log (guess / 8.0), log (guess * 8.0)
+        let grid = 160
+        let at k = lo + (hi - lo) * float k / float grid
+        let best = [| 0 .. grid |] |> Array.minBy (fun k -> snd (solve (exp (at k))))
+        let mutable a, b = at (max 0 (best - 1)), at (min grid (best + 1))
+        let golden = (sqrt 5.0 - 1.0) / 2.0
+        for _ in 1 .. 80 do
+            let c, d = b - golden * (b - a), a + golden * (b - a)
+            if snd (solve (exp c)) < snd (solve (exp d)) then b <- d else a <- c
+        let m = exp ((a + b) / 2.0)
+        let amplitude, chi2 = solve m
+        m, amplitude, chi2
+
     /// Default plateau window [t1, t2] for time extent L: t1 = max(1, L/4), t2 = max(t1, L/2 − 1)
     /// (integer division). It starts a quarter of the lattice in, where excited states have
     /// decayed for ξ ≲ L/4, and ends before the midpoint, where the cosh turns over and

@@ -139,6 +139,29 @@ let tests =
               Directory.Delete(dir, true)
           }
 
+          test "o3-mc at L = 3, g² = 1: the path integral's gap and E₀, extrapolated a_t → 0, agree with exact diagonalisation" {
+              // Three time steps at toy statistics (relative error ≈ 1%): the limit must sit within 4σ of ED, which a wrong
+              // temporal coupling (the rotor's l = 1 level off by O(a_t)) or a wrong spatial coupling would miss by far more.
+              let dir = runInto [ "o3-mc"; "--L"; "3"; "--g2"; "1"; "--sweeps"; "6000"; "--blocks"; "60"; "--thermal"; "100"; "--extent"; "24" ]
+              let root = summary dir
+              let gap, gapError = mean root [ "observables"; "gap" ]
+              let e0, e0Error = mean root [ "observables"; "E0" ]
+              let exact name = fst (mean root [ "exact"; name ])
+              Expect.floatClose { absolute = 1e-7; relative = 0.0 } (exact "gap") 0.53365280 "the ED reference of physics.md"
+              Expect.isLessThan (abs (gap - exact "gap")) (4.0 * gapError) (sprintf "gap = %g ± %g against %g" gap gapError (exact "gap"))
+              Expect.isLessThan (gapError / gap) 0.02 "a gap to better than 2% at toy statistics"
+              Expect.isLessThan (abs (e0 - exact "E0")) (4.0 * e0Error) (sprintf "E₀ = %g ± %g against %g" e0 e0Error (exact "E0"))
+              let spacings = root.GetProperty("spacings")
+              Expect.equal (spacings.GetArrayLength()) 3 "three time steps"
+              for s in spacings.EnumerateArray() do
+                  // Cluster updates decorrelate the susceptibility within a sweep or two.
+                  Expect.isLessThan (s.GetProperty("susceptibility_tau_int").GetProperty("tau_int").GetDouble()) 3.0 "τ_int of χ is O(1) sweeps"
+              Expect.equal (root.GetProperty("time_step_extrapolation").GetProperty("gap").GetProperty("central").GetString()) "a_t²" "the a_t² form"
+              for file in [ "spacings.csv"; "correlator.csv"; "effective-mass.csv"; "summary.md"; "gap-against-time-step.html"; "effective-mass.html" ] do
+                  Expect.isTrue (File.Exists(Path.Combine(dir, file))) file
+              Directory.Delete(dir, true)
+          }
+
           test "o3-vmc resumes from its checkpoint bit for bit" {
               let root = newDirectory "hybrid-o3-resume"
               let checkpoint = Path.Combine(root, "state.ckpt")
@@ -170,6 +193,18 @@ let tests =
               refused [ "o3-running"; "--sizes"; "1,2" ] "'1'"
               refused [ "o3-light"; "--sizes"; "2,4" ] "--sizes 2,4"
               refused [ "o3-light"; "--g2"; "0" ] "--g2 0"
+              refused [ "o3-mc"; "--L"; "2" ] "--L 2"
+              refused [ "o3-mc"; "--g2"; "0" ] "--g2 0"
+              refused [ "o3-mc"; "--g2"; "1e300" ] "--g2 1e+300"
+              refused [ "o3-mc"; "--spacings"; "0.2,0.1" ] "at least three"
+              refused [ "o3-mc"; "--spacings"; "0.2,x,0.1" ] "'x'"
+              refused [ "o3-mc"; "--spacings"; "0.2,0.15,0" ] "'0'"
+              refused [ "o3-mc"; "--sweeps"; "150"; "--blocks"; "100" ] "--sweeps 150"
+              refused [ "o3-mc"; "--thermal"; "3" ] "--thermal 3"
+              refused [ "o3-mc"; "--extent"; "-1" ] "--extent -1"
+              refused [ "o3-mc"; "--fit-start"; "9" ] "--fit-start 9"
+              refused [ "o3-mc"; "--chains"; "0" ] "--chains 0"
+              refused [ "o3-mc"; "--L"; "4096"; "--extent"; "1e5" ] "too large"
               refused [ "o3-stepscaling"; "--u"; "0" ] "--u 0"
               refused [ "o3-stepscaling"; "--start"; "-0.5" ] "--start -0.5"
               refused [ "o3-stepscaling"; "--sizes"; "4"; "--window"; "5" ] "--window 5"

@@ -1,0 +1,269 @@
+namespace Hybrid.Scripting.O3
+
+open System
+open Deedle
+open Hybrid.Analysis.Statistics
+open Hybrid.Analysis.Reporting
+open Hybrid.Analysis.O3
+open Hybrid.O3
+open Hybrid.Sampling
+open Hybrid.Scripting.Pipeline
+
+/// Configuration of the path-integral reference of the rotor chain.
+type O3McConfig =
+    { Sites: int
+      G2: float
+      /// The time steps a_t, coarsest first.
+      Spacings: float list
+      /// The Euclidean time extent T (the same at every a_t).
+      Extent: float
+      ThermalSweeps: int
+      Sweeps: int
+      Blocks: int
+      Chains: int
+      Seed: int64
+      /// The fit starts at this many 1/m.
+      FitStart: float
+      /// l_max of the exact diagonalisation printed beside the result (0: none).
+      EdLMax: int }
+
+/// What one time step gave.
+type O3McSpacing =
+    { TimeStep: float
+      Lattice: RotorPathIntegral
+      Gap: TimeCorrelatorGap
+      Energy: Estimate
+      /// τ_int (in sweeps) of the susceptibility measured without clusters: how fast the chain forgets.
+      SusceptibilityTau: Estimate
+      ClustersPerSweep: int
+      ClusterFraction: float
+      /// Mean over chains and blocks of G(τ) with its block error, τ = k·a_t.
+      Correlator: (float * float * float)[]
+      Seconds: float }
+
+type O3McResult =
+    { Config: O3McConfig
+      Spacings: O3McSpacing list
+      Gap: TimeStepLimit
+      Energy: TimeStepLimit
+      Exact: RotorChainConvergence option }
+
+/// `o3-mc`: the exact reference of the rotor chain at any L, independent of VMC. The Euclidean path integral of
+/// H = (g²/2) Σ L_i² − (1/g²) Σ n_i·n_{i+1} at several time steps a_t, sampled by Wolff single clusters with improved
+/// estimators (Hybrid.O3.ClusterSampler); the gap m(L) = E₁ − E₀ from the zero-momentum l = 1 time correlator,
+/// extrapolated a_t → 0 (the spectrum is right to O(a_t²)), and E₀ from the energy estimator.
+module O3Mc =
+
+    let private invariant = Globalization.CultureInfo.InvariantCulture
+
+    /// A lower bound of the gap for choosing the time extent: the rotor L·m ≈ g² at weak coupling, the strong-coupling
+    /// band g² − 2/(3g²) at strong; the true gap lies above both, so the box is long enough (and at worst 1.5× longer
+    /// than it needs to be).
+    let gapGuess (sites: int) (g2: float) = max (g2 / float sites) (g2 - 2.0 / (3.0 * g2))
+
+    /// The default time extent: 12 correlation lengths of the l = 1 state (e^{−mT} ≈ 6·10⁻⁶ of thermal admixture).
+    let defaultExtent (sites: int) (g2: float) = 12.0 / gapGuess sites g2
+
+    /// The l_max of exact diagonalisation shown by default: converged to ~10⁻⁸ at L = 3, ~10⁻⁶ at L = 4; none beyond
+    /// (L = 5 at l_max 4 is still 7·10⁻⁴ off, and larger chains do not fit).
+    let defaultEdLMax (sites: int) = match sites with 3 -> 6 | 4 -> 5 | _ -> 0
+
+    let options =
+        [ CommandLine.option "L" IntOption "4" "chain length L, 3..4096 (periodic)"
+          CommandLine.option "g2" FloatOption "1" "coupling g², in (0, 100]"
+          CommandLine.option "spacings" TextOption "0.2,0.15,0.1" "time steps a_t, at least three, each in (0, 1] with a_t·g² ≤ 2, comma-separated"
+          CommandLine.optional "extent" FloatOption "Euclidean time extent T (default 12/m with m ≥ max(g²/L, g² − 2/(3g²)))"
+          CommandLine.option "sweeps" IntOption "20000" "measured sweeps per chain and time step, a multiple of --blocks"
+          CommandLine.option "thermal" IntOption "500" "thermalisation sweeps per chain and time step, ≥ 10"
+          CommandLine.option "blocks" IntOption "100" "blocks per chain of the correlator's means, 10..10000"
+          CommandLine.option "chains" IntOption "2" "independent chains (run in parallel), 1..64"
+          CommandLine.option "seed" IntOption "1" "random seed"
+          CommandLine.option "fit-start" FloatOption "2" "first time of the gap's cosh fit, in units of 1/m, in [0.25, 6]"
+          CommandLine.optional "ed-lmax" IntOption "l_max of the exact diagonalisation beside the result, 0 (none) or 2..6 (default 6 at L = 3, 5 at L = 4, none beyond)" ]
+
+    let private spacings (o: ParsedOptions) (g2: float) =
+        let text = CommandLine.text o "spacings" |> CommandLine.required "spacings"
+        let values =
+            text.Split(',', StringSplitOptions.TrimEntries)
+            |> Array.map (fun w ->
+                match Double.TryParse(w, Globalization.NumberStyles.Float, invariant) with
+                | true, a when a > 0.0 && a <= 1.0 && a * g2 <= 2.0 -> a
+                | _ -> raise (UsageError(sprintf "--spacings %s is not allowed: '%s' is not a time step in (0, 1] with a_t·g² ≤ 2 (g² = %g); give at least three, e.g. 0.2,0.15,0.1" text w g2)))
+            |> Array.distinct |> Array.sortDescending |> List.ofArray
+        if values.Length < 3 then
+            raise (UsageError(sprintf "--spacings %s is not allowed: the extrapolation a_t → 0 needs at least three distinct time steps, e.g. 0.2,0.15,0.1" text))
+        values
+
+    let configure (o: ParsedOptions) : O3McConfig =
+        let sites = CommandLine.intIn o "L" 3L 4096L |> CommandLine.required "L" |> int
+        let g2 = CommandLine.positive o "g2"
+        if g2 > 100.0 then raise (UsageError(sprintf "--g2 %g is not allowed; it must be in (0, 100]" g2))
+        let spacings = spacings o g2
+        let extent =
+            match CommandLine.float o "extent" with
+            | None -> defaultExtent sites g2
+            | Some t when t > 0.0 && t <= 1e5 -> t
+            | Some t -> raise (UsageError(sprintf "--extent %g is not allowed; it must be in (0, 10⁵]" t))
+        let blocks = CommandLine.intIn o "blocks" 10L 10000L |> CommandLine.required "blocks" |> int
+        let sweeps = CommandLine.intIn o "sweeps" 1L 100000000L |> CommandLine.required "sweeps" |> int
+        if sweeps % blocks <> 0 || sweeps < blocks then
+            raise (UsageError(sprintf "--sweeps %d is not allowed with --blocks %d; it must be a multiple of the blocks (e.g. %d)" sweeps blocks (max blocks (sweeps / blocks * blocks))))
+        let thermal = CommandLine.intIn o "thermal" 10L 100000000L |> CommandLine.required "thermal" |> int
+        let chains = CommandLine.intIn o "chains" 1L 64L |> CommandLine.required "chains" |> int
+        let seed = CommandLine.intIn o "seed" 0L Int64.MaxValue |> CommandLine.required "seed"
+        let fitStart =
+            match CommandLine.float o "fit-start" with
+            | Some k when k >= 0.25 && k <= 6.0 -> k
+            | Some k -> raise (UsageError(sprintf "--fit-start %g is not allowed; it must be in [0.25, 6] (units of 1/m)" k))
+            | None -> 2.0
+        let edLMax =
+            match CommandLine.intIn o "ed-lmax" 0L 6L with
+            | Some 1L -> raise (UsageError "--ed-lmax 1 is not allowed; it must be 0 (none) or 2..6")
+            | Some l -> int l
+            | None -> defaultEdLMax sites
+        if edLMax > 0 then O3Ed.checkMemory sites edLMax RotorChainSpectrum.DefaultMemoryLimitBytes
+        // The lattices themselves check their sizes: build them now, so a box too large is refused before any work.
+        for a in spacings do
+            CommandLine.validate (fun () -> RotorPathIntegral(sites, RotorPathIntegral.SlicesFor(extent, a), g2, a)) |> ignore
+        { Sites = sites; G2 = g2; Spacings = spacings; Extent = extent; ThermalSweeps = thermal; Sweeps = sweeps; Blocks = blocks
+          Chains = chains; Seed = seed; FitStart = fitStart; EdLMax = edLMax }
+
+    let describe (c: O3McConfig) =
+        Json.object
+            [ "L", Json.integer (int64 c.Sites); "g2", Json.number c.G2; "spacings", Json.array (c.Spacings |> List.map Json.number)
+              "extent", Json.number c.Extent; "thermal", Json.integer (int64 c.ThermalSweeps); "sweeps", Json.integer (int64 c.Sweeps)
+              "blocks", Json.integer (int64 c.Blocks); "chains", Json.integer (int64 c.Chains); "seed", Json.integer c.Seed
+              "fit_start", Json.number c.FitStart; "ed_lmax", Json.integer (int64 c.EdLMax) ]
+
+    /// Samples one time step with every chain (in parallel) and analyses it.
+    let measure (c: O3McConfig) (timeStep: float) : O3McSpacing =
+        let lattice = RotorPathIntegral(c.Sites, RotorPathIntegral.SlicesFor(c.Extent, timeStep), c.G2, timeStep)
+        let progress = ProgressReporter(sprintf "mc a_t=%g" timeStep, c.ThermalSweeps + c.Sweeps, "sweeps")
+        let clock = Diagnostics.Stopwatch.StartNew()
+        let chains =
+            Array.Parallel.init c.Chains (fun k ->
+                let sampler = ClusterSampler(lattice, Seeds.Derive(c.Seed, sprintf "o3-mc a_t=%s chain %d" (timeStep.ToString("R", invariant)) k))
+                // Chain 0 speaks for all (they run at the same pace).
+                let report = if k = 0 then Action<int, int, bool>(fun step total measuring -> (let done' = if measuring then c.ThermalSweeps + step else step in progress.Report(done', sprintf "%s %d/%d, N_t %d, last cluster %d sites" (if measuring then "measuring" else "thermalising") step total lattice.Slices sampler.LastClusterSize))) else null
+                sampler.Run(c.ThermalSweeps, c.Sweeps, c.Blocks, report))
+        let blocks = chains |> Array.map (fun s -> s.Correlator)
+        let gap = PathIntegral.timeCorrelatorGap lattice.Extent timeStep c.FitStart blocks
+        if not (Double.IsFinite gap.Gap.Mean && Double.IsFinite gap.Gap.Error) then
+            raise (Hybrid.Diagnostics.RunStoppedException(sprintf "the time correlator at a_t = %g gave no finite gap (fit from τ = %g to %g): the statistics are too small for this box; raise --sweeps or shorten --extent" timeStep gap.FitFrom gap.FitTo))
+        let all = blocks |> Array.concat
+        let lags = all.[0].Length
+        let correlator =
+            Array.init lags (fun k ->
+                let xs = all |> Array.map (fun b -> b.[k])
+                let m = Array.average xs
+                float k * timeStep, m, sqrt ((xs |> Array.sumBy (fun x -> (x - m) ** 2.0)) / float (xs.Length * (xs.Length - 1))))
+        { TimeStep = timeStep; Lattice = lattice; Gap = gap
+          Energy = PathIntegral.energy (chains |> Array.map (fun s -> s.Energy))
+          SusceptibilityTau = GammaMethod.analyze (chains |> Array.map (fun s -> s.PlainSusceptibility))
+          ClustersPerSweep = chains.[0].ClustersPerSweep
+          ClusterFraction = chains |> Array.averageBy (fun s -> Array.average s.ClusterFraction)
+          Correlator = correlator; Seconds = clock.Elapsed.TotalSeconds }
+
+    let run (c: O3McConfig) (_: RunDirectory) : O3McResult =
+        let spacings = c.Spacings |> List.map (measure c)
+        let exact = if c.EdLMax > 0 then Some(RotorChainSpectrum.SolveWithConvergence(c.Sites, c.G2, c.EdLMax)) else None
+        { Config = c; Spacings = spacings
+          Gap = PathIntegral.extrapolateTimeStep (spacings |> List.map (fun s -> s.TimeStep, s.Gap.Gap))
+          Energy = PathIntegral.extrapolateTimeStep (spacings |> List.map (fun s -> s.TimeStep, s.Energy))
+          Exact = exact }
+
+    let private versus (e: Estimate) (exact: float) =
+        sprintf "%+.2e (%.1fσ, %+.1e relative)" (e.Mean - exact) ((e.Mean - exact) / e.Error) ((e.Mean - exact) / abs exact)
+
+    let private fitText (f: TimeStepFit) =
+        sprintf "%s: %s, χ² = %.2f for %d dof" f.Form (Estimate.format f.Limit) f.ChiSquared f.DegreesOfFreedom
+
+    let report (r: O3McResult) =
+        let c = r.Config
+        let rows =
+            Frame.ofRows
+                [ for s in r.Spacings ->
+                      sprintf "a_t = %g" s.TimeStep,
+                      series [ "N_t", box (string s.Lattice.Slices); "β_t", box (sprintf "%.4f" s.Lattice.TemporalCoupling); "β_x", box (sprintf "%.4f" s.Lattice.SpatialCoupling)
+                               "m(L)", box (Estimate.format s.Gap.Gap); "fit τ", box (sprintf "%.2f–%.2f" s.Gap.FitFrom s.Gap.FitTo)
+                               "E₀ estimator", box (Estimate.format s.Energy); "τ_int χ (sweeps)", box (sprintf "%.2f" s.SusceptibilityTau.TauInt)
+                               "cluster/V", box (sprintf "%.3f" s.ClusterFraction); "s", box (sprintf "%.0f" s.Seconds) ] ]
+        let gap, energy = r.Gap.Central.Limit, r.Energy.Central.Limit
+        String.concat "\n"
+            [ yield sprintf "## The rotor chain's path integral (Wolff clusters), L = %d, g² = %g, T = %.4g\n" c.Sites c.G2 c.Extent
+              yield Table.toMarkdown rows
+              yield ""
+              yield sprintf "Gap, a_t → 0: **m(L) = %s** (relative error %.1e; L·m = %s), form %s. Other forms: %s."
+                        (Estimate.format gap) (gap.Error / gap.Mean) (Estimate.format { gap with Mean = gap.Mean * float c.Sites; Error = gap.Error * float c.Sites })
+                        r.Gap.Central.Form (r.Gap.Fits |> List.filter (fun f -> f.Form <> r.Gap.Central.Form) |> List.map fitText |> String.concat "; ")
+              yield sprintf "Gap fit: %s. E₀, a_t → 0: %s (%s)." (fitText r.Gap.Central) (Estimate.format energy) (fitText r.Energy.Central)
+              match r.Exact with
+              | Some e ->
+                  yield sprintf "Exact diagonalisation (l_max = %d, truncation shifts: gap %.1e, E₀ %.1e): m(L) = %.8f, E₀ = %.8f. Path integral − exact: gap %s; E₀ %s."
+                            e.Levels.LMax (abs e.GapShift) (abs e.GroundShift) e.Levels.Gap e.Levels.GroundEnergy (versus gap e.Levels.Gap) (versus energy e.Levels.GroundEnergy)
+              | None -> yield "No exact diagonalisation beside it (L > 4, or --ed-lmax 0)." ]
+
+    let write (dir: RunDirectory) (r: O3McResult) =
+        let c = r.Config
+        let fitJson (f: TimeStepFit) =
+            Json.object [ "form", Json.text f.Form; "limit", Study.estimateJson f.Limit; "chi2", Json.number f.ChiSquared; "dof", Json.integer (int64 f.DegreesOfFreedom)
+                          "coefficients", Json.array (f.Coefficients |> Array.map Json.number |> List.ofArray) ]
+        let limitJson (l: TimeStepLimit) = Json.object [ "central", Json.text l.Central.Form; "fits", Json.array (l.Fits |> List.map fitJson) ]
+        let spacingJson (s: O3McSpacing) =
+            Json.object
+                [ "a_t", Json.number s.TimeStep; "slices", Json.integer (int64 s.Lattice.Slices); "beta_t", Json.number s.Lattice.TemporalCoupling
+                  "beta_x", Json.number s.Lattice.SpatialCoupling; "gap", Study.estimateJson s.Gap.Gap; "fit_from", Json.number s.Gap.FitFrom
+                  "fit_to", Json.number s.Gap.FitTo; "fit_chi2_per_dof_uncorrelated", Json.number s.Gap.ChiSquaredPerDof
+                  "E0_estimator", Study.estimateJson s.Energy; "susceptibility_tau_int", Study.estimateJson s.SusceptibilityTau
+                  "clusters_per_sweep", Json.integer (int64 s.ClustersPerSweep); "cluster_fraction", Json.number s.ClusterFraction; "seconds", Json.number s.Seconds ]
+        let observables = [ "gap", r.Gap.Central.Limit; "E0", r.Energy.Central.Limit ]
+        Json.write (dir.File "summary.json")
+            (Json.object
+                [ "experiment", Json.text "o3-mc"; "parameters", describe c
+                  "observables", Study.estimatesJson observables
+                  "time_step_extrapolation", Json.object [ "gap", limitJson r.Gap; "E0", limitJson r.Energy ]
+                  "spacings", Json.array (r.Spacings |> List.map spacingJson)
+                  "exact", (match r.Exact with Some e -> O3Ed.referenceJson e | None -> null) ])
+        let row (s: O3McSpacing) = [| s.TimeStep; float s.Lattice.Slices; s.Gap.Gap.Mean; s.Gap.Gap.Error; s.Energy.Mean; s.Energy.Error; s.SusceptibilityTau.TauInt; s.ClusterFraction; s.Seconds |]
+        let columns = [ "a_t"; "slices"; "gap"; "gap_error"; "E0"; "E0_error"; "tau_int_chi"; "cluster_fraction"; "seconds" ]
+        AtomicFile.write (dir.File "spacings.csv") (fun w ->
+            w.WriteLine(String.Join(",", columns))
+            for s in r.Spacings do w.WriteLine(String.Join(",", row s |> Array.map (fun v -> v.ToString("R", invariant)))))
+        AtomicFile.write (dir.File "correlator.csv") (fun w ->
+            w.WriteLine "a_t,tau,G,G_error"
+            for s in r.Spacings do
+                for tau, g, e in s.Correlator do
+                    w.WriteLine(String.Join(",", [| s.TimeStep; tau; g; e |] |> Array.map (fun v -> v.ToString("R", invariant)))))
+        AtomicFile.write (dir.File "effective-mass.csv") (fun w ->
+            w.WriteLine "a_t,tau,m_eff,m_eff_error"
+            for s in r.Spacings do
+                for tau, e in s.Gap.EffectiveMass do
+                    w.WriteLine(String.Join(",", [| s.TimeStep; tau; e.Mean; e.Error |] |> Array.map (fun v -> v.ToString("R", invariant)))))
+        Study.writeReport dir (report r) (fun name -> match name with "gap" -> Some "m(L) = E₁ − E₀, a_t → 0" | "E0" -> Some "E₀, a_t → 0" | _ -> None) observables
+        let context = sprintf "L = %d, g² = %g, T = %.4g, %d chains × %d sweeps per a_t" c.Sites c.G2 c.Extent c.Chains c.Sweeps
+        let central = r.Gap.Central
+        let largest = c.Spacings |> List.max
+        let grid = Array.init 41 (fun k -> largest * float k / 40.0)
+        let curve = grid |> Array.map (fun a -> Array.fold2 (fun acc coef b -> acc + coef * b) 0.0 central.Coefficients (central.Basis a))
+        let exactCurve =
+            match r.Exact with
+            | Some e -> [ sprintf "exact diagonalisation (l_max %d)" e.Levels.LMax, [| 0.0; largest * largest |], [| e.Levels.Gap; e.Levels.Gap |] ]
+            | None -> []
+        Study.writePlot dir "gap-against-time-step.html" "The gap at each time step and its limit a_t → 0" context
+            (Plots.againstCurves "m(L) against a_t²" "a_t²" "m(L) = E₁ − E₀"
+                [ "path integral ± 1σ", r.Spacings |> List.map (fun s -> s.TimeStep * s.TimeStep, s.Gap.Gap)
+                  sprintf "a_t → 0 (%s)" central.Form, [ 0.0, central.Limit ] ]
+                ((sprintf "fit %s" central.Form, grid |> Array.map (fun a -> a * a), curve) :: exactCurve))
+        Study.writePlot dir "effective-mass.html" "Cosh effective mass of the l = 1 time correlator" context
+            (Plots.againstCurves "m_eff(τ): a plateau at the gap" "τ" "m_eff(τ)"
+                [ for s in r.Spacings -> sprintf "a_t = %g" s.TimeStep, s.Gap.EffectiveMass |> List.ofArray ]
+                [ for s in r.Spacings -> sprintf "fit a_t = %g" s.TimeStep, [| s.Gap.FitFrom; s.Gap.FitTo |], [| s.Gap.Gap.Mean; s.Gap.Gap.Mean |] ])
+
+    let experiment : Experiment<O3McConfig, O3McResult> =
+        { Name = "o3-mc"
+          Description = "the rotor chain's Euclidean path integral by Wolff clusters: the gap m(L) and E₀ extrapolated a_t → 0, the exact reference beyond ED"
+          Options = options
+          Configure = configure
+          Describe = describe
+          Run = fun c dir -> let r = run c dir in write dir r; r
+          Report = report }
