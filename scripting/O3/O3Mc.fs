@@ -37,6 +37,11 @@ type O3McSpacing =
       SusceptibilityTau: Estimate
       ClustersPerSweep: int
       ClusterFraction: float
+      /// Second-moment correlation lengths ξ_x (sites) and ξ_τ (time), and c = ξ_x/ξ_τ: the speed of light of the
+      /// infinite chain where the box holds at least 8 of each (L ≥ 8ξ_x, T ≥ 8ξ_τ), a finite-volume number otherwise.
+      SpatialLength: Estimate
+      TemporalLength: Estimate
+      SpeedOfLight: Estimate
       /// Mean over chains and blocks of G(τ) with its block error, τ = k·a_t.
       Correlator: (float * float * float)[]
       Seconds: float }
@@ -46,6 +51,8 @@ type O3McResult =
       Spacings: O3McSpacing list
       Gap: TimeStepLimit
       Energy: TimeStepLimit
+      /// c² = (ξ_x/ξ_τ)², a_t → 0.
+      SpeedOfLightSquared: TimeStepLimit
       Exact: RotorChainConvergence option }
 
 /// `o3-mc`: the exact reference of the rotor chain at any L, independent of VMC. The Euclidean path integral of
@@ -157,7 +164,10 @@ module O3Mc =
                 let xs = all |> Array.map (fun b -> b.[k])
                 let m = Array.average xs
                 float k * timeStep, m, sqrt ((xs |> Array.sumBy (fun x -> (x - m) ** 2.0)) / float (xs.Length * (xs.Length - 1))))
-        { TimeStep = timeStep; Lattice = lattice; Gap = gap
+        let xiX, xiT, c =
+            PathIntegral.correlationLengths c.Sites lattice.Slices timeStep (chains |> Array.map (fun s -> s.Susceptibility))
+                (chains |> Array.map (fun s -> s.SpatialMomentumSusceptibility)) (chains |> Array.map (fun s -> s.TemporalMomentumSusceptibility))
+        { TimeStep = timeStep; Lattice = lattice; Gap = gap; SpatialLength = xiX; TemporalLength = xiT; SpeedOfLight = c
           Energy = PathIntegral.energy (chains |> Array.map (fun s -> s.Energy))
           SusceptibilityTau = GammaMethod.analyze (chains |> Array.map (fun s -> s.PlainSusceptibility))
           ClustersPerSweep = chains.[0].ClustersPerSweep
@@ -170,6 +180,9 @@ module O3Mc =
         { Config = c; Spacings = spacings
           Gap = PathIntegral.extrapolateTimeStep (spacings |> List.map (fun s -> s.TimeStep, s.Gap.Gap))
           Energy = PathIntegral.extrapolateTimeStep (spacings |> List.map (fun s -> s.TimeStep, s.Energy))
+          SpeedOfLightSquared =
+            PathIntegral.extrapolateTimeStep
+                (spacings |> List.map (fun s -> s.TimeStep, { s.SpeedOfLight with Mean = s.SpeedOfLight.Mean ** 2.0; Error = 2.0 * s.SpeedOfLight.Mean * s.SpeedOfLight.Error }))
           Exact = exact }
 
     let private versus (e: Estimate) (exact: float) =
@@ -187,6 +200,8 @@ module O3Mc =
                       series [ "N_t", box (string s.Lattice.Slices); "β_t", box (sprintf "%.4f" s.Lattice.TemporalCoupling); "β_x", box (sprintf "%.4f" s.Lattice.SpatialCoupling)
                                "m(L)", box (Estimate.format s.Gap.Gap); "fit τ", box (sprintf "%.2f–%.2f" s.Gap.FitFrom s.Gap.FitTo)
                                "E₀ estimator", box (Estimate.format s.Energy); "τ_int χ (sweeps)", box (sprintf "%.2f" s.SusceptibilityTau.TauInt)
+                               "ξ_x, ξ_τ", box (sprintf "%s, %s" (Estimate.format s.SpatialLength) (Estimate.format s.TemporalLength))
+                               "c = ξ_x/ξ_τ", box (Estimate.format s.SpeedOfLight)
                                "cluster/V", box (sprintf "%.3f" s.ClusterFraction); "s", box (sprintf "%.0f" s.Seconds) ] ]
         let gap, energy = r.Gap.Central.Limit, r.Energy.Central.Limit
         String.concat "\n"
@@ -197,6 +212,12 @@ module O3Mc =
                         (Estimate.format gap) (gap.Error / gap.Mean) (Estimate.format { gap with Mean = gap.Mean * float c.Sites; Error = gap.Error * float c.Sites })
                         r.Gap.Central.Form (r.Gap.Fits |> List.filter (fun f -> f.Form <> r.Gap.Central.Form) |> List.map fitText |> String.concat "; ")
               yield sprintf "Gap fit: %s. E₀, a_t → 0: %s (%s)." (fitText r.Gap.Central) (Estimate.format energy) (fitText r.Energy.Central)
+              let last = List.last r.Spacings
+              let boxes = min (float c.Sites / last.SpatialLength.Mean) (c.Extent / last.TemporalLength.Mean)
+              yield sprintf "Speed of light, a_t → 0: c² = (ξ_x/ξ_τ)² = %s (%s). %s"
+                        (Estimate.format r.SpeedOfLightSquared.Central.Limit) (fitText r.SpeedOfLightSquared.Central)
+                        (if boxes >= 8.0 then sprintf "The box holds %.1f correlation lengths in its shorter direction: this is the infinite chain's c²." boxes
+                         else sprintf "The box holds only %.1f correlation lengths in its shorter direction (infinite volume needs 8): a finite-volume ratio, not the chain's c²." boxes)
               match r.Exact with
               | Some e ->
                   yield sprintf "Exact diagonalisation (l_max = %d, truncation shifts: gap %.1e, E₀ %.1e): m(L) = %.8f, E₀ = %.8f. Path integral − exact: gap %s; E₀ %s."
@@ -215,13 +236,14 @@ module O3Mc =
                   "beta_x", Json.number s.Lattice.SpatialCoupling; "gap", Study.estimateJson s.Gap.Gap; "fit_from", Json.number s.Gap.FitFrom
                   "fit_to", Json.number s.Gap.FitTo; "fit_chi2_per_dof_uncorrelated", Json.number s.Gap.ChiSquaredPerDof
                   "E0_estimator", Study.estimateJson s.Energy; "susceptibility_tau_int", Study.estimateJson s.SusceptibilityTau
+                  "xi_x", Study.estimateJson s.SpatialLength; "xi_t", Study.estimateJson s.TemporalLength; "c", Study.estimateJson s.SpeedOfLight
                   "clusters_per_sweep", Json.integer (int64 s.ClustersPerSweep); "cluster_fraction", Json.number s.ClusterFraction; "seconds", Json.number s.Seconds ]
-        let observables = [ "gap", r.Gap.Central.Limit; "E0", r.Energy.Central.Limit ]
+        let observables = [ "gap", r.Gap.Central.Limit; "E0", r.Energy.Central.Limit; "c2", r.SpeedOfLightSquared.Central.Limit ]
         Json.write (dir.File "summary.json")
             (Json.object
                 [ "experiment", Json.text "o3-mc"; "parameters", describe c
                   "observables", Study.estimatesJson observables
-                  "time_step_extrapolation", Json.object [ "gap", limitJson r.Gap; "E0", limitJson r.Energy ]
+                  "time_step_extrapolation", Json.object [ "gap", limitJson r.Gap; "E0", limitJson r.Energy; "c2", limitJson r.SpeedOfLightSquared ]
                   "spacings", Json.array (r.Spacings |> List.map spacingJson)
                   "exact", (match r.Exact with Some e -> O3Ed.referenceJson e | None -> null) ])
         let row (s: O3McSpacing) = [| s.TimeStep; float s.Lattice.Slices; s.Gap.Gap.Mean; s.Gap.Gap.Error; s.Energy.Mean; s.Energy.Error; s.SusceptibilityTau.TauInt; s.ClusterFraction; s.Seconds |]
@@ -239,7 +261,7 @@ module O3Mc =
             for s in r.Spacings do
                 for tau, e in s.Gap.EffectiveMass do
                     w.WriteLine(String.Join(",", [| s.TimeStep; tau; e.Mean; e.Error |] |> Array.map (fun v -> v.ToString("R", invariant)))))
-        Study.writeReport dir (report r) (fun name -> match name with "gap" -> Some "m(L) = E₁ − E₀, a_t → 0" | "E0" -> Some "E₀, a_t → 0" | _ -> None) observables
+        Study.writeReport dir (report r) (fun name -> match name with "gap" -> Some "m(L) = E₁ − E₀, a_t → 0" | "E0" -> Some "E₀, a_t → 0" | "c2" -> Some "(ξ_x/ξ_τ)², a_t → 0 (the speed of light only where the box holds 8 correlation lengths)" | _ -> None) observables
         let context = sprintf "L = %d, g² = %g, T = %.4g, %d chains × %d sweeps per a_t" c.Sites c.G2 c.Extent c.Chains c.Sweeps
         let central = r.Gap.Central
         let largest = c.Spacings |> List.max
