@@ -15,8 +15,10 @@ type O3McConfig =
       G2: float
       /// The time steps a_t, coarsest first.
       Spacings: float list
-      /// The Euclidean time extent T (the same at every a_t).
-      Extent: float
+      /// The Euclidean time extent T (the same at every a_t); None: 12/m with m from a short pilot run.
+      Extent: float option
+      /// A heat-bath sweep after every this many sweeps of clusters (0: none).
+      HeatBathEvery: int
       ThermalSweeps: int
       Sweeps: int
       Blocks: int
@@ -48,6 +50,8 @@ type O3McSpacing =
 
 type O3McResult =
     { Config: O3McConfig
+      /// The time extent used (given, or from the pilot).
+      Extent: float
       Spacings: O3McSpacing list
       Gap: TimeStepLimit
       Energy: TimeStepLimit
@@ -68,8 +72,8 @@ module O3Mc =
     /// than it needs to be).
     let gapGuess (sites: int) (g2: float) = max (g2 / float sites) (g2 - 2.0 / (3.0 * g2))
 
-    /// The default time extent: 12 correlation lengths of the l = 1 state (e^{−mT} ≈ 6·10⁻⁶ of thermal admixture).
-    let defaultExtent (sites: int) (g2: float) = 12.0 / gapGuess sites g2
+    /// The time extent before the pilot: 12 correlation lengths of the l = 1 state by the lower bound of the gap.
+    let guessedExtent (sites: int) (g2: float) = 12.0 / gapGuess sites g2
 
     /// The l_max of exact diagonalisation shown by default: converged to ~10⁻⁸ at L = 3, ~10⁻⁶ at L = 4; none beyond
     /// (L = 5 at l_max 4 is still 7·10⁻⁴ off, and larger chains do not fit).
@@ -79,13 +83,14 @@ module O3Mc =
         [ CommandLine.option "L" IntOption "4" "chain length L, 3..4096 (periodic)"
           CommandLine.option "g2" FloatOption "1" "coupling g², in (0, 100]"
           CommandLine.option "spacings" TextOption "0.2,0.15,0.1" "time steps a_t, at least three, each in (0, 1] with a_t·g² ≤ 2, comma-separated"
-          CommandLine.optional "extent" FloatOption "Euclidean time extent T (default 12/m with m ≥ max(g²/L, g² − 2/(3g²)))"
-          CommandLine.option "sweeps" IntOption "20000" "measured sweeps per chain and time step, a multiple of --blocks"
+          CommandLine.optional "extent" FloatOption "Euclidean time extent T, in (0, 10⁵] (default 12/m, m from a pilot run at the coarsest a_t)"
+          CommandLine.option "sweeps" IntOption "400000" "measured sweeps per chain and time step, a multiple of --blocks"
           CommandLine.option "thermal" IntOption "500" "thermalisation sweeps per chain and time step, ≥ 10"
-          CommandLine.option "blocks" IntOption "100" "blocks per chain of the correlator's means, 10..10000"
+          CommandLine.option "blocks" IntOption "200" "blocks per chain of the correlator's means, 10..10000"
           CommandLine.option "chains" IntOption "2" "independent chains (run in parallel), 1..64"
           CommandLine.option "seed" IntOption "1" "random seed"
-          CommandLine.option "fit-start" FloatOption "2" "first time of the gap's cosh fit, in units of 1/m, in [0.25, 6]"
+          CommandLine.option "fit-start" FloatOption "1" "first time of the gap's cosh fit, in units of 1/m, in [0.25, 6]"
+          CommandLine.option "heat-bath" IntOption "0" "a heat-bath sweep after every N sweeps of clusters (0: none; the gap does not need them, E₀'s τ_int shrinks with them), 0..1000"
           CommandLine.optional "ed-lmax" IntOption "l_max of the exact diagonalisation beside the result, 0 (none) or 2..6 (default 6 at L = 3, 5 at L = 4, none beyond)" ]
 
     let private spacings (o: ParsedOptions) (g2: float) =
@@ -108,9 +113,10 @@ module O3Mc =
         let spacings = spacings o g2
         let extent =
             match CommandLine.float o "extent" with
-            | None -> defaultExtent sites g2
-            | Some t when t > 0.0 && t <= 1e5 -> t
+            | None -> None
+            | Some t when t > 0.0 && t <= 1e5 -> Some t
             | Some t -> raise (UsageError(sprintf "--extent %g is not allowed; it must be in (0, 10⁵]" t))
+        let heatBath = CommandLine.intIn o "heat-bath" 0L 1000L |> CommandLine.required "heat-bath" |> int
         let blocks = CommandLine.intIn o "blocks" 10L 10000L |> CommandLine.required "blocks" |> int
         let sweeps = CommandLine.intIn o "sweeps" 1L 100000000L |> CommandLine.required "sweeps" |> int
         if sweeps % blocks <> 0 || sweeps < blocks then
@@ -122,7 +128,7 @@ module O3Mc =
             match CommandLine.float o "fit-start" with
             | Some k when k >= 0.25 && k <= 6.0 -> k
             | Some k -> raise (UsageError(sprintf "--fit-start %g is not allowed; it must be in [0.25, 6] (units of 1/m)" k))
-            | None -> 2.0
+            | None -> 1.0
         let edLMax =
             match CommandLine.intIn o "ed-lmax" 0L 6L with
             | Some 1L -> raise (UsageError "--ed-lmax 1 is not allowed; it must be 0 (none) or 2..6")
@@ -130,21 +136,22 @@ module O3Mc =
             | None -> defaultEdLMax sites
         if edLMax > 0 then O3Ed.checkMemory sites edLMax RotorChainSpectrum.DefaultMemoryLimitBytes
         // The lattices themselves check their sizes: build them now, so a box too large is refused before any work.
+        // (The pilot can only shorten the guessed box: the guess bounds the gap from below.)
         for a in spacings do
-            CommandLine.validate (fun () -> RotorPathIntegral(sites, RotorPathIntegral.SlicesFor(extent, a), g2, a)) |> ignore
-        { Sites = sites; G2 = g2; Spacings = spacings; Extent = extent; ThermalSweeps = thermal; Sweeps = sweeps; Blocks = blocks
+            CommandLine.validate (fun () -> RotorPathIntegral(sites, RotorPathIntegral.SlicesFor(defaultArg extent (guessedExtent sites g2), a), g2, a)) |> ignore
+        { Sites = sites; G2 = g2; Spacings = spacings; Extent = extent; HeatBathEvery = heatBath; ThermalSweeps = thermal; Sweeps = sweeps; Blocks = blocks
           Chains = chains; Seed = seed; FitStart = fitStart; EdLMax = edLMax }
 
     let describe (c: O3McConfig) =
         Json.object
             [ "L", Json.integer (int64 c.Sites); "g2", Json.number c.G2; "spacings", Json.array (c.Spacings |> List.map Json.number)
-              "extent", Json.number c.Extent; "thermal", Json.integer (int64 c.ThermalSweeps); "sweeps", Json.integer (int64 c.Sweeps)
+              "extent", (match c.Extent with Some t -> Json.number t | None -> Json.text "pilot"); "heat_bath_every", Json.integer (int64 c.HeatBathEvery); "thermal", Json.integer (int64 c.ThermalSweeps); "sweeps", Json.integer (int64 c.Sweeps)
               "blocks", Json.integer (int64 c.Blocks); "chains", Json.integer (int64 c.Chains); "seed", Json.integer c.Seed
               "fit_start", Json.number c.FitStart; "ed_lmax", Json.integer (int64 c.EdLMax) ]
 
     /// Samples one time step with every chain (in parallel) and analyses it.
-    let measure (c: O3McConfig) (timeStep: float) : O3McSpacing =
-        let lattice = RotorPathIntegral(c.Sites, RotorPathIntegral.SlicesFor(c.Extent, timeStep), c.G2, timeStep)
+    let measure (c: O3McConfig) (extent: float) (timeStep: float) : O3McSpacing =
+        let lattice = RotorPathIntegral(c.Sites, RotorPathIntegral.SlicesFor(extent, timeStep), c.G2, timeStep)
         let progress = ProgressReporter(sprintf "mc a_t=%g" timeStep, c.ThermalSweeps + c.Sweeps, "sweeps")
         let clock = Diagnostics.Stopwatch.StartNew()
         let chains =
@@ -152,7 +159,7 @@ module O3Mc =
                 let sampler = ClusterSampler(lattice, Seeds.Derive(c.Seed, sprintf "o3-mc a_t=%s chain %d" (timeStep.ToString("R", invariant)) k))
                 // Chain 0 speaks for all (they run at the same pace).
                 let report = if k = 0 then Action<int, int, bool>(fun step total measuring -> (let done' = if measuring then c.ThermalSweeps + step else step in progress.Report(done', sprintf "%s %d/%d, N_t %d, last cluster %d sites" (if measuring then "measuring" else "thermalising") step total lattice.Slices sampler.LastClusterSize))) else null
-                sampler.Run(c.ThermalSweeps, c.Sweeps, c.Blocks, report))
+                sampler.Run(c.ThermalSweeps, c.Sweeps, c.Blocks, c.HeatBathEvery, report))
         let blocks = chains |> Array.map (fun s -> s.Correlator)
         let gap = PathIntegral.timeCorrelatorGap lattice.Extent timeStep c.FitStart blocks
         if not (Double.IsFinite gap.Gap.Mean && Double.IsFinite gap.Gap.Error) then
@@ -174,10 +181,21 @@ module O3Mc =
           ClusterFraction = chains |> Array.averageBy (fun s -> Array.average s.ClusterFraction)
           Correlator = correlator; Seconds = clock.Elapsed.TotalSeconds }
 
+    /// 12/m with m from a pilot of one chain at the coarsest time step in the guessed box (a twentieth of the sweeps,
+    /// at least 500): the gap's lower bound can be 1.6× too low, and the cost is proportional to T.
+    let pilotExtent (c: O3McConfig) =
+        let a = List.head c.Spacings
+        let lattice = RotorPathIntegral(c.Sites, RotorPathIntegral.SlicesFor(guessedExtent c.Sites c.G2, a), c.G2, a)
+        let sweeps = max 500 (c.Sweeps / 20) / 10 * 10
+        let series = ClusterSampler(lattice, Seeds.Derive(c.Seed, "o3-mc pilot")).Run(max 10 (c.ThermalSweeps / 4), sweeps, 10, 0)
+        let m = (PathIntegral.timeCorrelatorGap lattice.Extent a 1.0 [| series.Correlator |]).Gap.Mean
+        if Double.IsFinite m && m > 0.0 then min lattice.Extent (12.0 / m) else lattice.Extent
+
     let run (c: O3McConfig) (_: RunDirectory) : O3McResult =
-        let spacings = c.Spacings |> List.map (measure c)
+        let extent = match c.Extent with Some t -> t | None -> pilotExtent c
+        let spacings = c.Spacings |> List.map (measure c extent)
         let exact = if c.EdLMax > 0 then Some(RotorChainSpectrum.SolveWithConvergence(c.Sites, c.G2, c.EdLMax)) else None
-        { Config = c; Spacings = spacings
+        { Config = c; Extent = extent; Spacings = spacings
           Gap = PathIntegral.extrapolateTimeStep (spacings |> List.map (fun s -> s.TimeStep, s.Gap.Gap))
           Energy = PathIntegral.extrapolateTimeStep (spacings |> List.map (fun s -> s.TimeStep, s.Energy))
           SpeedOfLightSquared =
@@ -205,7 +223,7 @@ module O3Mc =
                                "cluster/V", box (sprintf "%.3f" s.ClusterFraction); "s", box (sprintf "%.0f" s.Seconds) ] ]
         let gap, energy = r.Gap.Central.Limit, r.Energy.Central.Limit
         String.concat "\n"
-            [ yield sprintf "## The rotor chain's path integral (Wolff clusters), L = %d, g² = %g, T = %.4g\n" c.Sites c.G2 c.Extent
+            [ yield sprintf "## The rotor chain's path integral (Wolff clusters), L = %d, g² = %g, T = %.4g%s\n" c.Sites c.G2 r.Extent (if c.Extent.IsNone then " (12/m from a pilot run)" else "")
               yield Table.toMarkdown rows
               yield ""
               yield sprintf "Gap, a_t → 0: **m(L) = %s** (relative error %.1e; L·m = %s), form %s. Other forms: %s."
@@ -213,7 +231,7 @@ module O3Mc =
                         r.Gap.Central.Form (r.Gap.Fits |> List.filter (fun f -> f.Form <> r.Gap.Central.Form) |> List.map fitText |> String.concat "; ")
               yield sprintf "Gap fit: %s. E₀, a_t → 0: %s (%s)." (fitText r.Gap.Central) (Estimate.format energy) (fitText r.Energy.Central)
               let last = List.last r.Spacings
-              let boxes = min (float c.Sites / last.SpatialLength.Mean) (c.Extent / last.TemporalLength.Mean)
+              let boxes = min (float c.Sites / last.SpatialLength.Mean) (r.Extent / last.TemporalLength.Mean)
               yield sprintf "Speed of light, a_t → 0: c² = (ξ_x/ξ_τ)² = %s (%s). %s"
                         (Estimate.format r.SpeedOfLightSquared.Central.Limit) (fitText r.SpeedOfLightSquared.Central)
                         (if boxes >= 8.0 then sprintf "The box holds %.1f correlation lengths in its shorter direction: this is the infinite chain's c²." boxes
@@ -241,7 +259,7 @@ module O3Mc =
         let observables = [ "gap", r.Gap.Central.Limit; "E0", r.Energy.Central.Limit; "c2", r.SpeedOfLightSquared.Central.Limit ]
         Json.write (dir.File "summary.json")
             (Json.object
-                [ "experiment", Json.text "o3-mc"; "parameters", describe c
+                [ "experiment", Json.text "o3-mc"; "parameters", describe c; "extent", Json.number r.Extent
                   "observables", Study.estimatesJson observables
                   "time_step_extrapolation", Json.object [ "gap", limitJson r.Gap; "E0", limitJson r.Energy; "c2", limitJson r.SpeedOfLightSquared ]
                   "spacings", Json.array (r.Spacings |> List.map spacingJson)
@@ -262,7 +280,7 @@ module O3Mc =
                 for tau, e in s.Gap.EffectiveMass do
                     w.WriteLine(String.Join(",", [| s.TimeStep; tau; e.Mean; e.Error |] |> Array.map (fun v -> v.ToString("R", invariant)))))
         Study.writeReport dir (report r) (fun name -> match name with "gap" -> Some "m(L) = E₁ − E₀, a_t → 0" | "E0" -> Some "E₀, a_t → 0" | "c2" -> Some "(ξ_x/ξ_τ)², a_t → 0 (the speed of light only where the box holds 8 correlation lengths)" | _ -> None) observables
-        let context = sprintf "L = %d, g² = %g, T = %.4g, %d chains × %d sweeps per a_t" c.Sites c.G2 c.Extent c.Chains c.Sweeps
+        let context = sprintf "L = %d, g² = %g, T = %.4g, %d chains × %d sweeps per a_t" c.Sites c.G2 r.Extent c.Chains c.Sweeps
         let central = r.Gap.Central
         let largest = c.Spacings |> List.max
         let grid = Array.init 41 (fun k -> largest * float k / 40.0)

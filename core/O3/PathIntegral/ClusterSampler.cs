@@ -292,7 +292,17 @@ public sealed class ClusterSampler
     /// <paramref name="cancel"/>, when set, stops the chain between sweeps with an <see cref="OperationCanceledException"/>.
     /// </summary>
     public ClusterChainSeries Run(int thermalSweeps, int sweeps, int blocks, Action<int, int, bool>? progress = null, CancellationToken cancel = default)
+        => Run(thermalSweeps, sweeps, blocks, 1, progress, cancel);
+
+    /// <summary>
+    /// As <see cref="Run(int, int, int, Action{int, int, bool}?, CancellationToken)"/>, with a heat-bath sweep after every
+    /// <paramref name="heatBathEvery"/>-th sweep of clusters (0: none). The gap is a long-distance quantity that the
+    /// clusters alone decorrelate; the heat bath is for the energy estimator, whose short-distance part the clusters move
+    /// slowly at large β_t, and it costs about as much as the clusters.
+    /// </summary>
+    public ClusterChainSeries Run(int thermalSweeps, int sweeps, int blocks, int heatBathEvery, Action<int, int, bool>? progress = null, CancellationToken cancel = default)
     {
+        if (heatBathEvery < 0) throw new ArgumentException($"a heat-bath sweep every {heatBathEvery} sweeps is not allowed; 0 (none) or more");
         if (thermalSweeps < 2) throw new ArgumentException($"{thermalSweeps} thermalisation sweeps are not allowed; at least 2");
         if (blocks < 2 || sweeps < blocks || sweeps % blocks != 0)
             throw new ArgumentException($"{sweeps} sweeps in {blocks} blocks are not allowed; blocks ≥ 2 and sweeps a multiple of blocks");
@@ -312,7 +322,7 @@ public sealed class ClusterSampler
                     counted++;
                 }
             }
-            HeatBathSweep();
+            if (heatBathEvery > 0 && sweep % heatBathEvery == 0) HeatBathSweep();
             cancel.ThrowIfCancellationRequested();
             progress?.Invoke(sweep, thermalSweeps, false);
         }
@@ -340,7 +350,7 @@ public sealed class ClusterSampler
                     sizes += Update();
                     Measure(ref c0, ref cx, ref ct, block);
                 }
-                HeatBathSweep();
+                if (heatBathEvery > 0 && (sweep + 1) % heatBathEvery == 0) HeatBathSweep();
                 chi[sweep] = c0 / clustersPerSweep;
                 chiSpatial[sweep] = cx / clustersPerSweep;
                 chiTemporal[sweep] = ct / clustersPerSweep;

@@ -142,7 +142,7 @@ let tests =
           test "o3-mc at L = 3, g² = 1: the path integral's gap and E₀, extrapolated a_t → 0, agree with exact diagonalisation" {
               // Three time steps at toy statistics (relative error ≈ 1%): the limit must sit within 4σ of ED, which a wrong
               // temporal coupling (the rotor's l = 1 level off by O(a_t)) or a wrong spatial coupling would miss by far more.
-              let dir = runInto [ "o3-mc"; "--L"; "3"; "--g2"; "1"; "--sweeps"; "6000"; "--blocks"; "60"; "--thermal"; "100"; "--extent"; "24" ]
+              let dir = runInto [ "o3-mc"; "--L"; "3"; "--g2"; "1"; "--sweeps"; "6000"; "--blocks"; "60"; "--thermal"; "100"; "--extent"; "24"; "--heat-bath"; "1" ]
               let root = summary dir
               let gap, gapError = mean root [ "observables"; "gap" ]
               let e0, e0Error = mean root [ "observables"; "E0" ]
@@ -204,6 +204,7 @@ let tests =
               refused [ "o3-mc"; "--extent"; "-1" ] "--extent -1"
               refused [ "o3-mc"; "--fit-start"; "9" ] "--fit-start 9"
               refused [ "o3-mc"; "--chains"; "0" ] "--chains 0"
+              refused [ "o3-mc"; "--heat-bath"; "-1" ] "--heat-bath -1"
               refused [ "o3-mc"; "--L"; "4096"; "--extent"; "1e5" ] "too large"
               refused [ "o3-stepscaling"; "--u"; "0" ] "--u 0"
               refused [ "o3-stepscaling"; "--start"; "-0.5" ] "--start -0.5"
