@@ -30,6 +30,7 @@ module Catalog =
           Experiment.command O3Running.experiment
           Experiment.command O3Light.experiment
           Experiment.command O3StepScaling.experiment
+          Experiment.command O3McStepScaling.experiment
           Merge.command [ Phi4Merge.merger; NnftMerge.merger ] ]
 
     /// The main job's stops, one per capability; the others join as they land.

@@ -87,7 +87,7 @@ module PathIntegral =
           yield "a_t", (fun a -> [| 1.0; a |]) ]
 
     /// Weighted linear least squares of m(a_t) in each form; the limit is the constant term with its error from the
-    /// fit's covariance. Central: a_t² unless its χ² has a p-value below 1% and a_t² + a_t⁴ is available and accepted.
+    /// fit's covariance, scaled by √(χ²/dof) where that exceeds 1. Central: a_t² unless its χ² has a p-value below 1% and a_t² + a_t⁴ is available and accepted.
     let extrapolateTimeStep (points: (float * Estimate) list) : TimeStepLimit =
         if points.Length < 2 then invalidArg "points" "a time-step extrapolation needs two or more spacings"
         let xs = points |> List.map fst |> Array.ofList
@@ -101,8 +101,12 @@ module PathIntegral =
             let covariance = (a.TransposeThisAndMultiply a).Inverse()
             let c = covariance * (a.TransposeThisAndMultiply b)
             let residual = a * c - b
-            { Form = name; Limit = Estimate.independent c.[0] (sqrt covariance.[0, 0]) xs.Length; Coefficients = c.ToArray()
-              ChiSquared = residual * residual; DegreesOfFreedom = xs.Length - p; Basis = basis }
+            let chi2, dof = residual * residual, xs.Length - p
+            // Where the points scatter more than their errors allow, the error is scaled by √(χ²/dof) (the Particle
+            // Data Group's rule): a limit is never more certain than its points agree.
+            let scale = if dof > 0 && chi2 > float dof then sqrt (chi2 / float dof) else 1.0
+            { Form = name; Limit = Estimate.independent c.[0] (scale * sqrt covariance.[0, 0]) xs.Length; Coefficients = c.ToArray()
+              ChiSquared = chi2; DegreesOfFreedom = dof; Basis = basis }
         let fits = forms xs.Length |> List.filter (fun (_, basis) -> (basis 1.0).Length < xs.Length || xs.Length = 2 && (basis 1.0).Length = 2) |> List.map fit
         let accepted (f: TimeStepFit) = f.DegreesOfFreedom = 0 || MathNet.Numerics.Distributions.ChiSquared.CDF(float f.DegreesOfFreedom, f.ChiSquared) < 0.99
         let quadratic = fits |> List.find (fun f -> f.Form = "a_t²")

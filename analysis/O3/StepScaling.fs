@@ -70,6 +70,10 @@ module StepScaling =
             u <- u + h * (k1 + 2.0 * k2 + 2.0 * k3 + k4) / 6.0
         u
 
+    /// The exact continuum σ(2, u) where it is known: 1.261210 at u = 1.0595, from the thermodynamic Bethe ansatz
+    /// (Balog and Hegedűs; quoted by Balog, Niedermayer and Weisz, arXiv:0901.4033 and 0905.1730).
+    let continuumAt (u: float) : float option = if abs (u - 1.0595) < 1e-12 then Some 1.261210 else None
+
     /// The coupling g² at which ū = `target`, from measurements (g², ū ± δū) around it, by a weighted fit of
     /// ln ū against x = ln g²: a straight line through two points, a parabola through three or more (ū(g²) is not a
     /// power law over the spread of a tuning: a line through points 10% apart misplaces the root by several times its

@@ -156,7 +156,7 @@ module O3Mc =
         let clock = Diagnostics.Stopwatch.StartNew()
         let chains =
             Array.Parallel.init c.Chains (fun k ->
-                let sampler = ClusterSampler(lattice, Seeds.Derive(c.Seed, sprintf "o3-mc a_t=%s chain %d" (timeStep.ToString("R", invariant)) k))
+                let sampler = ClusterSampler(lattice, Seeds.Derive(c.Seed, sprintf "o3-mc L=%d g2=%s a_t=%s chain %d" c.Sites (c.G2.ToString("R", invariant)) (timeStep.ToString("R", invariant)) k))
                 // Chain 0 speaks for all (they run at the same pace).
                 let report = if k = 0 then Action<int, int, bool>(fun step total measuring -> (let done' = if measuring then c.ThermalSweeps + step else step in progress.Report(done', sprintf "%s %d/%d, N_t %d, last cluster %d sites" (if measuring then "measuring" else "thermalising") step total lattice.Slices sampler.LastClusterSize))) else null
                 sampler.Run(c.ThermalSweeps, c.Sweeps, c.Blocks, c.HeatBathEvery, report))
@@ -187,7 +187,7 @@ module O3Mc =
         let a = List.head c.Spacings
         let lattice = RotorPathIntegral(c.Sites, RotorPathIntegral.SlicesFor(guessedExtent c.Sites c.G2, a), c.G2, a)
         let sweeps = max 500 (c.Sweeps / 20) / 10 * 10
-        let series = ClusterSampler(lattice, Seeds.Derive(c.Seed, "o3-mc pilot")).Run(max 10 (c.ThermalSweeps / 4), sweeps, 10, 0)
+        let series = ClusterSampler(lattice, Seeds.Derive(c.Seed, sprintf "o3-mc pilot L=%d g2=%s" c.Sites (c.G2.ToString("R", invariant)))).Run(max 10 (c.ThermalSweeps / 4), sweeps, 10, 0)
         let m = (PathIntegral.timeCorrelatorGap lattice.Extent a 1.0 [| series.Correlator |]).Gap.Mean
         if Double.IsFinite m && m > 0.0 then min lattice.Extent (12.0 / m) else lattice.Extent
 

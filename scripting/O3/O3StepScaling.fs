@@ -68,7 +68,7 @@ type O3StepScalingResult =
 module O3StepScaling =
 
     /// The exact continuum value at the standard point (Balog–Hegedűs TBA; Balog, Niedermayer, Weisz).
-    let exactAt (u: float) = if abs (u - 1.0595) < 1e-12 then Some 1.261210 else None
+    let exactAt (u: float) = StepScaling.continuumAt u
 
     /// r = d ln σ/d ln u at u from two-loop perturbation theory: how ū(2L) follows ū(L) when g² moves (the study
     /// measures ū(2L) at the tuned couplings only).

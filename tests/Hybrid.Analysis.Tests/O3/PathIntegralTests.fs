@@ -53,6 +53,15 @@ let tests =
               Expect.isTrue (four.Fits |> List.exists (fun f -> f.Form = "a_t² + a_t⁴")) "a quartic term with four spacings"
           }
 
+          test "a time-step limit is never more certain than its points agree (error scaled by √(χ²/dof))" {
+              let scattered = [ 0.2, Estimate.independent 0.530 1e-4 100; 0.15, Estimate.independent 0.536 1e-4 100; 0.1, Estimate.independent 0.531 1e-4 100 ]
+              let limit = PathIntegral.extrapolateTimeStep scattered
+              let f = limit.Central
+              Expect.isGreaterThan (f.ChiSquared / float f.DegreesOfFreedom) 100.0 "the points disagree"
+              // Unscaled, the limit's error would be about 2.7e-4 (the covariance of three 1e-4 points).
+              Expect.isGreaterThan f.Limit.Error 2e-3 (sprintf "scaled error %g" f.Limit.Error)
+          }
+
           test "correlation lengths of a free massive field give its mass and speed of light" {
               // χ(p, ω) = 1/(m² + c² p̂² + ω̂²) for a Gaussian field: ξ_x = c/m, ξ_τ = 1/m, c = ξ_x/ξ_τ.
               let sites, slices, step, m, c = 16, 200, 0.1, 0.4, 0.8

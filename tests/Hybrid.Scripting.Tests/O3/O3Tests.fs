@@ -1,5 +1,6 @@
 module Hybrid.Scripting.Tests.O3.O3Tests
 
+open System
 open System.IO
 open System.Text.Json
 open Expecto
@@ -162,6 +163,44 @@ let tests =
               Directory.Delete(dir, true)
           }
 
+          test "o3-mc-stepscaling tunes L·m(L)/c to u with c from o3-mc's infinite-volume c², and survives kill -9" {
+              let root = newDirectory "hybrid-o3-mc-study"
+              // c² of the infinite chain at strong coupling (a box of 8 sites holds ~40 correlation lengths there).
+              let light = Path.Combine(root, "light")
+              Expect.equal (Hybrid.Scripting.Catalog.main [ "o3-mc"; "--L"; "8"; "--g2"; "4"; "--extent"; "4"; "--spacings"; "0.1,0.075,0.05"; "--sweeps"; "2000"; "--blocks"; "20"; "--thermal"; "50"; "--out"; light ]) 0 "the c² run"
+              let study points out =
+                  [ "o3-mc-stepscaling"; "--sizes"; "3"; "--start"; "0.7"; "--light"; light; "--light-order"; "1"; "--sweeps"; "3000"; "--blocks"; "30"
+                    "--thermal"; "50"; "--chains"; "1"; "--extent"; "20"; "--points"; points; "--out"; out ]
+              // Interrupted: killed as soon as its first gap is stored, then run again on the same points directory.
+              let points = Path.Combine(root, "points")
+              let info = Diagnostics.ProcessStartInfo("dotnet", [ "fsi"; "scripts.fsx" ] @ study points (Path.Combine(root, "killed")), WorkingDirectory = repositoryRoot.Value, UseShellExecute = false, RedirectStandardOutput = true)
+              for name in [ "MSBuildSDKsPath"; "MSBUILD_EXE_PATH"; "MSBuildExtensionsPath" ] do info.Environment.Remove name |> ignore
+              use p = Diagnostics.Process.Start info
+              let clock = Diagnostics.Stopwatch.StartNew()
+              while (not (Directory.Exists points) || Directory.GetFiles(points, "mc-*.json").Length = 0) && not p.HasExited && clock.Elapsed.TotalMinutes < 5.0 do
+                  Threading.Thread.Sleep 50
+              p.Kill true
+              p.WaitForExit()
+              let stored = Directory.GetFiles(points, "mc-*.json").Length
+              Expect.isGreaterThanOrEqual stored 1 "a gap was stored before the kill"
+              let code, out, err = runScript (study points (Path.Combine(root, "resumed")))
+              Expect.equal code 0 (sprintf "the resumed study finishes; stderr:\n%s" err)
+              let reused = out.Split('\n') |> Array.filter (fun l -> l.StartsWith "reusing ") |> Array.length
+              Expect.equal reused stored "every stored gap is reused, none measured again"
+              // The same study without interruption gives the same numbers: nothing was lost or measured twice.
+              let straight = Path.Combine(root, "straight")
+              Expect.equal (Hybrid.Scripting.Catalog.main (study (Path.Combine(root, "points-straight")) straight)) 0 "the uninterrupted study"
+              let resumed = summary (Path.Combine(root, "resumed"))
+              for name in [ "sigma_L3"; "g2_L3" ] do
+                  Expect.equal (fst (mean resumed [ "observables"; name ])) (fst (mean (summary straight) [ "observables"; name ])) (sprintf "%s bit for bit" name)
+              // Tuned: the three tuning points bracket u, and c² at the tuned g² comes from the fit through 2/3-ish data.
+              let c2 = resumed.GetProperty("light_fit").GetProperty("coefficients")
+              Expect.equal (c2.GetArrayLength()) 1 "κ₂ alone"
+              Expect.equal (File.ReadAllLines(Path.Combine(root, "resumed", "tuning.csv")).Length) 4 "three tuning points"
+              Expect.isTrue (File.Exists(Path.Combine(root, "resumed", "step-scaling.html"))) "the plot"
+              Directory.Delete(root, true)
+          }
+
           test "o3-vmc resumes from its checkpoint bit for bit" {
               let root = newDirectory "hybrid-o3-resume"
               let checkpoint = Path.Combine(root, "state.ckpt")
@@ -206,6 +245,10 @@ let tests =
               refused [ "o3-mc"; "--chains"; "0" ] "--chains 0"
               refused [ "o3-mc"; "--heat-bath"; "-1" ] "--heat-bath -1"
               refused [ "o3-mc"; "--L"; "4096"; "--extent"; "1e5" ] "too large"
+              refused [ "o3-mc-stepscaling"; "--sizes"; "4,3" ] "increasing"
+              refused [ "o3-mc-stepscaling"; "--sizes"; "2,4" ] "'2'"
+              refused [ "o3-mc-stepscaling"; "--light"; "/nonexistent" ] "--light /nonexistent"
+              refused [ "o3-mc-stepscaling"; "--spacings"; "0.2" ] "at least three"
               refused [ "o3-stepscaling"; "--u"; "0" ] "--u 0"
               refused [ "o3-stepscaling"; "--start"; "-0.5" ] "--start -0.5"
               refused [ "o3-stepscaling"; "--sizes"; "4"; "--window"; "5" ] "--window 5"
