@@ -6,8 +6,10 @@ open System.Text.Json.Nodes
 open Hybrid.Analysis.Statistics
 open Hybrid.Scripting.Pipeline
 
-/// Measured VMC states kept as files, one per (L, g², state): the checkpoints of the long O(3) studies. A study
-/// skips every state its points directory already holds, so an interrupted study resumes where it stopped, and
+/// Measured VMC states kept as files, one per (L, g², state), each beside the training checkpoint of its state
+/// (trained parameters, optimiser and sampler): the checkpoints of the long O(3) studies. A study skips every state its
+/// points directory already holds and resumes a state whose training was interrupted from its checkpoint, so a study
+/// killed at any moment resumes where it stopped, and
 /// several processes (replicas on a cluster, one per size) can fill one shared directory that a last run collects.
 /// Each file records the VMC settings it was measured with; a directory measured with other settings is refused.
 module O3Points =
@@ -53,9 +55,15 @@ module O3Points =
             printfn "reusing %s" file.Value
             r
         | None ->
-            let r = O3Vmc.runState sites g2 state settings None
+            // The state's training checkpoint (parameters, optimiser, sampler) lives beside its result: a study killed
+            // in the middle of a state resumes that state from its last checkpoint, not from scratch.
+            let checkpoint =
+                file |> Option.map (fun f ->
+                    Directory.CreateDirectory(Path.GetDirectoryName f) |> ignore
+                    let c = Path.ChangeExtension(f, ".ckpt")
+                    c, File.Exists c)
+            let r = O3Vmc.runState sites g2 state settings checkpoint
             file |> Option.iter (fun f ->
-                Directory.CreateDirectory(Path.GetDirectoryName f) |> ignore
                 let fields =
                     match O3Vmc.stateJson r with
                     | :? JsonObject as o -> [ for kv in o -> kv.Key, kv.Value.DeepClone() ]
