@@ -158,7 +158,13 @@ module O3Mc =
             Array.Parallel.init c.Chains (fun k ->
                 let sampler = ClusterSampler(lattice, Seeds.Derive(c.Seed, sprintf "o3-mc L=%d g2=%s a_t=%s chain %d" c.Sites (c.G2.ToString("R", invariant)) (timeStep.ToString("R", invariant)) k))
                 // Chain 0 speaks for all (they run at the same pace).
-                let report = if k = 0 then Action<int, int, bool>(fun step total measuring -> (let done' = if measuring then c.ThermalSweeps + step else step in progress.Report(done', sprintf "%s %d/%d, N_t %d, last cluster %d sites" (if measuring then "measuring" else "thermalising") step total lattice.Slices sampler.LastClusterSize))) else null
+                let report =
+                    if k <> 0 then null
+                    else
+                        Action<int, int, bool>(fun step total measuring ->
+                            let phase = if measuring then "measuring" else "thermalising"
+                            let overall = if measuring then c.ThermalSweeps + step else step
+                            progress.Report(overall, sprintf "%s %d/%d, N_t %d, last cluster %d sites" phase step total lattice.Slices sampler.LastClusterSize))
                 sampler.Run(c.ThermalSweeps, c.Sweeps, c.Blocks, c.HeatBathEvery, report))
         let blocks = chains |> Array.map (fun s -> s.Correlator)
         let gap = PathIntegral.timeCorrelatorGap lattice.Extent timeStep c.FitStart blocks

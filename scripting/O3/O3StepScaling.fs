@@ -210,7 +210,7 @@ module O3StepScaling =
                       series [ "g²", box (Estimate.format p.G2); "d ln ū/d ln g²", box (sprintf "%.3f" p.LogSlope)
                                "Σ(2, u, a/L)", box (Estimate.format p.Sigma)
                                "Σ (ED)", box (p.Exact |> Option.map (sprintf "%.6f") |> Option.defaultValue "—")
-                               "c²", box (p.LightSquared |> Option.map Estimate.format |> Option.defaultValue "—")
+                               "c² (2L chain, finite volume)", box (p.LightSquared |> Option.map Estimate.format |> Option.defaultValue "—")
                                "g² (ū = L·m/c)", box (p.Light |> Option.map (fun l -> Estimate.format l.G2) |> Option.defaultValue "—")
                                "Σ, c corrected", box (p.Light |> Option.map (fun l -> Estimate.format l.Sigma) |> Option.defaultValue "—")
                                "r", box (p.Light |> Option.bind (fun l -> l.Sensitivity) |> Option.map Estimate.format |> Option.defaultValue "—") ] ]
