@@ -27,6 +27,7 @@ let private smoke =
           "nnqm-train", [ "--steps"; "20"; "--paths"; "200"; "--T"; "8" ]
           "o3-ed", [ "--L"; "3"; "--g2"; "1"; "--lmax"; "3" ]
           "o3-mc", [ "--L"; "3"; "--sweeps"; "200"; "--blocks"; "10"; "--thermal"; "20"; "--chains"; "1"; "--extent"; "12" ]
+          "o3-mc-stepscaling", [ "--sizes"; "3"; "--sweeps"; "200"; "--blocks"; "10"; "--thermal"; "20"; "--chains"; "1"; "--extent"; "12" ]
           "o3-vmc", [ "--L"; "3"; "--steps"; "5"; "--chains"; "8"; "--measure"; "10"; "--hidden"; "4"; "--optimizer"; "adam"; "--lr"; "0.01" ]
           "o3-gap", [ "--L"; "3"; "--steps"; "5"; "--chains"; "8"; "--measure"; "10"; "--hidden"; "4" ]
           "o3-running", [ "--sizes"; "2,3"; "--steps"; "5"; "--chains"; "8"; "--measure"; "10"; "--hidden"; "4" ]
@@ -72,7 +73,7 @@ let tests =
                   [ "nnft-correlators", "| G4c |"; "nnft-width", "## NN-FT width scan"; "nnft-phi4", "| delta_G4c |"
                     "nnft-momentum", "p₁ = p₂ = −p₃ = −p₄"; "nnft-cutoff", "against the cutoff"; "nnqm-kl", "Karhunen–Loève"
                     "nnqm-spectrum", "gap (fit)"; "nnqm-rp", "Reflection positivity"; "nnqm-train", "gap (trained model)"
-                    "o3-ed", "## Exact diagonalisation of the O(3) rotor chain"; "o3-mc", "## The rotor chain's path integral"; "o3-vmc", "| local-energy variance |"; "o3-gap", "| m(L) = E₁ − E₀ |"
+                    "o3-ed", "## Exact diagonalisation of the O(3) rotor chain"; "o3-mc", "## The rotor chain's path integral"; "o3-mc-stepscaling", "## Step scaling on the path-integral reference"; "o3-vmc", "| local-energy variance |"; "o3-gap", "| m(L) = E₁ − E₀ |"
                     "o3-running", "## The running coupling"; "o3-light", "## The speed of light"; "o3-stepscaling", "## Step scaling" ] do
                   let out, dir = runSmoke name
                   Expect.stringContains out printed (sprintf "%s prints its report" name)
