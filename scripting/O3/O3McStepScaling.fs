@@ -231,6 +231,13 @@ module O3McStepScaling =
                 [ "path integral ± 1σ", List.map2 (fun x (s: O3McStepScalingSize) -> x, s.Sigma) xs r.Sizes ]
                 [ match StepScaling.continuumAt r.Config.U with
                   | Some exact -> yield "exact σ(2, u) (TBA)", [| 0.0; List.max xs |], [| exact; exact |]
+                  | None -> ()
+                  // Each continuum fit from the smallest L, drawn to a/L = 0.
+                  match r.Continuum with
+                  | Some l ->
+                      let grid = Array.init 41 (fun k -> List.max xs * float k / 40.0)
+                      for f in l.Fits |> List.filter (fun f -> f.From = List.head r.Config.Sizes) do
+                          yield sprintf "fit %s: σ = %s" f.Form (Estimate.format f.Sigma), grid, grid |> Array.map (fun x -> f.Sigma.Mean + f.Slope * f.Basis x)
                   | None -> () ])
 
     let experiment : Experiment<O3McStepScalingConfig, O3McStepScalingResult> =
