@@ -43,14 +43,22 @@ module PathIntegral =
     /// from `fitFrom` to T/2, thinned to at most `maxPoints` evenly spaced lags; the error propagates the fit through
     /// the block means of every chain (GammaMethod.derived, so correlations between lags and blocks are accounted
     /// for).
+    /// Mean and standard error over every block of every chain of the correlator at each lag (chain → block → lag).
+    let blockMeans (blocks: float[][][]) : (float * float)[] =
+        let all = Array.concat blocks
+        Array.init all.[0].Length (fun k ->
+            let xs = all |> Array.map (fun b -> b.[k])
+            let m = Array.average xs
+            m, sqrt ((xs |> Array.sumBy (fun x -> (x - m) ** 2.0)) / float (xs.Length * (xs.Length - 1))))
+
     let private fitRange (extent: float) (timeStep: float) (blocks: float[][][]) (lags: int[]) =
         let observables = lags |> Array.map (fun k -> blocks |> Array.map (Array.map (fun (b: float[]) -> b.[k])))
-        let all = observables |> Array.map (Array.concat)
-        let errors = all |> Array.map (fun xs -> let m = Array.average xs in sqrt ((xs |> Array.sumBy (fun x -> (x - m) ** 2.0)) / float (xs.Length * (xs.Length - 1))))
+        let summary = blockMeans blocks
+        let means = lags |> Array.map (fun k -> fst summary.[k])
+        let errors = lags |> Array.map (fun k -> snd summary.[k])
         let times = lags |> Array.map (fun k -> float k * timeStep)
         let f (means: float[]) = let m, _, _ = Correlator.coshFit extent times means errors in m
         let estimate = GammaMethod.derived f observables
-        let means = all |> Array.map Array.average
         let _, _, chi2 = Correlator.coshFit extent times means errors
         estimate, chi2
 

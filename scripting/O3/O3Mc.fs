@@ -170,13 +170,7 @@ module O3Mc =
         let gap = PathIntegral.timeCorrelatorGap lattice.Extent timeStep c.FitStart blocks
         if not (Double.IsFinite gap.Gap.Mean && Double.IsFinite gap.Gap.Error) then
             raise (Hybrid.Diagnostics.RunStoppedException(sprintf "the time correlator at a_t = %g gave no finite gap (fit from τ = %g to %g): the statistics are too small for this box; raise --sweeps or shorten --extent" timeStep gap.FitFrom gap.FitTo))
-        let all = blocks |> Array.concat
-        let lags = all.[0].Length
-        let correlator =
-            Array.init lags (fun k ->
-                let xs = all |> Array.map (fun b -> b.[k])
-                let m = Array.average xs
-                float k * timeStep, m, sqrt ((xs |> Array.sumBy (fun x -> (x - m) ** 2.0)) / float (xs.Length * (xs.Length - 1))))
+        let correlator = PathIntegral.blockMeans blocks |> Array.mapi (fun k (m, e) -> float k * timeStep, m, e)
         let xiX, xiT, c =
             PathIntegral.correlationLengths c.Sites lattice.Slices timeStep (chains |> Array.map (fun s -> s.Susceptibility))
                 (chains |> Array.map (fun s -> s.SpatialMomentumSusceptibility)) (chains |> Array.map (fun s -> s.TemporalMomentumSusceptibility))
@@ -197,9 +191,13 @@ module O3Mc =
         let m = (PathIntegral.timeCorrelatorGap lattice.Extent a 1.0 [| series.Correlator |]).Gap.Mean
         if Double.IsFinite m && m > 0.0 then min lattice.Extent (12.0 / m) else lattice.Extent
 
-    let run (c: O3McConfig) (_: RunDirectory) : O3McResult =
+    /// Every time step of a configuration in one box: the given extent, or the pilot's.
+    let sample (c: O3McConfig) : float * O3McSpacing list =
         let extent = match c.Extent with Some t -> t | None -> pilotExtent c
-        let spacings = c.Spacings |> List.map (measure c extent)
+        extent, c.Spacings |> List.map (measure c extent)
+
+    let run (c: O3McConfig) (_: RunDirectory) : O3McResult =
+        let extent, spacings = sample c
         let exact = if c.EdLMax > 0 then Some(RotorChainSpectrum.SolveWithConvergence(c.Sites, c.G2, c.EdLMax)) else None
         { Config = c; Extent = extent; Spacings = spacings
           Gap = PathIntegral.extrapolateTimeStep (spacings |> List.map (fun s -> s.TimeStep, s.Gap.Gap))

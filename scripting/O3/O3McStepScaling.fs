@@ -78,9 +78,7 @@ module O3McStepScaling =
         match stored with
         | Some e -> e
         | None ->
-            let c = { settings with Sites = sites; G2 = g2; EdLMax = 0 }
-            let extent = match c.Extent with Some t -> t | None -> O3Mc.pilotExtent c
-            let spacings = c.Spacings |> List.map (O3Mc.measure c extent)
+            let extent, spacings = O3Mc.sample { settings with Sites = sites; G2 = g2; EdLMax = 0 }
             let limit = (PathIntegral.extrapolateTimeStep (spacings |> List.map (fun s -> s.TimeStep, s.Gap.Gap))).Central
             file |> Option.iter (fun f ->
                 Directory.CreateDirectory(Path.GetDirectoryName f) |> ignore
