@@ -112,17 +112,88 @@ module Plots =
         |> Chart.combine
         |> labelled title xTitle yTitle
 
-    /// Monte Carlo history of one or more named series against the trajectory (measurement) index, each on its
-    /// own y-axis in a stack sharing the x-axis: quantities of different size (|M| and M²) never share a scale
+    /// Named series against their index (the Monte Carlo trajectory, the optimiser step, …, named by `xTitle`), each
+    /// on its own y-axis in a stack sharing the x-axis: quantities of different size (|M| and M²) never share a scale
     /// that flattens one of them. Long series are drawn with WebGL so that the browser stays responsive.
-    let history (series: (string * float[]) list) : GenericChart =
+    let historyAgainst (xTitle: string) (series: (string * float[]) list) : GenericChart =
         series
         |> List.map (fun (name, values) ->
-            Chart.Line(x = Array.init values.Length id, y = values, Name = name, UseWebGL = (values.Length > 10000))
+            Chart.Line(x = Array.init values.Length (fun i -> i + 1), y = values, Name = name, UseWebGL = (values.Length > 10000))
             |> Chart.withYAxisStyle (TitleText = name))
         |> Chart.SingleStack(Pattern = StyleParam.LayoutGridPattern.Coupled)
-        |> Chart.withTitle "Monte Carlo history"
-        |> Chart.withXAxisStyle (TitleText = "trajectory")
+        |> Chart.withTitle (sprintf "History against the %s" xTitle)
+        |> Chart.withXAxisStyle (TitleText = xTitle)
+
+    /// Monte Carlo history: `historyAgainst "trajectory"`.
+    let history (series: (string * float[]) list) : GenericChart = historyAgainst "trajectory" series
+
+    // A horizontal reference line across categories, drawn as a dashed trace so that the legend names it.
+    let private levelAcross (categories: string[]) (name: string) (y: float) (dash: StyleParam.DrawingStyle) =
+        Chart.Line(x = categories, y = Array.create categories.Length y, Name = name, LineDash = dash, LineColor = Color.fromString "rgba(214, 39, 40, 0.8)")
+
+    /// Named significances, values already in units of their own standard error (e.g. a Gram matrix's smallest
+    /// eigenvalue λ_min/σ), one category per name with ±1 error bars, beside horizontal reference lines (e.g. the
+    /// violation threshold at −3σ). Linear axis: a signed significance must show its sign.
+    let significance (yTitle: string) (values: (string * float) list) (lines: (string * float) list) : GenericChart =
+        let names = values |> List.map fst |> Array.ofList
+        let points =
+            Chart.Point(x = names, y = (values |> List.map snd), Name = "measured ± 1σ")
+            |> Chart.withYErrorStyle (Array = Array.create names.Length 1.0)
+        [ yield points
+          for name, y in lines -> levelAcross names name y (if y = 0.0 then StyleParam.DrawingStyle.Solid else StyleParam.DrawingStyle.Dash) ]
+        |> Chart.combine
+        |> labelled "Significance per case" "" yTitle
+        |> Chart.withYAxisStyle (AxisType = StyleParam.AxisType.Linear)
+
+    /// Pulls (estimate − exact)/σ of named estimates against exact values, with ±1 error bars, the zero line and the
+    /// ±3σ lines: estimates of very different size (G₂ and G₄) are judged on one axis. Names without an exact
+    /// value or with a zero error are left out.
+    let pulls (estimates: (string * Estimate) list) (exact: Map<string, float>) : GenericChart =
+        let shown =
+            estimates |> List.choose (fun (n, e) ->
+                match exact.TryFind n with
+                | Some x when Double.IsFinite x && Double.IsFinite e.Mean && e.Error > 0.0 -> Some(n, (e.Mean - x) / e.Error)
+                | _ -> None)
+        significance "(measured − exact) / σ" shown [ "exact", 0.0; "+3σ", 3.0; "−3σ", -3.0 ]
+        |> Chart.withTitle "Pull of each measurement from its exact value"
+
+    /// Relative deviations (estimate − exact)/|exact| of named estimates, with their errors, and the zero line of the
+    /// exact values: how far a variational estimate lies from its reference, whatever the size of each quantity.
+    let relativeDeviation (yTitle: string) (estimates: (string * Estimate) list) (exact: Map<string, float>) : GenericChart =
+        let shown =
+            estimates |> List.choose (fun (n, e) ->
+                match exact.TryFind n with
+                | Some x when Double.IsFinite x && x <> 0.0 && Double.IsFinite e.Mean -> Some(n, (e.Mean - x) / abs x, e.Error / abs x)
+                | _ -> None)
+        let names = shown |> List.map (fun (n, _, _) -> n) |> Array.ofList
+        [ Chart.Point(x = names, y = (shown |> List.map (fun (_, d, _) -> d)), Name = "measured ± 1σ")
+          |> Chart.withYErrorStyle (Array = (shown |> List.map (fun (_, _, e) -> e) |> Array.ofList))
+          levelAcross names "exact" 0.0 StyleParam.DrawingStyle.Solid ]
+        |> Chart.combine
+        |> labelled "Relative deviation from the exact value" "" yTitle
+        |> Chart.withYAxisStyle (AxisType = StyleParam.AxisType.Linear)
+
+    /// A positive function of x and a model of it on one logarithmic axis (the target as a line, the model as points),
+    /// and below it on a linear axis the residual model/target − 1 with its zero line: agreement over decades and
+    /// the size of the misfit at each x, in one figure.
+    let againstTarget (xTitle: string) (yTitle: string) (x: float[]) (target: string * float[]) (model: string * float[]) : GenericChart =
+        let targetName, t = target
+        let modelName, m = model
+        let top =
+            [ Chart.Line(x = x, y = t, Name = targetName)
+              Chart.Point(x = x, y = m, Name = modelName) ]
+            |> Chart.combine
+            |> Chart.withYAxisStyle (TitleText = yTitle, AxisType = StyleParam.AxisType.Log)
+        let residual = Array.map2 (fun a b -> if b > 0.0 then a / b - 1.0 else nan) m t
+        let bottom =
+            [ Chart.Point(x = x, y = residual, Name = sprintf "%s / %s − 1" modelName targetName)
+              Chart.Line(x = [| Array.min x; Array.max x |], y = [| 0.0; 0.0 |], Name = "no misfit", LineColor = Color.fromString "rgba(214, 39, 40, 0.8)") ]
+            |> Chart.combine
+            |> Chart.withYAxisStyle (TitleText = "relative residual", AxisType = StyleParam.AxisType.Linear)
+        [ top; bottom ]
+        |> Chart.SingleStack(Pattern = StyleParam.LayoutGridPattern.Coupled)
+        |> Chart.withTitle (sprintf "%s: %s against %s" yTitle modelName targetName)
+        |> Chart.withXAxisStyle (TitleText = xTitle)
 
     /// Adds what was simulated (e.g. "L = 8, m² = −4, λ = 8") under the chart's title, so that a plot opened on
     /// its own says which run it shows.

@@ -140,8 +140,9 @@ module NnftCorrelators =
                   "warnings", Json.object [ for n, e in r.Observables do match e.Warning with Some w -> yield n, Json.text w | None -> () ]
                   "runtime", Json.text TorchRuntime.Description ])
         Study.writeReport dir (report r) NnftStudy.describe estimates
-        let chart = Plots.againstExact "correlator" estimates (Map.ofList r.Analytic)
-        Study.writePlot dir "correlators.html" "Correlators against the formulas" (sprintf "%s, N = %d" (NetworkSpec.name r.Config.Network) (NetworkSpec.width r.Config.Network)) chart
+        // Pulls: G₂ and the much smaller G₄c are judged on one axis.
+        let chart = Plots.pulls estimates (Map.ofList r.Analytic)
+        Study.writePlot dir "correlators.html" "Correlators against the formulas, in standard errors" (sprintf "%s, N = %d" (NetworkSpec.name r.Config.Network) (NetworkSpec.width r.Config.Network)) chart
     /// Measures, writes and returns the result.
     let run (c: NnftCorrelatorsConfig) (dir: RunDirectory) =
         let r = measure c dir

@@ -229,9 +229,12 @@ module NnqmRp =
                   "eigenvalue_index", [| [| for o in r.Outcomes do for k in 0 .. o.Test.Eigenvalues.Length - 1 -> float k |] |]
                   "eigenvalue", [| [| for o in r.Outcomes do yield! o.Test.Eigenvalues |] |] ])
         AtomicFile.writeText (dir.File "summary.md") (report r)
-        let estimates = [| for o in r.Outcomes -> o.Test.MinEigenvalue |]
-        Study.writePlot dir "min-eigenvalue.html" "Smallest Gram eigenvalue per process" (r.Config.Processes |> List.map name |> String.concat ", ")
-            (Plots.correlator estimates)
+        // λ_min in units of its own error: a violation is a point below the threshold line, whatever the scale of
+        // each process's Gram matrix (a signed quantity, so a linear axis).
+        Study.writePlot dir "min-eigenvalue.html" "Smallest Gram eigenvalue per process, in units of its error"
+            (sprintf "%d samples per process; reflection positivity is violated below −%gσ" r.Config.Paths r.Config.Threshold)
+            (Plots.significance "λ<sub>min</sub> / σ(λ<sub>min</sub>)" [ for o in r.Outcomes -> name o.Process, o.Test.Significance ]
+                 [ "0", 0.0; sprintf "violation threshold −%gσ" r.Config.Threshold, -r.Config.Threshold ])
 
     /// The experiment as the command line knows it.
     let experiment : Experiment<NnqmRpConfig, NnqmRpResult> =

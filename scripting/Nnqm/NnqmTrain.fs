@@ -189,9 +189,9 @@ module NnqmTrain =
         Measurements.write (dir.File "loss.csv")
             (Measurements.ofColumns [ "step", [| Array.init r.Losses.Length (fun i -> float (i + 1)) |]; "loss", [| r.Losses |] ])
         AtomicFile.writeText (dir.File "summary.md") (report r)
-        Study.writePlot dir "two-point.html" "Two-point function: target and trained model" (sprintf "g = %g; index = t/%g" r.Config.G (r.Config.TMax / float (r.Config.MatchPoints - 1)))
-            (Plots.history [ "target (exact)", r.Target; "trained model", r.Trained ])
-        Study.writePlot dir "loss.html" "Training loss" "mean (Δ ln G)² per step" (Plots.history [ "loss", r.Losses ])
+        Study.writePlot dir "two-point.html" "Two-point function: target and trained model" (sprintf "g = %g" r.Config.G)
+            (Plots.againstTarget "t" "G(t)" r.MatchTimes ("target (exact)", r.Target) ("trained model", r.Trained))
+        Study.writePlot dir "loss.html" "Training loss" "mean (Δ ln G)² per step" (Plots.historyAgainst "optimiser step" [ "loss", r.Losses ])
 
     /// The experiment as the command line knows it.
     let experiment : Experiment<NnqmTrainConfig, NnqmTrainResult> =

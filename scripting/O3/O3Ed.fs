@@ -128,7 +128,8 @@ module O3Ed =
                   "E1", [| r.Levels |> List.map (fun l -> l.ExcitedEnergy) |> Array.ofList |]; "gap", [| r.Levels |> List.map (fun l -> l.Gap) |> Array.ofList |] ])
         AtomicFile.writeText (dir.File "summary.md") (report r)
         Study.writePlot dir "convergence.html" "Exact diagonalisation: the gap against the truncation l_max" (sprintf "L = %d, g² = %g" r.Config.Sites r.Config.G2)
-            (Plots.history [ "gap", r.Levels |> List.map (fun l -> l.Gap) |> Array.ofList ])
+            (Plots.againstCurves "The gap against the truncation" "l<sub>max</sub>" "m(L) = E<sub>1</sub> − E<sub>0</sub>" []
+                 [ "gap at each l<sub>max</sub>", lmax, r.Levels |> List.map (fun l -> l.Gap) |> Array.ofList ])
 
     let experiment : Experiment<O3EdConfig, O3EdResult> =
         { Name = "o3-ed"

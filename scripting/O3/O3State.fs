@@ -88,7 +88,7 @@ module O3State =
         O3Vmc.writeCurve dir r.Result
         AtomicFile.writeText (dir.File "summary.md") (report r)
         Study.writePlot dir "training.html" "VMC training" (sprintf "%s state, L = %d, g² = %g" (RotorState.name r.Config.State) r.Config.Sites r.Config.G2)
-            (Plots.history [ "energy", r.Result.Curve |> Array.map (fun (e, _, _) -> e); "variance", r.Result.Curve |> Array.map (fun (_, _, v) -> v) ])
+            (Plots.historyAgainst "optimiser step" [ "energy", r.Result.Curve |> Array.map (fun (e, _, _) -> e); "variance", r.Result.Curve |> Array.map (fun (_, _, v) -> v) ])
 
     let experiment : Experiment<O3StateConfig, O3StateResult> =
         { Name = "o3-vmc"

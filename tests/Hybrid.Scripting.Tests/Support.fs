@@ -48,6 +48,11 @@ let runCapturingErrors (argv: string list) =
     finally
         Console.SetError original
 
+/// The chart part of a run's HTML plot (after the inlined plotly.js): what the axes, traces and lines say.
+let chartOf (dir: string) (file: string) =
+    let html = File.ReadAllText(Path.Combine(dir, file))
+    html.Substring(html.IndexOf "<div id=\"hybrid-chart\"")
+
 /// The repository root (the folder holding scripts.fsx), found upwards from the test binary.
 let repositoryRoot =
     lazy

@@ -25,9 +25,15 @@ let tests =
                   // Every one clusters: at D = 10 the connected correlation is 0 within 4σ.
                   let cluster = o.GetProperty("clustering")
                   Expect.isLessThan (abs (cluster.GetProperty("mean").GetDouble())) (4.0 * cluster.GetProperty("error").GetDouble()) (sprintf "%s: clusters" name)
-              // e^{−t²/2}: K(0)K(0.5) − K(0.25)² = −0.33 for the linear functional; tanh keeps it far below zero.
+              // e^{−t²/2}: K(0)K(0.5) − K(0.25)² = −0.057 for the linear functional; tanh keeps it far below zero.
               Expect.isLessThan (observables.GetProperty("gaussian-kernel").GetProperty("significance").GetDouble()) -10.0 "many standard errors below zero"
               Expect.equal (observables.GetProperty("gaussian-kernel").GetProperty("expected").GetString()) "violated" "theory says violated"
+              // The plot: λ_min/σ per process on a linear axis, beside the −3σ threshold, the violation visible.
+              let chart = chartOf dir "min-eigenvalue.html"
+              Expect.isFalse (chart.Contains "\"type\":\"log\"") "no log axis for a signed quantity"
+              Expect.stringContains chart "λ<sub>min</sub> / σ(λ<sub>min</sub>)" "the y-axis is λ_min in units of its error"
+              Expect.stringContains chart "violation threshold −3σ" "the threshold line"
+              for name in [ "ou"; "gaussian-kernel" ] do Expect.stringContains chart (sprintf "\"%s\"" name) "one category per process"
               Directory.Delete(dir, true)
           }
 

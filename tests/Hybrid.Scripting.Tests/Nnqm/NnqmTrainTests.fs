@@ -20,6 +20,14 @@ let private trainedAgainstExact (g: string) =
     Expect.isLessThan (abs (modelWeight / exactWeight - 1.0)) 0.02 (sprintf "g = %s: weight %g against %g" g modelWeight exactWeight)
     // Read off sampled paths by the spectral fit, as from any process: within its statistical error.
     Expect.isLessThan (abs (fitGap - exactGap)) (3.0 * fitError) (sprintf "g = %s: fitted gap %g ± %g against %g" g fitGap fitError exactGap)
+    // The plot: target and model on one log axis against t, the relative residual on a linear axis below.
+    let chart = chartOf dir "two-point.html"
+    Expect.stringContains chart "\"type\":\"log\"" "G(t) on a log axis"
+    Expect.stringContains chart "relative residual" "the residual panel"
+    Expect.stringContains chart "target (exact)" "the target"
+    Expect.stringContains chart "trained model" "the model"
+    Expect.isFalse (chart.Contains "trajectory") "t, not a trajectory index"
+    Expect.stringContains (chartOf dir "loss.html") "optimiser step" "the loss against the optimiser step"
     Directory.Delete(dir, true)
 
 [<Tests>]

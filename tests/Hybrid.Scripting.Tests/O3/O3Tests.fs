@@ -64,6 +64,13 @@ let tests =
               Expect.isGreaterThan (e1 + 4.0 * e1Error) (exact "E1") "E₁ is an upper bound within 4σ (the l = 1 ansatz is orthogonal to every singlet)"
               Expect.isLessThan (root.GetProperty("states").GetProperty("ground").GetProperty("variance").GetDouble()) 1e-3 "the ground state's local energy is nearly constant"
               Expect.isTrue (File.Exists(Path.Combine(dir, "training-l1.csv"))) "the l = 1 training curve"
+              // The plot: (VMC − exact)/|exact| of E₀, E₁ and the gap on a linear axis with the exact line, not energies
+              // of −0.6 and +0.5 on one axis that hides differences of 10⁻⁴.
+              let chart = chartOf dir "gap.html"
+              Expect.stringContains chart "(VMC − exact) / |exact|" "the y-axis is the relative deviation"
+              Expect.stringContains chart "\"name\":\"exact\"" "the exact line"
+              Expect.isFalse (chart.Contains "\"type\":\"log\"") "linear axis"
+              Expect.stringContains (chartOf dir "training.html") "optimiser step" "training against the optimiser step"
               Directory.Delete(dir, true)
           }
 
