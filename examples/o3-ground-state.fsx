@@ -7,7 +7,7 @@
 // This script prints E₀, E₁ and the gap from both, and their difference.
 //
 // Build first (`dotnet fsi build.fsx build`), then from the repository root:
-//   dotnet fsi examples/o3-ground-state.fsx          1500 SR steps per state, a few minutes
+//   dotnet fsi examples/o3-ground-state.fsx          1500 SR steps per state, about 3 minutes (2 idle cores)
 //   dotnet fsi examples/o3-ground-state.fsx --toy    30 steps on a tiny network: the code path, not physics
 #I "../scripting/bin/Release/net10.0"
 #r "TorchSharp.dll"
