@@ -3,6 +3,7 @@
 //   build   restore (locked to packages.lock.json) and build the solution in Release
 //   test    build, run every test suite, print "Tests: N passed, M failed[, K skipped]"
 //   run     build, then run scripts.fsx with the remaining arguments (no arguments: the main job; --quick: at toy size)
+//   examples  build, then run every examples/*.fsx with --toy (the code path at toy size), one line per example with its seconds
 //   pack    NuGet packages of the core and the analysis (artifacts/packages), then build and run examples/csharp-consumer against them
 //   bench   build, then run the benchmarks (default hmc and flows; also conv-route, nnft, nnqm, o3, o3-mc; `bench flows-quality` trains for long), results in bench/results/
 //   clean   remove build outputs
@@ -96,9 +97,32 @@ let test () =
     printfn "Tests: %d passed, %d failed%s" total.Passed total.Failed skipped
     if total.Failed > 0 || total.Passed = 0 then exit 1
 
-let runScripts (args: string list) =
+/// The scripting layer and everything below it, which scripts.fsx and examples/*.fsx load from its build output.
+let buildScripting () =
     if dotnet [ "build"; "scripting/Hybrid.Scripting.fsproj"; "-c"; "Release"; "--nologo"; "-v"; "quiet" ] <> 0 then fail "build failed"
+
+let runScripts (args: string list) =
+    buildScripting ()
     exit (dotnet ([ "fsi"; "scripts.fsx" ] @ args))
+
+/// Every F# script in examples/ at toy size (`--toy`), run as a user runs it, one after another; then one line per
+/// example with its seconds. Fails if any exits non-zero (an example exits non-zero when its check fails).
+let examples () =
+    buildScripting ()
+    let scripts = Directory.GetFiles(Path.Combine(root, "examples"), "*.fsx") |> Array.map Path.GetFileName |> Array.sort |> List.ofArray
+    if scripts.IsEmpty then fail "no examples/*.fsx"
+    let results =
+        [ for script in scripts ->
+              printfn "\n=== examples/%s --toy" script
+              let clock = Stopwatch.StartNew()
+              let code = dotnet [ "fsi"; "examples/" + script; "--toy" ]
+              script, code, clock.Elapsed.TotalSeconds ]
+    printfn ""
+    for script, code, seconds in results do
+        printfn "%-26s %7.1f s  %s" script seconds (if code = 0 then "ok" else sprintf "FAILED (exit code %d)" code)
+    let failed = results |> List.filter (fun (_, code, _) -> code <> 0)
+    if not failed.IsEmpty then fail (sprintf "%d of %d examples failed" failed.Length results.Length)
+    printfn "Examples: %d ran at toy size, all ok" results.Length
 
 let bench (args: string list) =
     if dotnet [ "build"; "bench/Hybrid.Bench/Hybrid.Bench.csproj"; "-c"; "Release"; "--nologo"; "-v"; "quiet" ] <> 0 then fail "build failed"
@@ -134,7 +158,7 @@ let clean () =
     if Directory.Exists results then Directory.Delete(results, true)
 
 let usage =
-    "usage: dotnet fsi build.fsx <target> [arguments]\n\ntargets:\n  build   build the solution (Release)\n  test    run every test suite\n  run     run scripts.fsx (no arguments: the main job; `run --quick`: the same at toy size; `run help` lists experiments)\n  bench   run the benchmarks (default hmc, flows; also conv-route, flows-quality, nnft, nnqm, o3, o3-mc); results in bench/results/\n  pack    NuGet packages of the core and the analysis in artifacts/packages, checked by examples/csharp-consumer\n  clean   remove build outputs"
+    "usage: dotnet fsi build.fsx <target> [arguments]\n\ntargets:\n  build   build the solution (Release)\n  test    run every test suite\n  run     run scripts.fsx (no arguments: the main job; `run --quick`: the same at toy size; `run help` lists experiments)\n  bench   run the benchmarks (default hmc, flows; also conv-route, flows-quality, nnft, nnqm, o3, o3-mc); results in bench/results/\n  examples  run every examples/*.fsx at toy size (--toy), one line per example with its seconds\n  pack    NuGet packages of the core and the analysis in artifacts/packages, checked by examples/csharp-consumer\n  clean   remove build outputs"
 
 match List.ofArray fsi.CommandLineArgs |> List.tail with
 | [ "build" ] -> build ()
@@ -143,6 +167,7 @@ match List.ofArray fsi.CommandLineArgs |> List.tail with
 | "run" :: "--quick" :: rest -> runScripts ("quick" :: rest)
 | "run" :: rest -> runScripts rest
 | "bench" :: rest -> bench rest
+| [ "examples" ] -> examples ()
 | [ "pack" ] -> pack ()
 | [ "clean" ] -> clean ()
 | [] | [ "--help" ] | [ "-h" ] | [ "help" ] -> printfn "%s" usage
