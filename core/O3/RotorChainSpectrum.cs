@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
 using System.Globalization;
+using Hybrid.Numerics;
+using static Hybrid.Numerics.ChunkedVectors;
 
 namespace Hybrid.O3;
 
@@ -59,32 +61,18 @@ public static class RotorChainSpectrum
     /// <summary>The largest l_max accepted: far beyond what any chain converges at, and it keeps the factorials of the Clebsch–Gordan coefficients well inside double precision's range.</summary>
     public const int MaxLMax = 20;
 
-    /// <summary>Sectors up to this many states run Lanczos with full reorthogonalisation against stored vectors.</summary>
-    private const int SmallSector = 10_000;
-
-    /// <summary>Lanczos steps of one run on a small sector (each stores a vector).</summary>
-    private const int SmallSectorSteps = 300;
-
-    /// <summary>Lanczos steps of one two-pass run on a large sector (only α and β are stored).</summary>
-    private const int LargeSectorSteps = 2000;
-
-    /// <summary>Vectors of the sector's length that the large-sector Lanczos holds at once (start, v, v_prev, w, Ritz vector, Hx).</summary>
-    private const int LargeSectorVectors = 6;
-
-    /// <summary>A Lanczos run stops when its own residual estimate β_k|y_k| falls below this (relative to max(1, |E|)).</summary>
-    private const double LanczosTolerance = 1e-11;
-
-    /// <summary>The true residual ‖Hψ − Eψ‖ an eigenpair must reach (relative to max(1, |E|)).</summary>
-    private const double ResidualTolerance = 1e-8;
-
     /// <summary>How far ⟨L²⟩ may lie from l(l + 1) before the level is not the one asked for.</summary>
     private const double TotalL2Tolerance = 1e-6;
 
-    /// <summary>Restarts of Lanczos from its last Ritz vector before giving up.</summary>
-    private const int MaxRestarts = 6;
+    /// <summary>
+    /// The eigensolver's settings: full reorthogonalisation up to 10⁴ states (300 steps), two-pass Lanczos beyond (2000
+    /// steps), Ritz estimates to 10⁻¹¹ and true residuals to 10⁻⁸ relative to max(1, |E|), six restarts.
+    /// </summary>
+    private static readonly LanczosOptions Eigensolver = new(SmallDimension: 10_000, SmallSteps: 300, LargeSteps: 2000,
+        RitzTolerance: 1e-11, ResidualTolerance: 1e-8, MaxRestarts: 6);
 
-    /// <summary>Rows per parallel work item.</summary>
-    private const int Chunk = 4096;
+    /// <summary>Vectors of the sector's length that the large-sector Lanczos holds at once (start, v, v_prev, w, Ritz vector, Hx).</summary>
+    private const int LargeSectorVectors = 6;
 
     /// <summary>
     /// The bytes that diagonalising the larger of the M = 0 and M = 1 sectors needs at its peak: the CSR Hamiltonian
@@ -123,7 +111,7 @@ public static class RotorChainSpectrum
                 $"the lowest M = 0 level of L = {sites}, g² = {Format(couplingSquared)}, l_max = {lMax} has ⟨L²⟩ = {Format(ground.TotalL2)}, not 0: the ground state should be a singlet; the eigensolver did not converge to it");
         // The M = 0 Hamiltonian is garbage now; collect it before the M = 1 one is built, so that the peak is one
         // sector (what EstimateBytes counts) rather than two. Only worth a full collection for large sectors.
-        if (ground.Dimension > SmallSector) GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
+        if (ground.Dimension > Eigensolver.SmallDimension) GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
         var excited = LowestLevel(site, sites, couplingSquared, 1);
         if (Math.Abs(excited.TotalL2 - 2) > TotalL2Tolerance)
             throw new InvalidOperationException(
@@ -413,7 +401,7 @@ public static class RotorChainSpectrum
     {
         double dimension = SectorDimension(site, sites, totalM);
         double nonZeros = SectorNonZeros(site, sites, totalM, dimension);
-        double vectors = dimension <= SmallSector ? Math.Min(dimension, SmallSectorSteps) + LargeSectorVectors : LargeSectorVectors;
+        double vectors = dimension <= Eigensolver.SmallDimension ? Math.Min(dimension, Eigensolver.SmallSteps) + LargeSectorVectors : LargeSectorVectors;
         double pairTable = (double)site.PairValue.Length * 16 + (double)site.PairStart.Length * 4;
         return nonZeros * 12 + (dimension + 1) * 8 + dimension * 8 + vectors * dimension * 8 + pairTable;
     }
@@ -478,29 +466,7 @@ public static class RotorChainSpectrum
     // ---------------------------------------------------------------------------------------------------------------
     // The sparse Hamiltonian of a sector.
 
-    private sealed record Csr(long[] RowStart, int[] Column, double[] Value)
-    {
-        public int Rows => RowStart.Length - 1;
-
-        /// <summary>y = H x, rows in parallel: each row is summed by one thread in a fixed order, so the result is deterministic.</summary>
-        public void Multiply(double[] x, double[] y)
-        {
-            var rowStart = RowStart;
-            var column = Column;
-            var value = Value;
-            ForChunks(Rows, (from, to) =>
-            {
-                for (int r = from; r < to; r++)
-                {
-                    double sum = 0;
-                    for (long k = rowStart[r]; k < rowStart[r + 1]; k++) sum += value[k] * x[column[k]];
-                    y[r] = sum;
-                }
-            });
-        }
-    }
-
-    private static Csr BuildHamiltonian(SiteBasis site, int sites, double couplingSquared, long[] codes)
+    private static SparseSymmetricMatrix BuildHamiltonian(SiteBasis site, int sites, double couplingSquared, long[] codes)
     {
         int n = codes.Length, d = site.Count;
         var powers = Powers(sites, d);
@@ -554,7 +520,7 @@ public static class RotorChainSpectrum
                 }
             }
         });
-        return new Csr(rowStart, column, value);
+        return new SparseSymmetricMatrix(rowStart, column, value);
     }
 
     // ---------------------------------------------------------------------------------------------------------------
@@ -605,255 +571,12 @@ public static class RotorChainSpectrum
         return norm2 + m * m + m;
     }
 
-    /// <summary>
-    /// The lowest eigenpair by Lanczos, checked by its true residual; restarted from its own Ritz vector while the
-    /// residual is too large (loss of orthogonality without reorthogonalisation only slows this, since the lowest Ritz
-    /// value stays right and the restart sheds the ghosts).
-    /// </summary>
-    private static (double Energy, double[] Vector, double Residual) LowestEigenpair(Csr h, int sites, double couplingSquared, int lMax, int totalM)
+    /// <summary>The lowest eigenpair of a sector's Hamiltonian (<see cref="Lanczos"/>), or a diagnosis if Lanczos does not converge.</summary>
+    private static (double Energy, double[] Vector, double Residual) LowestEigenpair(SparseSymmetricMatrix h, int sites, double couplingSquared, int lMax, int totalM)
     {
-        int n = h.Rows;
-        var start = new double[n];
-        // A deterministic start with every component non-zero (a hash of the row): no eigenvector is missed by symmetry.
-        ForChunks(n, (from, to) =>
-        {
-            for (int r = from; r < to; r++)
-            {
-                ulong z = SplitMix((ulong)r + 0x9E3779B97F4A7C15UL);
-                double u = (z >> 11) * (1.0 / (1UL << 53));
-                start[r] = (z & 1) == 0 ? 0.5 + u : -0.5 - u;
-            }
-        });
-        double energy = 0, residual = double.PositiveInfinity;
-        for (int attempt = 0; attempt <= MaxRestarts; attempt++)
-        {
-            var x = n <= SmallSector ? LanczosReorthogonalised(h, start) : LanczosTwoPass(h, start);
-            Scale(x, 1 / Math.Sqrt(Dot(x, x)));
-            var hx = new double[n];
-            h.Multiply(x, hx);
-            energy = Dot(x, hx);
-            double e = energy;
-            ForChunks(n, (from, to) =>
-            {
-                for (int r = from; r < to; r++) hx[r] -= e * x[r];
-            });
-            residual = Math.Sqrt(Dot(hx, hx));
-            if (residual < ResidualTolerance * Math.Max(1, Math.Abs(energy))) return (energy, x, residual);
-            start = x;
-        }
+        var pair = Lanczos.Lowest(h, Eigensolver);
+        if (pair.Converged) return (pair.Value, pair.Vector, pair.Residual);
         throw new InvalidOperationException(
-            $"Lanczos did not converge for the M = {totalM} sector of L = {sites}, g² = {Format(couplingSquared)}, l_max = {lMax} ({n} states): residual {residual.ToString("0.00E+0", CultureInfo.InvariantCulture)} at E = {Format(energy)} after {MaxRestarts} restarts (needs < {ResidualTolerance.ToString("0E+0", CultureInfo.InvariantCulture)}·max(1, |E|)); the lowest levels may be nearly degenerate");
+            $"Lanczos did not converge for the M = {totalM} sector of L = {sites}, g² = {Format(couplingSquared)}, l_max = {lMax} ({h.Rows} states): residual {pair.Residual.ToString("0.00E+0", CultureInfo.InvariantCulture)} at E = {Format(pair.Value)} after {Eigensolver.MaxRestarts} restarts (needs < {Eigensolver.ResidualTolerance.ToString("0E+0", CultureInfo.InvariantCulture)}·max(1, |E|)); the lowest levels may be nearly degenerate");
     }
-
-    private static ulong SplitMix(ulong z)
-    {
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-        return z ^ (z >> 31);
-    }
-
-    /// <summary>Lanczos with full (twice-repeated Gram–Schmidt) reorthogonalisation against every stored vector, for small sectors.</summary>
-    private static double[] LanczosReorthogonalised(Csr h, double[] start)
-    {
-        int n = h.Rows;
-        int steps = Math.Min(n, SmallSectorSteps);
-        var basis = new List<double[]>();
-        var alpha = new List<double>();
-        var beta = new List<double>();
-        var v = (double[])start.Clone();
-        Scale(v, 1 / Math.Sqrt(Dot(v, v)));
-        double[] y = { 1 };
-        for (int k = 0; k < steps; k++)
-        {
-            basis.Add(v);
-            var w = new double[n];
-            h.Multiply(v, w);
-            alpha.Add(Dot(v, w));
-            for (int pass = 0; pass < 2; pass++)
-                foreach (var u in basis) Axpy(-Dot(u, w), u, w);
-            double b = Math.Sqrt(Dot(w, w));
-            beta.Add(b);
-            double lambda;
-            (lambda, y) = LowestTridiagonal(alpha, beta, k + 1);
-            double scale = Math.Max(1, Math.Abs(lambda));
-            // β_k |y_k| is the residual of the Ritz pair; a tiny β means the Krylov space is invariant.
-            if (b * Math.Abs(y[k]) < LanczosTolerance * scale || b < 1e-14 * scale) break;
-            Scale(w, 1 / b);
-            v = w;
-        }
-        var x = new double[n];
-        for (int k = 0; k < y.Length; k++) Axpy(y[k], basis[k], x);
-        return x;
-    }
-
-    /// <summary>
-    /// Memory-light Lanczos: pass 1 runs the three-term recurrence keeping only α and β until the lowest Ritz pair's
-    /// residual estimate is small; pass 2 reruns the same recurrence (with the stored α, β, so the same vectors) to
-    /// accumulate the Ritz vector Σ y_k v_k.
-    /// </summary>
-    private static double[] LanczosTwoPass(Csr h, double[] start)
-    {
-        int n = h.Rows;
-        var alpha = new List<double>();
-        var beta = new List<double>();
-        var v = new double[n];
-        var previous = new double[n];
-        var w = new double[n];
-        double norm = 1 / Math.Sqrt(Dot(start, start));
-        Copy(start, v, norm);
-        double[] y = { 1 };
-        for (int k = 0; k < LargeSectorSteps; k++)
-        {
-            h.Multiply(v, w);
-            double a = Dot(v, w);
-            alpha.Add(a);
-            double bPrevious = k == 0 ? 0 : beta[k - 1];
-            Recur(w, v, previous, a, bPrevious);
-            double b = Math.Sqrt(Dot(w, w));
-            beta.Add(b);
-            // Check every fifth step (the bisection costs O(k)), and at once when β is tiny: dividing by it would be noise.
-            if (k % 5 == 4 || b < 1e-12 * Math.Max(1, Math.Abs(a)) || k == LargeSectorSteps - 1)
-            {
-                double lambda;
-                (lambda, y) = LowestTridiagonal(alpha, beta, k + 1);
-                double scale = Math.Max(1, Math.Abs(lambda));
-                if (b * Math.Abs(y[k]) < LanczosTolerance * scale || b < 1e-14 * scale) break;
-            }
-            Scale(w, 1 / b);
-            (previous, v, w) = (v, w, previous);
-        }
-        int steps = y.Length;
-        var x = new double[n];
-        Copy(start, v, norm);
-        Array.Clear(previous);
-        Axpy(y[0], v, x);
-        for (int k = 0; k + 1 < steps; k++)
-        {
-            h.Multiply(v, w);
-            Recur(w, v, previous, alpha[k], k == 0 ? 0 : beta[k - 1]);
-            Scale(w, 1 / beta[k]);
-            Axpy(y[k + 1], w, x);
-            (previous, v, w) = (v, w, previous);
-        }
-        return x;
-    }
-
-    /// <summary>w ← w − α v − β v_prev.</summary>
-    private static void Recur(double[] w, double[] v, double[] previous, double a, double b) =>
-        ForChunks(w.Length, (from, to) =>
-        {
-            for (int r = from; r < to; r++) w[r] -= a * v[r] + b * previous[r];
-        });
-
-    /// <summary>
-    /// The lowest eigenvalue of the k×k tridiagonal matrix (diagonal α, off-diagonal β) by Sturm bisection, and its
-    /// normalised eigenvector by inverse iteration just below it, where T − σ is positive definite and LDLᵀ is stable.
-    /// </summary>
-    private static (double Value, double[] Vector) LowestTridiagonal(List<double> alpha, List<double> beta, int k)
-    {
-        double lo = double.PositiveInfinity, hi = double.NegativeInfinity;
-        for (int i = 0; i < k; i++)
-        {
-            double radius = (i > 0 ? Math.Abs(beta[i - 1]) : 0) + (i < k - 1 ? Math.Abs(beta[i]) : 0);
-            lo = Math.Min(lo, alpha[i] - radius);
-            hi = Math.Max(hi, alpha[i] + radius);
-        }
-        double spread = Math.Max(hi - lo, double.Epsilon);
-        double tiny = 1e-300;
-        // Eigenvalues below x = negative pivots of LDLᵀ(T − x).
-        int Below(double x)
-        {
-            int count = 0;
-            double q = alpha[0] - x;
-            for (int i = 0; ; i++)
-            {
-                if (q == 0) q = -tiny;
-                if (q < 0) count++;
-                if (i == k - 1) return count;
-                q = alpha[i + 1] - x - beta[i] * beta[i] / q;
-            }
-        }
-        hi += 1e-12 * spread;
-        lo -= 1e-12 * spread;
-        for (int iteration = 0; iteration < 200; iteration++)
-        {
-            double mid = 0.5 * (lo + hi);
-            if (mid <= lo || mid >= hi) break;
-            if (Below(mid) >= 1) hi = mid;
-            else lo = mid;
-        }
-        double value = 0.5 * (lo + hi);
-        double sigma = lo - 1e-12 * spread;
-        var d = new double[k];
-        var l = new double[k];
-        d[0] = alpha[0] - sigma;
-        for (int i = 1; i < k; i++)
-        {
-            if (d[i - 1] <= tiny) d[i - 1] = 1e-30 * spread;
-            l[i] = beta[i - 1] / d[i - 1];
-            d[i] = alpha[i] - sigma - l[i] * beta[i - 1];
-        }
-        if (d[k - 1] <= tiny) d[k - 1] = 1e-30 * spread;
-        var y = new double[k];
-        Array.Fill(y, 1.0);
-        for (int iteration = 0; iteration < 3; iteration++)
-        {
-            // Solve L D Lᵀ z = y in place, then normalise.
-            for (int i = 1; i < k; i++) y[i] -= l[i] * y[i - 1];
-            for (int i = 0; i < k; i++) y[i] /= d[i];
-            for (int i = k - 2; i >= 0; i--) y[i] -= l[i + 1] * y[i + 1];
-            double norm = Math.Sqrt(y.Sum(t => t * t));
-            for (int i = 0; i < k; i++) y[i] /= norm;
-        }
-        return (value, y);
-    }
-
-    // ---------------------------------------------------------------------------------------------------------------
-    // Vector kernels: parallel over fixed chunks, with sums reduced in chunk order so every run gives the same bits.
-
-    private static void ForChunks(int n, Action<int, int> body)
-    {
-        int chunks = (n + Chunk - 1) / Chunk;
-        if (chunks <= 1)
-        {
-            body(0, n);
-            return;
-        }
-        Parallel.For(0, chunks, c => body(c * Chunk, Math.Min(n, (c + 1) * Chunk)));
-    }
-
-    private static double SumChunks(int n, Func<int, int, double> body)
-    {
-        int chunks = (n + Chunk - 1) / Chunk;
-        if (chunks <= 1) return body(0, n);
-        var partial = new double[chunks];
-        Parallel.For(0, chunks, c => partial[c] = body(c * Chunk, Math.Min(n, (c + 1) * Chunk)));
-        double sum = 0;
-        foreach (double p in partial) sum += p;
-        return sum;
-    }
-
-    private static double Dot(double[] a, double[] b) => SumChunks(a.Length, (from, to) =>
-    {
-        double sum = 0;
-        for (int i = from; i < to; i++) sum += a[i] * b[i];
-        return sum;
-    });
-
-    /// <summary>y ← y + a x.</summary>
-    private static void Axpy(double a, double[] x, double[] y) => ForChunks(x.Length, (from, to) =>
-    {
-        for (int i = from; i < to; i++) y[i] += a * x[i];
-    });
-
-    private static void Scale(double[] x, double a) => ForChunks(x.Length, (from, to) =>
-    {
-        for (int i = from; i < to; i++) x[i] *= a;
-    });
-
-    /// <summary>target ← a · source.</summary>
-    private static void Copy(double[] source, double[] target, double a) => ForChunks(source.Length, (from, to) =>
-    {
-        for (int i = from; i < to; i++) target[i] = a * source[i];
-    });
 }
