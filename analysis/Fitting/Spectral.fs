@@ -219,10 +219,7 @@ module Spectral =
         let effective (principal: float[][]) = principal |> Array.map (fun p -> Array.init (lags - reference - 2) (fun e -> let l = reference + 1 + e in log (p.[l] / p.[l + 1]) / step))
         let full = principalCorrelators reference (meanWithout None)
         let replicas = Array.init blocks (fun b -> principalCorrelators reference (meanWithout (Some b)))
-        let jackknife (value: float) (replicaValues: float[]) =
-            let m = Array.average replicaValues
-            let variance = float (blocks - 1) / float blocks * Array.sumBy (fun v -> (v - m) ** 2.0) replicaValues
-            Estimate.independent value (sqrt variance) samples.Length
+        let jackknife (value: float) (replicaValues: float[]) = Jackknife.estimate value replicaValues samples.Length
         let principalError k l = (jackknife full.[k].[l] (replicas |> Array.map (fun r -> r.[k].[l]))).Error
         let fullEffective = effective full
         let replicaEffective = replicas |> Array.map effective

@@ -2,6 +2,7 @@ namespace Hybrid.Analysis.Nnft
 
 open System
 open MathNet.Numerics
+open Hybrid.Analysis.Numerics
 
 // Analytic reference values for the random-network field theories of Halverson, Maiti and Stoner
 // (arXiv:2008.08601): the infinite-width Gaussian-process kernel and the O(1/N) connected 4-point
@@ -131,49 +132,10 @@ module NnftKernels =
 
     // One 16-point Gauss–Legendre rule, mapped onto every panel: exact for polynomials of degree 31, so a panel
     // that holds at most half an oscillation and stays well away from complex singularities is integrated to
-    // rounding error.
-    let private legendre = Integration.GaussLegendreRule(-1.0, 1.0, 16)
-    let private nodes = legendre.Abscissas
-    let private weights = legendre.Weights
-
-    let private panel (f: float -> float) (a: float) (b: float) =
-        let half = 0.5 * (b - a)
-        let centre = 0.5 * (a + b)
-        let mutable s = 0.0
-        for k in 0 .. nodes.Length - 1 do s <- s + weights.[k] * f (centre + half * nodes.[k])
-        s * half
-
-    let private overMesh (f: float -> float) (mesh: float[]) =
-        let mutable s = 0.0
-        for k in 0 .. mesh.Length - 2 do s <- s + panel f mesh.[k] mesh.[k + 1]
-        s
-
-    /// ∫ₐᵇ f for f analytic on [a, b] but possibly with singularities just outside it: globally adaptive
-    /// 16-point Gauss–Legendre. Each panel's error is estimated as the change from one rule to the sum over its two
-    /// halves (which is the value kept, so the estimate is pessimistic); the worst panel is split until the
-    /// estimates sum to `tolerance` (absolute). Near-singular endpoints thus get geometrically refined panels,
-    /// which a uniform mesh would need millions of. A budget of 1000 panels bounds the cost where rounding noise in
-    /// f (nearly degenerate Gaussians) keeps the estimate above the tolerance; the estimate then measures that noise.
-    let private integrateAdaptive (tolerance: float) (f: float -> float) (a: float) (b: float) =
-        let make lo hi =
-            let mid = 0.5 * (lo + hi)
-            let whole = panel f lo hi
-            let fine = panel f lo mid + panel f mid hi
-            struct (lo, hi, fine, abs (fine - whole))
-        let panels = ResizeArray [ make a b ]
-        let errorOf (struct (_, _, _, e)) = e
-        let mutable total = errorOf panels.[0]
-        while total > tolerance && panels.Count < 1000 do
-            let mutable worst = 0
-            for k in 1 .. panels.Count - 1 do
-                if errorOf panels.[k] > errorOf panels.[worst] then worst <- k
-            let struct (lo, hi, _, e) = panels.[worst]
-            let mid = 0.5 * (lo + hi)
-            let left, right = make lo mid, make mid hi
-            panels.[worst] <- left
-            panels.Add right
-            total <- total - e + errorOf left + errorOf right
-        panels |> Seq.sumBy (fun (struct (_, _, v, _)) -> v)
+    // rounding error. The adaptive rule stops at 1000 panels (nearly degenerate Gaussians make f noisy).
+    let private panel f a b = Quadrature.panel 16 f a b
+    let private overMesh f mesh = Quadrature.overMesh 16 f mesh
+    let private integrateAdaptive tolerance f a b = Quadrature.adaptive 16 1000 tolerance f a b
 
     // ---------------------------------------------------------------- Gaussian orthant probabilities
     //

@@ -63,7 +63,7 @@ public sealed class DeepNnqm : nn.Module<Tensor, Tensor>
             output.weight!.zero_();
             skip.weight!.copy_(randn(new long[] { 1, inputs }, dtype: dtype, generator: generator).div_(Math.Sqrt(inputs)));
         }
-        var (x, w) = GaussHermite(quadratureNodes);
+        var (x, w) = Hybrid.Numerics.GaussHermite.Probabilists(quadratureNodes);
         // h_k(x) = He_k(x)/√(k!) by the recursion h_{k+1} = (x h_k − √k h_{k−1})/√(k+1).
         var h = new double[quadratureNodes, order + 1];
         for (int j = 0; j < quadratureNodes; j++)
@@ -190,17 +190,6 @@ public sealed class DeepNnqm : nn.Module<Tensor, Tensor>
 
     /// <summary>The model as JSON (for checkpoints and run records).</summary>
     public string Describe() => JsonSerializer.Serialize(new { kind = "deep-nnqm", inputs = Inputs, width = Width, order = Order, quadrature_nodes = QuadratureNodes, activation = "tanh", odd = true });
-
-    /// <summary>Probabilists' Gauss–Hermite rule (weight e^{−x²/2}/√(2π), weights summing to 1) by Golub–Welsch.</summary>
-    public static (double[] Nodes, double[] Weights) GaussHermite(int n)
-    {
-        if (n < 1 || n > 200) throw new ArgumentException($"n {n} is not allowed; it must lie in 1..200");
-        using var scope = NewDisposeScope();
-        // Jacobi matrix of He_k: x He_k = He_{k+1} + k He_{k−1}, symmetrised: off-diagonal √k.
-        var off = arange(1, n, dtype: ScalarType.Float64).sqrt();
-        var (values, vectors) = linalg.eigh(diag(off, 1).add(diag(off, -1)));
-        return (values.data<double>().ToArray(), vectors[0].square().data<double>().ToArray());
-    }
 
     /// <inheritdoc/>
     protected override void Dispose(bool disposing)

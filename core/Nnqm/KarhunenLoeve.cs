@@ -44,21 +44,8 @@ public sealed class KarhunenLoeve
     public IReadOnlyList<double> Uncertainty { get; }
 
     /// <summary>Composite Gauss–Legendre nodes and weights on [−T, T], 8 per panel.</summary>
-    public static (double[] Nodes, double[] Weights) Quadrature(double halfLength, int panels)
-    {
-        double[] x = { -0.9602898564975363, -0.7966664774136267, -0.5255324099163290, -0.1834346424956498, 0.1834346424956498, 0.5255324099163290, 0.7966664774136267, 0.9602898564975363 };
-        double[] w = { 0.1012285362903763, 0.2223810344533745, 0.3137066458778873, 0.3626837833783620, 0.3626837833783620, 0.3137066458778873, 0.2223810344533745, 0.1012285362903763 };
-        double width = 2 * halfLength / panels;
-        var nodes = new double[8 * panels];
-        var weights = new double[8 * panels];
-        for (int p = 0; p < panels; p++)
-            for (int i = 0; i < 8; i++)
-            {
-                nodes[8 * p + i] = -halfLength + (p + 0.5) * width + 0.5 * width * x[i];
-                weights[8 * p + i] = 0.5 * width * w[i];
-            }
-        return (nodes, weights);
-    }
+    public static (double[] Nodes, double[] Weights) Quadrature(double halfLength, int panels) =>
+        Hybrid.Numerics.GaussLegendre.Composite8(-halfLength, halfLength, panels);
 
     private static (double[] Values, double[][] Modes) Solve(Func<double, double, double> covariance, double[] t, double[] w, int modes)
     {

@@ -41,6 +41,15 @@ module NetworkSpec =
         | SingleLayer(_, d, _, _, _) | Deep(_, d, _, _, _) | Cos(d, _, _, _) -> d
 
     /// The core's architecture; raises ArgumentException naming a bad value.
+    /// Quadrature panels per dimension for integrals of a network's field over a box of side `box`: as given, or one
+    /// per π/(2Λ) of a cos-net's cutoff Λ (at least 2 per unit length otherwise).
+    let quadraturePanels (network: NetworkSpec) (box: float) (given: int) =
+        if given > 0 then given
+        else
+            match network with
+            | Cos(_, _, _, Some cutoff) -> max 2 (int (ceil (box * cutoff * 2.0 / System.Math.PI)))
+            | _ -> max 2 (int (ceil (2.0 * box)))
+
     let build spec : INetworkArchitecture =
         match spec with
         | SingleLayer(a, d, n, w, b) -> SingleLayerNetwork(a, d, n, w, b)

@@ -5,6 +5,7 @@ open Deedle
 open Hybrid.Analysis.Statistics
 open Hybrid.Analysis.Fitting
 open Hybrid.Analysis.Nnft
+open Hybrid.Analysis.Numerics
 open Hybrid.Analysis.Reporting
 open Hybrid.Nnft
 open Hybrid.Runtime
@@ -102,7 +103,7 @@ module NnftCutoff =
         let box = CommandLine.positive o "box"
         let points = NnftOptions.parsePoints d (CommandLine.text o "points" |> Option.defaultValue "")
         if points.Length < 4 then raise (UsageError(sprintf "--points needs four points (G₄c), got %d" points.Length))
-        let panels = NnftPhi4.panelsFor (Cos(d, 1, mass, Some(List.max cutoffs))) box 0
+        let panels = NetworkSpec.quadraturePanels (Cos(d, 1, mass, Some(List.max cutoffs))) box 0
         if pown (8 * panels) d > 20_000 then
             raise (UsageError(sprintf "the largest cutoff needs %d quadrature nodes over the box; at most 20000: use a smaller --box or cutoff" (pown (8 * panels) d)))
         let networks = CommandLine.intIn o "networks" 2L 1_000_000_000_000L |> CommandLine.required "networks"
@@ -135,20 +136,17 @@ module NnftCutoff =
     /// H(u) = ∫_{|p|<Λ} dᵈp/(2π)ᵈ e^{ip·u}/(p² + m²)², by a radial composite Gauss–Legendre rule (panels shorter than
     /// half an oscillation of the angular average).
     let private squaredPropagator (c: NnftCutoffConfig) (cutoff: float) =
-        let rule = MathNet.Numerics.Integration.GaussLegendreRule(-1.0, 1.0, 16)
         let sphere = if c.Dimension = 1 then 2.0 else 2.0 * Math.PI
         let norm = sphere / (2.0 * Math.PI) ** float c.Dimension
         fun (u: float[]) ->
             let distance = sqrt (Array.sumBy (fun x -> x * x) u)
             let panels = max 8 (int (ceil (cutoff * distance / Math.PI)) * 2)
-            let width = cutoff / float panels
+            let nodes, weights = Quadrature.composite 16 0.0 cutoff panels
             let mutable sum = 0.0
-            for k in 0 .. panels - 1 do
-                let a = float k * width
-                for i in 0 .. rule.Abscissas.Length - 1 do
-                    let r = a + 0.5 * width * (rule.Abscissas.[i] + 1.0)
-                    let angular = NnftKernels.cosAngularAverage c.Dimension (r * distance)
-                    sum <- sum + 0.5 * width * rule.Weights.[i] * r ** float (c.Dimension - 1) * angular / (r * r + c.Mass * c.Mass) ** 2.0
+            for i in 0 .. nodes.Length - 1 do
+                let r = nodes.[i]
+                let angular = NnftKernels.cosAngularAverage c.Dimension (r * distance)
+                sum <- sum + weights.[i] * r ** float (c.Dimension - 1) * angular / (r * r + c.Mass * c.Mass) ** 2.0
             norm * sum
 
     /// ∂G₂/∂λ and ∂G₄c/∂λ at λ = 0 from plain and W-weighted block sums: ∂E[M]/∂λ = −(E[WM] − E[W]E[M]).
@@ -168,8 +166,8 @@ module NnftCutoff =
     let private measure (c: NnftCutoffConfig) (device: TorchSharp.torch.Device) (cutoff: float) (width: int) : CutoffPoint =
         let network = CosNetwork(c.Dimension, width, c.Mass, Nullable cutoff, c.Frequencies, c.Amplitudes)
         let g0 = CosNetwork(c.Dimension, 1, c.Mass, Nullable cutoff).AmplitudeVariance   // G(0) = Z/(2π)ᵈ
-        let panels = NnftPhi4.panelsFor (Cos(c.Dimension, width, c.Mass, Some cutoff)) c.Box 0
-        let nodes, weights = NnftPhi4.quadrature c.Dimension c.Box panels
+        let panels = NetworkSpec.quadraturePanels (Cos(c.Dimension, width, c.Mass, Some cutoff)) c.Box 0
+        let nodes, weights = Quadrature.composite 8 (-c.Box / 2.0) (c.Box / 2.0) panels |> Quadrature.tensorProduct c.Dimension
         let options =
             EnsembleOptions(Networks = c.Networks, Blocks = c.Blocks, MaxOrder = 4,
                             Deformation = QuarticDeformation(1.0, nodes, weights, MassCounterterm = g0, LinearResponse = true))
@@ -209,8 +207,8 @@ module NnftCutoff =
         let fits =
             [ for cutoff in c.Cutoffs ->
                   let at = points |> List.filter (fun p -> p.Cutoff = cutoff)
-                  let panels = 4 * NnftPhi4.panelsFor (Cos(c.Dimension, 1, c.Mass, Some cutoff)) c.Box 0
-                  let nodes, weights = NnftPhi4.quadrature c.Dimension c.Box panels
+                  let panels = 4 * NetworkSpec.quadraturePanels (Cos(c.Dimension, 1, c.Mass, Some cutoff)) c.Box 0
+                  let nodes, weights = Quadrature.composite 8 (-c.Box / 2.0) (c.Box / 2.0) panels |> Quadrature.tensorProduct c.Dimension
                   let g = propagator c cutoff
                   let g0 = CosNetwork(c.Dimension, 1, c.Mass, Nullable cutoff).AmplitudeVariance
                   let integral f = Array.fold2 (fun acc (z: float[]) w -> acc + w * f z) 0.0 nodes weights

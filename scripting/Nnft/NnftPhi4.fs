@@ -5,6 +5,7 @@ open Deedle
 open MathNet.Numerics
 open Hybrid.Analysis.Statistics
 open Hybrid.Analysis.Nnft
+open Hybrid.Analysis.Numerics
 open Hybrid.Analysis.Reporting
 open Hybrid.Nnft
 open Hybrid.Runtime
@@ -73,28 +74,9 @@ module NnftPhi4 =
         @ NnftOptions.ensemble
         @ CommonOptions.options
 
-    /// Composite Gauss–Legendre nodes and weights on [−L/2, L/2]ᵈ, `panels` per dimension.
+    /// Composite Gauss–Legendre nodes and weights on [−L/2, L/2]ᵈ, `panels` of 8 nodes per dimension.
     let quadrature (d: int) (box: float) (panels: int) : float[][] * float[] =
-        let rule = Integration.GaussLegendreRule(-1.0, 1.0, 8)
-        let width = box / float panels
-        let nodes1, weights1 =
-            [| for k in 0 .. panels - 1 do
-                   let centre = -box / 2.0 + (float k + 0.5) * width
-                   for i in 0 .. 7 -> centre + 0.5 * width * rule.Abscissas.[i], 0.5 * width * rule.Weights.[i] |]
-            |> Array.unzip
-        let rec product (dims: int) : (float list * float) list =
-            if dims = 0 then [ [], 1.0 ]
-            else [ for rest, w in product (dims - 1) do for i in 0 .. nodes1.Length - 1 -> nodes1.[i] :: rest, w * weights1.[i] ]
-        let all = product d
-        all |> List.map (fst >> Array.ofList) |> Array.ofList, all |> List.map snd |> Array.ofList
-
-    /// Panels per dimension: as given, or one per π/(2Λ) of the cos-net's cutoff (at least 2 per unit length otherwise).
-    let panelsFor (network: NetworkSpec) (box: float) (given: int) =
-        if given > 0 then given
-        else
-            match network with
-            | Cos(_, _, _, Some cutoff) -> max 2 (int (ceil (box * cutoff * 2.0 / Math.PI)))
-            | _ -> max 2 (int (ceil (2.0 * box)))
+        Quadrature.composite 8 (-box / 2.0) (box / 2.0) panels |> Quadrature.tensorProduct d
 
     /// Validates the command line into a configuration.
     let configure (o: ParsedOptions) : NnftPhi4Config =
@@ -108,7 +90,7 @@ module NnftPhi4 =
         let lambda = CommandLine.float o "lambda" |> CommandLine.required "lambda"
         if not (lambda >= 0.0) || Double.IsInfinity lambda then raise (UsageError(sprintf "--lambda %g is not allowed; it must be a finite number ≥ 0" lambda))
         let box = CommandLine.positive o "box"
-        let panels = panelsFor network box (CommandLine.intIn o "panels" 0L 10_000L |> CommandLine.required "panels" |> int)
+        let panels = NetworkSpec.quadraturePanels network box (CommandLine.intIn o "panels" 0L 10_000L |> CommandLine.required "panels" |> int)
         if pown (8 * panels) d > 20_000 then
             raise (UsageError(sprintf "%d quadrature nodes (%d panels of 8 per dimension in d = %d) is too many; at most 20000: use a smaller --box or --panels" (pown (8 * panels) d) panels d))
         let nodes, weights = quadrature d box panels

@@ -148,7 +148,7 @@ module NnqmSpectrum =
     /// orthonormal Hermite coefficients of one neuron and w ~ N(0, σ_W²) (Mehler: ⟨y_t y_0⟩ = Σ k_n e^{−nωt}), by
     /// Gauss–Hermite quadrature in u and in w.
     let ensembleWeights (sigmaW: float) (maxOrder: int) =
-        let struct (x, w) = DeepNnqm.GaussHermite 160
+        let struct (x, w) = Hybrid.Numerics.GaussHermite.Probabilists 160
         let hermite (u: float) =
             let h = Array.zeroCreate (maxOrder + 1)
             h.[0] <- 1.0
@@ -202,7 +202,7 @@ module NnqmSpectrum =
             4.0 / Math.PI * k * c.Omega / sqrt (1.0 - k * k), None
         | DeepOu(_, sigmaW) ->
             // The quadratic variation of y = Σ w1 erf(w0 u): 2ω E[(dy/du)²] = 2ω σ_W² (4/π) E_w[w²/√(1 + 4w²)].
-            let struct (x, w) = DeepNnqm.GaussHermite 160
+            let struct (x, w) = Hybrid.Numerics.GaussHermite.Probabilists 160
             let mean = Array.sum (Array.map2 (fun xi wi -> let v = sigmaW * xi in wi * v * v / sqrt (1.0 + 4.0 * v * v)) x w)
             2.0 * c.Omega * sigmaW ** 2.0 * 4.0 / Math.PI * mean, None
         | Anharmonic _ ->

@@ -7,18 +7,6 @@ namespace Hybrid.Core.Tests.Nnqm;
 public class DeepNnqmTests
 {
     [Fact]
-    public void GaussHermiteIntegratesGaussianMomentsExactly()
-    {
-        var (x, w) = DeepNnqm.GaussHermite(12);
-        double Moment(int p) => x.Zip(w, (a, b) => b * Math.Pow(a, p)).Sum();
-        Assert.Equal(1.0, Moment(0), 12);
-        Assert.Equal(0.0, Moment(3), 12);
-        Assert.Equal(1.0, Moment(2), 12);
-        Assert.Equal(3.0, Moment(4), 11);
-        Assert.Equal(945.0, Moment(10), 8);   // 9!!: exact up to degree 2n − 1 = 23
-    }
-
-    [Fact]
     public void TwoPointFunctionFromTheHermiteExpansionMatchesSampledPaths()
     {
         using var model = new DeepNnqm(2, 8, new[] { 1.0, 2.5 }, seed: 3);
