@@ -16,8 +16,8 @@
 
 open Hybrid.Analysis.Correlators
 open Hybrid.Analysis.Statistics
+open Hybrid.Analysis.Nnqm
 open Hybrid.Nnqm
-open Hybrid.Scripting.Nnqm
 
 Hybrid.Runtime.TorchRuntime.EnsureLoaded()   // before anything touches TorchSharp
 
@@ -39,7 +39,7 @@ let z = x.mul(TorchSharp.Scalar.op_Implicit (sqrt (2.0 * omega))).erf()
 /// with `states` states over the lags Δt … fitUntil; priors come from the data's own effective mass, never from ω.
 let spectrum (observable: TorchSharp.torch.Tensor) (states: int) =
     let values = observable.data<float>().ToArray()
-    NnqmSpectrum.fitSpectrum values paths steps dt lags states false
+    PathCorrelators.fitSpectrum values paths steps dt lags states false
 
 let report (name: string) (states: int) (exactGaps: float list) (observable: TorchSharp.torch.Tensor) =
     let times, data, fit = spectrum observable states

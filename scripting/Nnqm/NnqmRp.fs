@@ -99,7 +99,7 @@ module NnqmRp =
                 | None -> raise (UsageError(sprintf "--processes %s is not known; allowed: %s" s (names |> List.map snd |> String.concat ", "))))
             |> Array.distinct |> List.ofArray
         if processes.IsEmpty then raise (UsageError "--processes is empty; name at least one of ou, erf-ou, deep-ou, kl, anharmonic, gaussian-kernel")
-        let g = NnqmSpectrum.coupling o
+        let g = NnqmOptions.coupling o
         { Processes = processes
           Paths = CommandLine.intIn o "paths" 10L 100_000_000L |> CommandLine.required "paths" |> int
           Tau = CommandLine.positive o "tau"

@@ -4,7 +4,7 @@ open System
 open Deedle
 open Hybrid.Analysis.Statistics
 open Hybrid.Analysis.Fitting
-open Hybrid.Analysis.Correlators
+open Hybrid.Analysis.Nnqm
 open Hybrid.Analysis.Reporting
 open Hybrid.Nnqm
 open Hybrid.Runtime
@@ -73,33 +73,6 @@ type NnqmSpectrumResult =
 /// with a Källén–Lehmann fit, beside the exact gaps and weights.
 module NnqmSpectrum =
 
-    /// The options of a spectrum read off sampled paths, shared by every experiment that does so.
-    let pathOptions (paths: string) (pathsHelp: string) =
-        [ CommandLine.option "paths" IntOption paths pathsHelp
-          CommandLine.option "dt" FloatOption "0.1" "time step Δt (0 < Δt < T)"
-          CommandLine.option "T" FloatOption "20" "path length T"
-          CommandLine.option "fit-until" FloatOption "3" "largest lag fitted"
-          CommandLine.option "states" IntOption "2" "states in the fit" ]
-
-    /// Δt, T, the last fitted lag and the states, validated against one another (before any work).
-    let configurePaths (o: ParsedOptions) =
-        let dt = CommandLine.positive o "dt"
-        let length = CommandLine.positive o "T"
-        if dt >= length then raise (UsageError(sprintf "--dt %g is not allowed with --T %g; it must be smaller than T" dt length))
-        let until = CommandLine.positive o "fit-until"
-        if until > length / 2.0 || until < 2.0 * dt then
-            raise (UsageError(sprintf "--fit-until %g is not allowed; the fit range [Δt, t] must hold at least two lags and end by T/2 = %g" until (length / 2.0)))
-        let lags = int (until / dt)
-        let states = CommandLine.intIn o "states" 1L 10L |> CommandLine.required "states" |> int
-        if 2 * states > lags then raise (UsageError(sprintf "--states %d is not allowed: %d parameters for %d lags; use at most %d states or a larger --fit-until" states (2 * states) lags (lags / 2)))
-        dt, length, until, states
-
-    /// The anharmonic coupling --g, a finite number ≥ 0.
-    let coupling (o: ParsedOptions) =
-        let g = CommandLine.float o "g" |> Option.defaultValue 1.0
-        if not (g >= 0.0 && Double.IsFinite g) then raise (UsageError(sprintf "--g %g is not allowed; it must be a finite number ≥ 0" g))
-        g
-
     let options =
         [ CommandLine.option "process" TextOption "erf-ou" "ou | erf-ou | deep-ou | anharmonic"
           CommandLine.option "omega" FloatOption "1" "ω > 0 of the OU input"
@@ -108,20 +81,20 @@ module NnqmSpectrum =
           CommandLine.option "sigma-w" FloatOption "1" "deep-ou: σ_W > 0 of the networks (σ_b = 0)"
           CommandLine.option "g" FloatOption "1" "anharmonic: coupling g ≥ 0 of g x⁴"
           CommandLine.option "substeps" IntOption "40" "anharmonic: Langevin steps per Δt (the dynamics err by O(Δt/substeps))"
-          yield! pathOptions "4000" "independent stationary paths"
+          yield! NnqmOptions.pathOptions "4000" "independent stationary paths"
           CommandLine.optional "select-states" FlagOption "choose the states (1 … --states, then the most tried) and the fit's first lag (first third) by AIC with cut points counted"
           CommandLine.option "seed" IntOption "1" "random seed" ]
 
     /// Validates the command line into a configuration.
     let configure (o: ParsedOptions) : NnqmSpectrumConfig =
         let omega = CommandLine.positive o "omega"
-        let dt, length, until, states = configurePaths o
+        let dt, length, until, states = NnqmOptions.configurePaths o
         let proc =
             match (CommandLine.text o "process" |> Option.defaultValue "erf-ou").ToLowerInvariant() with
             | "ou" -> Ou
             | "erf-ou" -> ErfOu(CommandLine.positive o "a")
             | "deep-ou" -> DeepOu(CommandLine.intIn o "width" 1L 4096L |> CommandLine.required "width" |> int, CommandLine.positive o "sigma-w")
-            | "anharmonic" -> Anharmonic(coupling o)
+            | "anharmonic" -> Anharmonic(NnqmOptions.coupling o)
             | other -> raise (UsageError(sprintf "--process %s is not known; allowed: ou, erf-ou, deep-ou, anharmonic" other))
         { Process = proc; Omega = omega; Dt = dt; Length = length; FitUntil = until; States = states
           SelectStates = CommandLine.has o "select-states"
@@ -144,168 +117,34 @@ module NnqmSpectrum =
               "fit_until", Json.number c.FitUntil; "states", Json.integer c.States
               "select_states", System.Text.Json.Nodes.JsonValue.Create c.SelectStates; "seed", Json.integer c.Seed ]
 
-    /// The ensemble's Källén–Lehmann weights k_n = σ_W² E_w[a_n(w)²], n = 0 … maxOrder, with a_n(w) = ⟨erf(wu) h_n(u)⟩ the
-    /// orthonormal Hermite coefficients of one neuron and w ~ N(0, σ_W²) (Mehler: ⟨y_t y_0⟩ = Σ k_n e^{−nωt}), by
-    /// Gauss–Hermite quadrature in u and in w.
-    let ensembleWeights (sigmaW: float) (maxOrder: int) =
-        let struct (x, w) = Hybrid.Numerics.GaussHermite.Probabilists 160
-        let hermite (u: float) =
-            let h = Array.zeroCreate (maxOrder + 1)
-            h.[0] <- 1.0
-            if maxOrder >= 1 then h.[1] <- u
-            for k in 1 .. maxOrder - 1 do h.[k + 1] <- (u * h.[k] - sqrt (float k) * h.[k - 1]) / sqrt (float (k + 1))
-            h
-        let hs = x |> Array.map hermite
-        Array.init (maxOrder + 1) (fun n ->
-            sigmaW ** 2.0
-            * Array.sum (Array.init x.Length (fun i ->
-                let weight = sigmaW * x.[i]
-                let a = Array.sum (Array.init x.Length (fun j -> w.[j] * MathNet.Numerics.SpecialFunctions.Erf(weight * x.[j]) * hs.[j].[n]))
-                w.[i] * a * a)))
-
-    /// The anharmonic oscillator diagonalised once for every exact value of a run: 41 levels, far more than the
-    /// Thomas–Reiche–Kuhn sum, the four-point function and the fitted states need.
-    let reference (g: float) (states: int) = AnharmonicOscillator.Solve(g, max 41 (2 * states + 2))
-
-    /// G₄c(0, τ, 2τ, 3τ) of the oscillator from its matrix elements: ⟨x x x x⟩ minus its three pairings.
-    let exactConnectedFourPoint (aho: AnharmonicOscillator) (tau: float) =
-        let g2 (t: float) = aho.EuclideanCorrelator(t)
-        aho.EuclideanCorrelator(tau, tau, tau) - g2 tau ** 2.0 - g2 (2.0 * tau) ** 2.0 - g2 (3.0 * tau) * g2 tau
-
     /// The exact gaps and weights (lowest first), as many as the fit has states (OU has only one); `oscillator` is
-    /// the `reference` of an anharmonic run.
+    /// the diagonalised oscillator of an anharmonic run.
     let exact (c: NnqmSpectrumConfig) (oscillator: AnharmonicOscillator option) =
         match c.Process with
         | Ou -> [| c.Omega |], [| 1.0 / (2.0 * c.Omega) |]
-        | ErfOu a ->
-            // Mehler: (2/π) arcsin(k e^{−ωt}) = (2/π) Σ_{m≥0} [(2m)!/(4^m (m!)² (2m+1))] k^{2m+1} e^{−(2m+1)ωt}.
-            let k = 2.0 * a * a / (1.0 + 2.0 * a * a)
-            let logFactorial (n: int) = Seq.sumBy log (seq { 1.0 .. float n })
-            let coefficient m = exp (logFactorial (2 * m) - 2.0 * logFactorial m - float m * log 4.0) / (2.0 * float m + 1.0)
-            Array.init c.States (fun m -> float (2 * m + 1) * c.Omega), Array.init c.States (fun m -> 2.0 / Math.PI * coefficient m * k ** float (2 * m + 1))
+        | ErfOu a -> Mehler.oddGaps c.Omega c.States, Mehler.erfWeights a c.States
         | DeepOu(_, sigmaW) ->
-            let weights = ensembleWeights sigmaW (2 * c.States)
-            Array.init c.States (fun m -> float (2 * m + 1) * c.Omega), Array.init c.States (fun m -> weights.[2 * m + 1])
-        | Anharmonic _ ->
-            // x is odd: it connects |0⟩ to the odd levels only.
-            let aho = oscillator.Value
-            Array.init c.States (fun m -> aho.Energies.[2 * m + 1] - aho.Energies.[0]),
-            Array.init c.States (fun m -> aho.PositionElements.[2 * m + 1] ** 2.0)
+            let weights = Mehler.ensembleWeights (Hybrid.Numerics.GaussHermite.Probabilists 160) sigmaW (2 * c.States)
+            Mehler.oddGaps c.Omega c.States, Array.init c.States (fun m -> weights.[2 * m + 1])
+        | Anharmonic _ -> let aho = oscillator.Value in SpectralSums.oddSpectrum aho.Energies aho.PositionElements c.States
 
     /// The exact kink −[G′(0⁺) − G′(0⁻)] and Δx Δp (where known), summed over all states, not only the fitted ones.
     let exactKinkAndUncertainty (c: NnqmSpectrumConfig) (oscillator: AnharmonicOscillator option) =
         match c.Process with
         | Ou -> 1.0, Some 0.5
-        | ErfOu a ->
-            // G = (2/π) arcsin(k e^{−ω|t|}): −2G′(0⁺) = (4/π) k ω / √(1 − k²). Δp diverges with no kink-free part.
-            let k = 2.0 * a * a / (1.0 + 2.0 * a * a)
-            4.0 / Math.PI * k * c.Omega / sqrt (1.0 - k * k), None
-        | DeepOu(_, sigmaW) ->
-            // The quadratic variation of y = Σ w1 erf(w0 u): 2ω E[(dy/du)²] = 2ω σ_W² (4/π) E_w[w²/√(1 + 4w²)].
-            let struct (x, w) = Hybrid.Numerics.GaussHermite.Probabilists 160
-            let mean = Array.sum (Array.map2 (fun xi wi -> let v = sigmaW * xi in wi * v * v / sqrt (1.0 + 4.0 * v * v)) x w)
-            2.0 * c.Omega * sigmaW ** 2.0 * 4.0 / Math.PI * mean, None
+        | ErfOu a -> Mehler.erfKink a c.Omega, None
+        | DeepOu(_, sigmaW) -> Mehler.ensembleKink (Hybrid.Numerics.GaussHermite.Probabilists 160) sigmaW c.Omega, None
         | Anharmonic _ ->
             let aho = oscillator.Value
-            let odd = [ 1 .. 2 .. 39 ]
-            let term power = odd |> List.sumBy (fun n -> (aho.Energies.[n] - aho.Energies.[0]) ** power * aho.PositionElements.[n] ** 2.0)
-            2.0 * term 1.0, Some(sqrt (term 0.0 * term 2.0))
-
-    /// Δx Δp = √(Σ Aₙ · Σ Eₙ² Aₙ) over the states of a spectral fit (⟨0|p|n⟩ = i ΔEₙ ⟨0|x|n⟩), with its error from the
-    /// fit's covariance by linear propagation. States beyond those fitted are missing from it.
-    let uncertaintyProduct (fit: SpectralFit) =
-        let n = fit.States
-        let p = fit.Fit.Parameters
-        let energies = Array.scan (+) 0.0 p.[0 .. n - 1] |> Array.tail
-        let amplitudes = p.[n .. 2 * n - 1]
-        let dx2 = Array.sum amplitudes
-        let dp2 = Array.sum (Array.map2 (fun e a -> e * e * a) energies amplitudes)
-        let product = sqrt (dx2 * dp2)
-        // E_n = Σ_{k≤n} p_k, so ∂/∂p_k of Σ_n E_n² A_n is Σ_{n≥k} 2 E_n A_n.
-        let gradient =
-            Array.append (Array.init n (fun k -> product / (2.0 * dp2) * Seq.sum (seq { for m in k .. n - 1 -> 2.0 * energies.[m] * amplitudes.[m] })))
-                (Array.init n (fun m -> product / 2.0 * (1.0 / dx2 + energies.[m] ** 2.0 / dp2)))
-        let mutable variance = 0.0
-        for i in 0 .. 2 * n - 1 do
-            for j in 0 .. 2 * n - 1 do variance <- variance + gradient.[i] * fit.Fit.Covariance.[i, j] * gradient.[j]
-        Estimate.independent product (sqrt (max variance 0.0)) fit.Fit.DataPoints
-
-    /// The kink −[G′(0⁺) − G′(0⁻)] from the paths' increments: K(Δ) = ⟨(y_{t+Δ} − y_t)²⟩/Δ = 2[G(0) − G(Δ)]/Δ tends to
-    /// the kink as Δ → 0 with corrections in Δ and Δ²; K(Δt), K(2Δt), K(3Δt) extrapolate to Δ = 0 as
-    /// 3K(Δt) − 3K(2Δt) + K(3Δt), leaving O(Δt³). One value per path, so the error is the spread over paths.
-    let kink (values: float[]) (paths: int) (steps: int) (dt: float) =
-        let perPath =
-            Array.init paths (fun p ->
-                let row = values.[p * steps .. (p + 1) * steps - 1]
-                let increments k =
-                    let mutable sum = 0.0
-                    for s in 0 .. steps - 1 - k do sum <- sum + (row.[s + k] - row.[s]) ** 2.0
-                    sum / float (steps - k) / (float k * dt)
-                3.0 * increments 1 - 3.0 * increments 2 + increments 3)
-        let mean = Array.average perPath
-        Estimate.independent mean (sqrt (Array.sumBy (fun v -> (v - mean) ** 2.0) perPath / float (paths - 1) / float paths)) paths
-
-    /// Per path, the 3 × 3 correlator matrix of O = y, y³, y⁵ at lags 0 … lags − 1, averaged over time origins and
-    /// symmetrised: one independent sample per path for the GEVP's jackknife. Three odd operators keep the two lowest
-    /// odd states clear of the fourth (corrections e^{−(E₇ − E₃)t} for erf(a u) instead of e^{−(E₅ − E₃)t} with two).
-    let operatorMatrices (values: float[]) (paths: int) (steps: int) (lags: int) : float[,][][] =
-        Array.init paths (fun p ->
-            let y = values.[p * steps .. (p + 1) * steps - 1]
-            let o = [| y; y |> Array.map (fun v -> v * v * v); y |> Array.map (fun v -> v ** 5.0) |]
-            Array.init lags (fun lag ->
-                Array2D.init 3 3 (fun i j ->
-                    let mutable sum = 0.0
-                    for s in 0 .. steps - 1 - lag do sum <- sum + o.[i].[s + lag] * o.[j].[s] + o.[j].[s + lag] * o.[i].[s]
-                    0.5 * sum / float (steps - lag))))
-
-    /// The two-point function of stationary paths (values: [paths × steps], row-major, spacing dt, ⟨y⟩ = 0) at lags
-    /// dt … lags·dt, one sample per path averaged over time origins (independent samples for the mean and its
-    /// covariance), and the Källén–Lehmann priors for it. The priors come from the data, never from an exact
-    /// answer: the lowest gap and its weight centred on the effective mass at the first two lags, excited gaps on
-    /// twice that, each a factor e either way (log-normal width 1).
-    let fitPaths (values: float[]) (paths: int) (steps: int) (dt: float) (lags: int) =
-        let perPath =
-            Array.init paths (fun p ->
-                (Correlator.pathAutocorrelation values.[p * steps .. (p + 1) * steps - 1] (lags + 1)).[1..])
-        let data = LeastSquares.ofSamples perPath
-        let times = Array.init lags (fun l -> float (l + 1) * dt)
-        let mass = log (data.Values.[0] / data.Values.[1]) / dt
-        if not (mass > 0.0 && Double.IsFinite mass) then
-            raise (InvalidOperationException(sprintf "the correlator does not fall between the first two lags (effective mass %g); use more paths or a larger Δt" mass))
-        let amplitude = data.Values.[0] * exp (mass * times.[0])
-        let priors = { Ground = LogNormal(mass, 1.0); Gap = LogNormal(2.0 * mass, 1.0); Amplitude = LogNormal(amplitude, 2.0) }
-        times, data, priors
-
-    /// `fitPaths` then the fit: `states` states from the first lag, or with `select` the states (1 … `states`) and the
-    /// first lag (among the first third) of the lowest AIC with cut points counted (`Spectral.selectRange`). Returns the
-    /// fitted times, their data and the fit.
-    let fitSpectrum (values: float[]) (paths: int) (steps: int) (dt: float) (lags: int) (states: int) (select: bool) =
-        let times, data, priors = fitPaths values paths steps dt lags
-        if select then
-            let first, fit = Spectral.selectRange OpenEnded times data states (lags / 3) priors 1e-8
-            let n = times.Length - first
-            times.[first..], { Values = data.Values.[first..]; Covariance = Array2D.init n n (fun i j -> data.Covariance.[first + i, first + j]) }, fit
-        else times, data, Spectral.fit OpenEnded times data states priors 1e-8
-
-    /// The connected four-point function G₄c(0, τ, 2τ, 3τ) = G₄ − G₂(τ)² − G₂(2τ)² − G₂(3τ)G₂(τ) of stationary paths
-    /// with ⟨y⟩ = 0, τ = lag·Δt, from per-path time averages, with a bootstrap error over paths.
-    let connectedFourPoint (values: float[]) (paths: int) (steps: int) (lag: int) (seed: int) =
-        let perPath =
-            Array.init paths (fun p ->
-                let y = values.[p * steps .. (p + 1) * steps - 1]
-                let origins = steps - 3 * lag
-                let mutable g4 = 0.0
-                for s in 0 .. origins - 1 do g4 <- g4 + y.[s] * y.[s + lag] * y.[s + 2 * lag] * y.[s + 3 * lag]
-                let g2 = Correlator.pathAutocorrelation y (3 * lag + 1)
-                [| g4 / float origins; g2.[lag]; g2.[2 * lag]; g2.[3 * lag] |])
-        Bootstrap.estimate seed 200 (fun m -> m.[0] - m.[1] * m.[1] - m.[2] * m.[2] - m.[3] * m.[1]) (Array.init 4 (fun k -> perPath |> Array.map (fun v -> v.[k])))
+            let kink, uncertainty = SpectralSums.kinkAndUncertainty aho.Energies aho.PositionElements
+            kink, Some uncertainty
 
     /// Samples, measures and fits.
     let run (c: NnqmSpectrumConfig) (_: RunDirectory) : NnqmSpectrumResult =
         let clock = Diagnostics.Stopwatch.StartNew()
         let steps = int (c.Length / c.Dt) + 1
         let lags = int (c.FitUntil / c.Dt)
-        let oscillator = match c.Process with Anharmonic g -> Some(reference g c.States) | _ -> None
+        let oscillator = match c.Process with Anharmonic g -> Some(AnharmonicOscillator.Solve(g, SpectralSums.levels c.States)) | _ -> None
         let gaps, weights = exact c oscillator
         // The observable's paths [paths, steps]: y itself, erf(a u) of the standardised u = y √(2ω), or the
         // ground-state diffusion of the anharmonic oscillator.
@@ -332,9 +171,9 @@ module NnqmSpectrum =
                 let recorded = diffusion.Record(steps, c.Substeps, Action<int>(fun k -> progress.Report(k, sprintf "acceptance %.4f" diffusion.Acceptance)))
                 recorded.squeeze(2), Some diffusion.Acceptance
         let values = (use o = observed in o.data<float>().ToArray())
-        let times, data, fit = fitSpectrum values c.Paths steps c.Dt lags c.States c.SelectStates
-        let kink = kink values c.Paths steps c.Dt
-        let gevp = Spectral.gevp c.Dt 1 (operatorMatrices values c.Paths steps (lags + 1))
+        let times, data, fit = PathCorrelators.fitSpectrum values c.Paths steps c.Dt lags c.States c.SelectStates
+        let kink = PathCorrelators.kink values c.Paths steps c.Dt
+        let gevp = Spectral.gevp c.Dt 1 (PathCorrelators.operatorMatrices values c.Paths steps (lags + 1))
         let exactGevp =
             match c.Process with
             | Ou | ErfOu _ -> [| c.Omega; 3.0 * c.Omega |]
@@ -342,14 +181,14 @@ module NnqmSpectrum =
             // overlaps, so every principal correlator falls as e^{−ωt}: the GEVP sees ω twice, not 3ω.
             | DeepOu _ -> [| c.Omega; c.Omega |]
             | Anharmonic _ -> let e = oscillator.Value.Energies in [| e.[1] - e.[0]; e.[3] - e.[0] |]
-        let uncertainty = uncertaintyProduct fit
+        let uncertainty = PathCorrelators.uncertaintyProduct fit
         let fourLag = max 1 (int (Math.Round(0.3 / c.Dt)))
-        let fourPoint = connectedFourPoint values c.Paths steps fourLag (int (Seeds.Derive(c.Seed, "four-point") % 1_000_000_007L))
+        let fourPoint = PathCorrelators.connectedFourPoint values c.Paths steps fourLag (int (Seeds.Derive(c.Seed, "four-point") % 1_000_000_007L))
         let exactFourPoint =
             let tau = float fourLag * c.Dt
             match c.Process with
             | Ou -> Some 0.0   // Gaussian: Wick's theorem leaves nothing connected
-            | Anharmonic _ -> Some(exactConnectedFourPoint oscillator.Value tau)
+            | Anharmonic _ -> Some(SpectralSums.connectedFourPoint (fun s -> oscillator.Value.EuclideanCorrelator s) tau)
             | ErfOu _ | DeepOu _ -> None
         let exactKink, exactUncertainty = exactKinkAndUncertainty c oscillator
         { Config = c; Times = times; Correlator = data; Fit = fit; ExactGaps = gaps; ExactWeights = weights

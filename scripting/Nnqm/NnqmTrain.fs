@@ -4,6 +4,7 @@ open System
 open Deedle
 open Hybrid.Analysis.Statistics
 open Hybrid.Analysis.Fitting
+open Hybrid.Analysis.Nnqm
 open Hybrid.Analysis.Reporting
 open Hybrid.Nnqm
 open Hybrid.Runtime
@@ -66,7 +67,7 @@ module NnqmTrain =
           CommandLine.option "lr" FloatOption "0.02" "initial learning rate"
           CommandLine.option "t-max" FloatOption "3" "largest matching time"
           CommandLine.option "match-points" IntOption "31" "matching times 0 … t-max"
-          yield! NnqmSpectrum.pathOptions "20000" "paths of the trained model for the sampled spectrum"
+          yield! NnqmOptions.pathOptions "20000" "paths of the trained model for the sampled spectrum"
           CommandLine.option "seed" IntOption "1" "random seed" ]
 
     /// Validates the command line into a configuration.
@@ -74,8 +75,8 @@ module NnqmTrain =
         match (CommandLine.text o "target" |> Option.defaultValue "anharmonic").ToLowerInvariant() with
         | "anharmonic" -> ()
         | other -> raise (UsageError(sprintf "--target %s is not known; allowed: anharmonic" other))
-        let g = NnqmSpectrum.coupling o
-        let dt, length, until, states = NnqmSpectrum.configurePaths o
+        let g = NnqmOptions.coupling o
+        let dt, length, until, states = NnqmOptions.configurePaths o
         { G = g
           Inputs = CommandLine.intIn o "inputs" 1L 3L |> CommandLine.required "inputs" |> int
           Width = CommandLine.intIn o "width" 1L 4096L |> CommandLine.required "width" |> int
@@ -99,12 +100,11 @@ module NnqmTrain =
     let run (c: NnqmTrainConfig) (_: RunDirectory) : NnqmTrainResult =
         let clock = Diagnostics.Stopwatch.StartNew()
         // The target: G(t) = Σₙ |⟨0|x|n⟩|² e^{−(Eₙ − E₀)t} over the odd levels, from exact diagonalisation.
-        let aho = NnqmSpectrum.reference c.G (c.States + 5)
+        let aho = AnharmonicOscillator.Solve(c.G, SpectralSums.levels (c.States + 5))
         let odd = [ 1 .. 2 .. 2 * c.States + 9 ]
         let matchTimes = Array.init c.MatchPoints (fun i -> c.TMax * float i / float (c.MatchPoints - 1))
         let target = matchTimes |> Array.map (fun t -> odd |> List.sumBy (fun n -> aho.PositionElements.[n] ** 2.0 * exp (-(aho.Energies.[n] - aho.Energies.[0]) * t)))
-        let exactGaps = Array.init c.States (fun m -> aho.Energies.[2 * m + 1] - aho.Energies.[0])
-        let exactWeights = Array.init c.States (fun m -> aho.PositionElements.[2 * m + 1] ** 2.0)
+        let exactGaps, exactWeights = SpectralSums.oddSpectrum aho.Energies aho.PositionElements c.States
         // Initial rates 1, 5, 9 …: apart, so that the inputs start on different time scales.
         use model = new DeepNnqm(c.Inputs, c.Width, Array.init c.Inputs (fun i -> 1.0 + 4.0 * float i), Seeds.Derive(c.Seed, "model"))
         let objective = TwoPointMatching(model, matchTimes, target)
@@ -122,12 +122,12 @@ module NnqmTrain =
         let steps = int (c.Length / c.Dt) + 1
         use generator = new torch.Generator(uint64 (Seeds.Derive(c.Seed, "paths")))
         let values = (use paths = model.SamplePaths(int64 c.Paths, steps, c.Dt, generator) in paths.data<float>().ToArray())
-        let _, _, recovered = NnqmSpectrum.fitSpectrum values c.Paths steps c.Dt (int (c.FitUntil / c.Dt)) c.States false
+        let _, _, recovered = PathCorrelators.fitSpectrum values c.Paths steps c.Dt (int (c.FitUntil / c.Dt)) c.States false
         // What matching the two-point function leaves open: the four-point function, not trained on.
         let fourLag = max 1 (int (Math.Round(0.3 / c.Dt)))
         let tau = float fourLag * c.Dt
-        let fourPoint = NnqmSpectrum.connectedFourPoint values c.Paths steps fourLag (int (Seeds.Derive(c.Seed, "four-point") % 1_000_000_007L))
-        let exactFour = NnqmSpectrum.exactConnectedFourPoint aho tau
+        let fourPoint = PathCorrelators.connectedFourPoint values c.Paths steps fourLag (int (Seeds.Derive(c.Seed, "four-point") % 1_000_000_007L))
+        let exactFour = SpectralSums.connectedFourPoint (fun s -> aho.EuclideanCorrelator s) tau
         { Config = c; Losses = losses; Rates = rates
           ModelSpectrum = model.Spectrum(1e-10) |> Seq.map (fun struct (g, w) -> g, w) |> List.ofSeq
           Truncation = model.TruncationError()
