@@ -76,3 +76,43 @@ let runScript (argv: string list) =
         p.Kill true
         failwithf "dotnet fsi scripts.fsx %s did not finish within 10 minutes" (String.concat " " argv)
     p.ExitCode, stdout.Result, stderr.Result
+
+/// Runs several command lines through scripts.fsx in ONE `dotnet fsi` process (its F# start-up, 5–10 s, is paid once):
+/// scripts.fsx itself, with its closing `exit (Catalog.main …)` replaced by a loop over the command lines, so the
+/// runs go through the same references, runtime loader and entry point as a user's. Returns (exit code, standard
+/// output) per command line, in order; a command whose marker is missing (the process died) gets exit code −1.
+let runScripts (commands: string list list) : (int * string) list =
+    let root = repositoryRoot.Value
+    let script = File.ReadAllText(Path.Combine(root, "scripts.fsx"))
+    let entry = script.LastIndexOf "exit (Catalog.main"
+    if entry < 0 then failwith "scripts.fsx no longer ends in exit (Catalog.main …): update runScripts"
+    let dir = newDirectory "hybrid-batch"
+    let list = Path.Combine(dir, "commands.txt")
+    File.WriteAllLines(list, commands |> List.map (String.concat "\t"))
+    let batch =
+        script.Substring(0, entry).Replace("#I \"scripting/bin/Release/net10.0\"", sprintf "#I %s" (JsonSerializer.Serialize(Path.Combine(root, "scripting/bin/Release/net10.0"))))
+        + sprintf "for i, line in Array.indexed (System.IO.File.ReadAllLines %s) do\n" (JsonSerializer.Serialize list)
+        + "    printfn \"@@hybrid-run %d\" i\n"
+        + "    let code = try Catalog.main (List.ofArray (line.Split '\\t')) with e -> eprintfn \"%O\" e; 99\n"
+        + "    printfn \"@@hybrid-exit %d %d\" i code\n"
+    let file = Path.Combine(dir, "batch.fsx")
+    File.WriteAllText(file, batch)
+    let info = Diagnostics.ProcessStartInfo("dotnet", [ "fsi"; file ], WorkingDirectory = root,
+                                            UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true)
+    for name in [ "MSBuildSDKsPath"; "MSBUILD_EXE_PATH"; "MSBuildExtensionsPath" ] do
+        info.Environment.Remove name |> ignore
+    use p = Diagnostics.Process.Start info
+    let stdout = p.StandardOutput.ReadToEndAsync()
+    let stderr = p.StandardError.ReadToEndAsync()
+    if not (p.WaitForExit(TimeSpan.FromMinutes 20.0)) then
+        p.Kill true
+        failwith "the batch of scripts.fsx runs did not finish within 20 minutes"
+    let out = stdout.Result
+    if p.ExitCode <> 0 then failwithf "the batch of scripts.fsx runs exited %d; stderr:\n%s" p.ExitCode stderr.Result
+    [ for i in 0 .. commands.Length - 1 ->
+          let start = out.IndexOf(sprintf "@@hybrid-run %d\n" i)
+          let exit = out.IndexOf(sprintf "@@hybrid-exit %d " i)
+          if start < 0 || exit < 0 then -1, stderr.Result
+          else
+              let codeText = out.Substring(exit).Split('\n').[0].Split(' ').[2]
+              int codeText, out.Substring(start, exit - start) ]

@@ -75,17 +75,17 @@ let tests =
           }
 
           test "o3-running at g² = 1: ū = L·m(L) grows with L (asymptotic freedom) and agrees with exact diagonalisation" {
-              let dir = runInto [ "o3-running"; "--g2"; "1"; "--sizes"; "2,3,4"; "--steps"; "400"; "--measure"; "400" ]
+              // Two sizes keep it quick; o3-gap below checks L = 3 to the issue's precision and o3-vmc the 4-site chain.
+              let dir = runInto [ "o3-running"; "--g2"; "1"; "--sizes"; "2,3"; "--steps"; "400"; "--measure"; "400" ]
               let root = summary dir
               let ubar l = mean root [ "observables"; sprintf "ubar_L%d" l ]
               let exact l = root.GetProperty("exact").GetProperty(sprintf "ubar_L%d" l).GetDouble()
-              for l in [ 2; 3; 4 ] do
+              for l in [ 2; 3 ] do
                   let u, e = ubar l
                   // The issue's gap target (0.5%) for the variational bias of a short training, plus 4σ of statistics.
                   Expect.isLessThan (abs (u - exact l)) (5e-3 * exact l + 4.0 * e) (sprintf "ū(%d) = %g ± %g against %g" l u e (exact l))
               Expect.isGreaterThan (fst (ubar 3)) (fst (ubar 2) + 4.0 * snd (ubar 3)) "ū(3) > ū(2)"
-              Expect.isGreaterThan (fst (ubar 4)) (fst (ubar 3) + 4.0 * snd (ubar 4)) "ū(4) > ū(3)"
-              Expect.isTrue (File.Exists(Path.Combine(dir, "points", "L4-g2-1-l1.json"))) "each state is kept as a point"
+              Expect.isTrue (File.Exists(Path.Combine(dir, "points", "L3-g2-1-l1.json"))) "each state is kept as a point"
               Directory.Delete(dir, true)
           }
 
@@ -127,7 +127,8 @@ let tests =
               // with exact diagonalisation as the uninterrupted one does. (Resuming from a checkpoint written in the middle
               // of training is not bit for bit: the trajectory after it differs from the uninterrupted one.)
               let killedPoints = Path.Combine(root, "points-killed")
-              let study out = args |> List.map (fun a -> if a = points then killedPoints else a) |> fun a -> a @ [ "--out"; out ]
+              // Without the speed of light: fewer states to measure again, the same resume path.
+              let study out = args |> List.map (fun a -> if a = points then killedPoints else a) |> fun a -> a @ [ "--no-light"; "--out"; out ]
               let midTraining () =
                   Directory.Exists killedPoints && Directory.GetFiles(killedPoints, "*.ckpt").Length > 0 && Directory.GetFiles(killedPoints, "*.json").Length = 0
               Expect.isTrue (killWhen (study (Path.Combine(root, "killed"))) midTraining) "killed while it was training"
@@ -139,7 +140,10 @@ let tests =
               Expect.isTrue (resumedAt |> Option.exists (fun step -> step > 0 && step < 200)) (sprintf "the interrupted state continues from its checkpoint (%A)" resumedAt)
               let resumedSigma, resumedError = mean (summary (Path.Combine(root, "resumed"))) [ "observables"; "sigma_L2" ]
               Expect.isLessThan (abs (resumedSigma - exact)) (4.0 * resumedError) (sprintf "resumed Σ = %g ± %g against %g" resumedSigma resumedError exact)
-              Expect.equal (Directory.GetFiles(killedPoints, "*.json").Length) (Directory.GetFiles(points, "*.json").Length) "every state measured once"
+              // The same settings name the same states: every state of the resumed study is one of the uninterrupted study's.
+              let names dir = Directory.GetFiles(dir, "*.json") |> Array.map Path.GetFileName |> Set.ofArray
+              Expect.isTrue (Set.isSubset (names killedPoints) (names points)) "the same states, each measured once"
+              Expect.isGreaterThanOrEqual (names killedPoints).Count 8 "three tuning couplings and the 4-site chain, both states each"
               Directory.Delete(root, true)
           }
 
