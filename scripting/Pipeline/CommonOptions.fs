@@ -76,7 +76,19 @@ module CheckpointOptions =
     /// --checkpoint FILE, --resume.
     let options =
         [ CommandLine.optional "checkpoint" TextOption "checkpoint file to write (default: checkpoint.bin in the run directory)"
-          CommandLine.optional "resume" FlagOption "continue training from --checkpoint up to --steps" ]
+          CommandLine.optional "resume" FlagOption "continue the run saved in --checkpoint (training up to --steps; an ensemble up to its size)" ]
+
+    /// Whether `path` starts as a Hybrid checkpoint does (its format string; whole or not).
+    let isCheckpoint (path: string) =
+        try
+            use reader = new IO.BinaryReader(IO.File.OpenRead path, Text.Encoding.UTF8)
+            let magic = reader.ReadString()
+            magic.StartsWith "hybrid-checkpoint/" || magic.StartsWith "hybrid-flow-checkpoint/"
+        with
+        | :? IO.IOException
+        | :? FormatException
+        | :? UnauthorizedAccessException
+        | :? ArgumentException -> false
 
     /// The choice, refused in one line when it cannot work: --resume without a file, a directory, a missing file, a
     /// place that cannot be written (training saves every tenth of its steps), or a checkpoint that does not fit
@@ -88,6 +100,15 @@ module CheckpointOptions =
         | None, true -> raise (UsageError "--resume needs --checkpoint FILE")
         | Some f, _ when IO.Directory.Exists f -> raise (UsageError(sprintf "--checkpoint %s is a directory; give the path of a checkpoint file" f))
         | Some f, true when not (IO.File.Exists f) -> raise (UsageError(sprintf "--checkpoint %s does not exist, so there is nothing to resume" f))
+        | _ -> ()
+        // A checkpoint is written over the file every tenth of the steps: never over a file that is not a checkpoint,
+        // and over an earlier checkpoint only when asked (--resume continues it, --force replaces it).
+        match file with
+        | Some f when not resume && IO.File.Exists f ->
+            if not (isCheckpoint f) then
+                raise (UsageError(sprintf "--checkpoint %s exists and is not a Hybrid checkpoint; give a new path (the run would write its checkpoint over it)" f))
+            elif not (CommandLine.switch o "force") then
+                raise (UsageError(sprintf "--checkpoint %s already holds a checkpoint; add --resume to continue it, --force to replace it, or give a new path" f))
         | _ -> ()
         file |> Option.iter (CommandLine.writableFile "checkpoint")
         if resume then

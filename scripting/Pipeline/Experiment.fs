@@ -57,6 +57,16 @@ module Experiment =
                     Error(0, usage experiment.Name experiment.Description options)
                 else
                     let config = experiment.Configure parsed
+                    // --force clears --out before the run starts: never when the run reads files from there (the
+                    // checkpoint it resumes from, the points folder of a study it continues), which would be lost first.
+                    match CommandLine.text parsed "out" with
+                    | Some out when CommandLine.switch parsed "force" && RunDirectory.wouldClear out ->
+                        for name, what in [ "checkpoint", "the checkpoint"; "points", "the measured states" ] do
+                            match CommandLine.text parsed name with
+                            | Some path when CommandLine.has parsed name && RunDirectory.contains out path ->
+                                raise (UsageError(sprintf "--%s %s lies inside --out %s, which --force would clear before the run reads %s there; give a new --out (the files stay where they are and the run reads them from there)" name path out what))
+                            | _ -> ()
+                    | _ -> ()
                     let claimed =
                         match CommandLine.text parsed "out" with
                         | Some path -> RunDirectory.claim (CommandLine.switch parsed "force") path

@@ -1,0 +1,71 @@
+/// The findings of the third reliability battery, each pinned: bad input refused in one line (exit 2) before any work,
+/// resume data never destroyed, numerical failures diagnosed in one line (exit 1), no confident garbage.
+module Hybrid.Scripting.Tests.ReliabilityTests
+
+open System
+open System.IO
+open System.Text.Json
+open Expecto
+open Hybrid.Scripting
+open Hybrid.Scripting.Pipeline
+open Hybrid.Scripting.Tests.Support
+
+/// Runs the command line; expects exit 2, one line on stderr naming every fragment.
+let private refusedWith (argv: string list) (fragments: string list) =
+    let code, message = runCapturingErrors argv
+    Expect.equal code 2 (sprintf "exit code 2 for %A (stderr: %s)" argv message)
+    for f in fragments do
+        Expect.stringContains message f (sprintf "the error names %s" f)
+    Expect.equal (message.Trim().Split('\n').Length) 1 (sprintf "the error is one line: %s" message)
+
+/// Refused with nothing created at a fresh --out.
+let private refused (argv: string list) (fragments: string list) =
+    let out = Path.Combine(newDirectory "hybrid-rel", "never")
+    refusedWith (argv @ [ "--out"; out ]) fragments
+    Expect.isFalse (Directory.Exists out) "no run directory is created before the input is valid"
+
+/// A tiny o3-vmc run (L = 2: its exact reference takes no time).
+let private tinyVmc = [ "o3-vmc"; "--L"; "2"; "--chains"; "4"; "--measure"; "4"; "--hidden"; "4"; "--samples-per-chain"; "2" ]
+
+[<Tests>]
+let tests =
+    testList
+        "reliability"
+        [ test "2.1 --force never clears the checkpoint it is asked to resume from" {
+              let root = newDirectory "hybrid-rel-force"
+              let old = Path.Combine(root, "old")
+              let checkpoint = Path.Combine(old, "checkpoint.bin")
+              Expect.equal (Catalog.main (tinyVmc @ [ "--steps"; "2"; "--out"; old ])) 0 "the earlier run"
+              Expect.isTrue (File.Exists checkpoint) "its checkpoint"
+              let before = File.ReadAllBytes checkpoint
+              refusedWith (tinyVmc @ [ "--steps"; "4"; "--checkpoint"; checkpoint; "--resume"; "--force"; "--out"; old ]) [ "--checkpoint"; "inside --out"; "--force would clear"; "new --out" ]
+              Expect.equal (File.ReadAllBytes checkpoint) before "the checkpoint is untouched"
+              Expect.isTrue (RunDirectory.isComplete old) "the earlier run is untouched"
+              // Resumed into a new directory, it works.
+              Expect.equal (Catalog.main (tinyVmc @ [ "--steps"; "4"; "--checkpoint"; checkpoint; "--resume"; "--out"; Path.Combine(root, "new") ])) 0 "resumed elsewhere"
+          }
+
+          test "2.1 --force never clears the points folder a study is asked to reuse" {
+              let out = newDirectory "hybrid-rel-points"
+              File.WriteAllText(Path.Combine(out, "config.json"), "{}")
+              let points = Path.Combine(out, "points")
+              Directory.CreateDirectory points |> ignore
+              File.WriteAllText(Path.Combine(points, "kept.txt"), "a measured state")
+              refusedWith [ "o3-running"; "--sizes"; "3,4"; "--steps"; "10"; "--chains"; "8"; "--measure"; "8"; "--hidden"; "4"; "--points"; points; "--out"; out; "--force" ]
+                  [ "--points"; "inside --out"; "--force would clear" ]
+              Expect.isTrue (File.Exists(Path.Combine(points, "kept.txt"))) "the points folder is untouched"
+              Expect.isTrue (File.Exists(Path.Combine(out, "config.json"))) "the earlier run is untouched"
+          }
+
+          test "2.2 --checkpoint never overwrites a file that is not a checkpoint, nor an earlier checkpoint unasked" {
+              let root = newDirectory "hybrid-rel-ckpt"
+              let notes = Path.Combine(root, "notes.txt")
+              File.WriteAllText(notes, "my notes")
+              refused (tinyVmc @ [ "--steps"; "2"; "--checkpoint"; notes ]) [ "--checkpoint"; notes; "not a Hybrid checkpoint" ]
+              refused (tinyVmc @ [ "--steps"; "2"; "--checkpoint"; notes; "--force" ]) [ "not a Hybrid checkpoint" ]
+              Expect.equal (File.ReadAllText notes) "my notes" "the user's file is untouched"
+              let checkpoint = Path.Combine(root, "state.ckpt")
+              Expect.equal (Catalog.main (tinyVmc @ [ "--steps"; "2"; "--checkpoint"; checkpoint; "--out"; Path.Combine(root, "a") ])) 0 "a first run"
+              refused (tinyVmc @ [ "--steps"; "2"; "--checkpoint"; checkpoint ]) [ "already holds a checkpoint"; "--resume"; "--force" ]
+              Expect.equal (Catalog.main (tinyVmc @ [ "--steps"; "2"; "--checkpoint"; checkpoint; "--force"; "--out"; Path.Combine(root, "b") ])) 0 "--force replaces it"
+          } ]
