@@ -198,7 +198,7 @@ module O3Mc =
 
     let run (c: O3McConfig) (_: RunDirectory) : O3McResult =
         let extent, spacings = sample c
-        let exact = if c.EdLMax > 0 then Some(RotorChainSpectrum.SolveWithConvergence(c.Sites, c.G2, c.EdLMax)) else None
+        let exact = if c.EdLMax > 0 then Some(O3Ed.solving (fun () -> RotorChainSpectrum.SolveWithConvergence(c.Sites, c.G2, c.EdLMax))) else None
         { Config = c; Extent = extent; Spacings = spacings
           Gap = PathIntegral.extrapolateTimeStep (spacings |> List.map (fun s -> s.TimeStep, s.Gap.Gap))
           Energy = PathIntegral.extrapolateTimeStep (spacings |> List.map (fun s -> s.TimeStep, s.Energy))

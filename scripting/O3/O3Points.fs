@@ -45,7 +45,11 @@ module O3Points =
                 { State = state; Sites = o.["L"].GetValue<int>(); G2 = number "g2"; Energy = energy; Variance = number "variance"
                   TailFraction = number "tail_fraction_5sigma"; MaxDeviation = number "max_deviation_sigma"; Acceptance = number "acceptance"
                   Parameters = o.["parameters"].GetValue<int64>(); Curve = [||]; TrainSeconds = number "train_seconds"; StepSeconds = number "seconds_per_step"
-                  MeasureSeconds = number "measure_seconds"; PeakMemory = o.["peak_memory_bytes"].GetValue<int64>() }
+                  MeasureSeconds = number "measure_seconds"; PeakMemory = o.["peak_memory_bytes"].GetValue<int64>()
+                  Warnings =
+                    match o.["warnings"] with
+                    | :? JsonArray as a -> [ for w in a -> w.GetValue<string>() ]
+                    | _ -> [] }
 
     /// The state at (L, g²): from the points directory when it is there, else measured and stored (atomically).
     let state (dir: string option) (sites: int) (g2: float) (state: RotorState) (settings: VmcSettings) : StateResult =

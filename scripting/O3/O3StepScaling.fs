@@ -111,7 +111,7 @@ module O3StepScaling =
         // Only a truncation that has converged is an oracle: at L = 6, l_max = 2 and 3 still differ by 4% in Σ.
         match O3Ed.referenceLMax sites limit, O3Ed.referenceLMax (2 * sites) limit with
         | Some l1, Some l2 when l1 >= 5 && l2 >= 5 ->
-            let f g2 = float sites * Hybrid.O3.RotorChainSpectrum.Solve(sites, g2, l1).Gap - u
+            let f g2 = float sites * O3Ed.solving(fun () -> Hybrid.O3.RotorChainSpectrum.Solve(sites, g2, l1)).Gap - u
             let mutable a, b = 0.5 * u, u
             let mutable fa, fb = f a, f b
             let mutable iterations = 0
@@ -120,7 +120,7 @@ module O3StepScaling =
                 a <- b; fa <- fb
                 b <- max (0.05 * u) next; fb <- f b
                 iterations <- iterations + 1
-            Some(float (2 * sites) * Hybrid.O3.RotorChainSpectrum.Solve(2 * sites, b, l2).Gap)
+            Some(float (2 * sites) * O3Ed.solving(fun () -> Hybrid.O3.RotorChainSpectrum.Solve(2 * sites, b, l2)).Gap)
         | _ -> None
 
     let private measureSize (c: O3StepScalingConfig) (points: string option) (start: float) (sites: int) : StepPoint =

@@ -68,4 +68,49 @@ let tests =
               Expect.equal (Catalog.main (tinyVmc @ [ "--steps"; "2"; "--checkpoint"; checkpoint; "--out"; Path.Combine(root, "a") ])) 0 "a first run"
               refused (tinyVmc @ [ "--steps"; "2"; "--checkpoint"; checkpoint ]) [ "already holds a checkpoint"; "--resume"; "--force" ]
               Expect.equal (Catalog.main (tinyVmc @ [ "--steps"; "2"; "--checkpoint"; checkpoint; "--force"; "--out"; Path.Combine(root, "b") ])) 0 "--force replaces it"
+          }
+          test "3.1 an unconverged ED reference is neither called exact nor used alone for the σ-distance" {
+              // At g² = 0.01 the ED at l_max = 6 is far from converged: its truncation shift dwarfs any VMC error.
+              let dir = runInto [ "o3-vmc"; "--L"; "3"; "--chains"; "8"; "--measure"; "40"; "--hidden"; "4"; "--g2"; "0.01"; "--steps"; "3" ]
+              let root = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "summary.json"))).RootElement
+              Expect.isFalse (root.GetProperty("exact_converged").GetBoolean()) "summary.json says the reference is not converged"
+              let warnings = [ for w in root.GetProperty("warnings").EnumerateArray() -> w.GetString() ]
+              Expect.exists warnings (fun w -> w.Contains "not converged" && w.Contains "truncation shift") "a warning names the truncation"
+              let e = root.GetProperty("observables").GetProperty("E")
+              let exact = root.GetProperty("exact").GetProperty("E0")
+              let shift = exact.GetProperty("error").GetDouble()
+              let raw = (e.GetProperty("mean").GetDouble() - exact.GetProperty("mean").GetDouble()) / e.GetProperty("error").GetDouble()
+              let distance = root.GetProperty("distance_sigma").GetDouble()
+              Expect.isGreaterThan shift (e.GetProperty("error").GetDouble()) "the shift exceeds the VMC error here"
+              Expect.isLessThan (abs distance) (abs raw) "the distance counts the truncation shift"
+              let md = File.ReadAllText(Path.Combine(dir, "summary.md"))
+              Expect.isFalse (md.Contains "| exact (ED") "not printed as exact"
+              Expect.stringContains md "NOT converged" "marked as unconverged"
+              Expect.stringContains md "WARNING" "with a warning"
+          }
+
+          test "1.2 g² outside 0.01..100 is refused before any work in every O(3) experiment" {
+              refused [ "o3-ed"; "--g2"; "1e-300" ] [ "--g2 1e-300"; "0.01..100" ]
+              refused [ "o3-ed"; "--g2"; "1e300" ] [ "--g2 1e+300"; "0.01..100" ]
+              refused [ "o3-vmc"; "--L"; "2"; "--g2"; "1e300" ] [ "--g2 1e+300" ]
+              refused [ "o3-gap"; "--g2"; "0.001" ] [ "--g2 0.001" ]
+              refused [ "o3-running"; "--g2"; "200" ] [ "--g2 200" ]
+              refused [ "o3-light"; "--g2"; "1e-5" ] [ "--g2 1e-05" ]
+          }
+
+          test "1.2 a Lanczos failure and a tuning that leaves the range are one-line diagnoses" {
+              let stopped = Expect.throwsT<Hybrid.Diagnostics.RunStoppedException>
+              stopped (fun () -> Hybrid.Scripting.O3.O3Ed.solving (fun () -> raise (InvalidOperationException "Lanczos did not converge for the M = 0 sector")) |> ignore) "Lanczos"
+              stopped (fun () -> Hybrid.Scripting.O3.O3Vmc.checkCoupling 1e5) "a tuned g² of 1e5"
+              Hybrid.Scripting.O3.O3Vmc.checkCoupling 1.0
+          }
+
+          test "3.2 a broken sampler is flagged: low acceptance, R̂ above 1.1, chains short against τ_int" {
+              let estimate (tau: float) (rhat: float) = { Hybrid.Analysis.Statistics.Estimate.independent -0.7 1e-4 640 with TauInt = tau; RHat = rhat }
+              Expect.isEmpty (Hybrid.Scripting.O3.O3Vmc.healthWarnings 0.4 (estimate 1.5 1.01) 400) "a healthy run has none"
+              let broken = Hybrid.Scripting.O3.O3Vmc.healthWarnings 0.025 (estimate 14.3 2.7) 40
+              Expect.equal broken.Length 3 (sprintf "all three problems: %A" broken)
+              Expect.exists broken (fun w -> w.Contains "acceptance 0.025") "acceptance named"
+              Expect.exists broken (fun w -> w.Contains "R̂ 2.700") "R̂ named"
+              Expect.exists broken (fun w -> w.Contains "τ_int 14.3") "τ_int named"
           } ]
