@@ -113,4 +113,24 @@ let tests =
               Expect.exists broken (fun w -> w.Contains "acceptance 0.025") "acceptance named"
               Expect.exists broken (fun w -> w.Contains "R̂ 2.700") "R̂ named"
               Expect.exists broken (fun w -> w.Contains "τ_int 14.3") "τ_int named"
+          }
+          test "1.1 damaged, empty, foreign or incomplete --points files are refused in one line naming the file" {
+              let root = newDirectory "hybrid-rel-points-bad"
+              let points = Path.Combine(root, "points")
+              let study = [ "o3-running"; "--sizes"; "2,3"; "--steps"; "2"; "--chains"; "4"; "--measure"; "4"; "--hidden"; "4"; "--samples-per-chain"; "2"; "--points"; points ]
+              Expect.equal (Catalog.main (study @ [ "--out"; Path.Combine(root, "first") ])) 0 "the fixture"
+              let file = Path.Combine(points, "L2-g2-1-ground.json")
+              let whole = File.ReadAllText file
+              let damaged =
+                  [ "truncated", whole.Substring(0, whole.Length / 2)
+                    "empty", ""
+                    "foreign", """{"experiment":"nnft-correlators","parameters":{}}"""
+                    "without its energy", (let o = System.Text.Json.Nodes.JsonNode.Parse(whole).AsObject() in o.Remove "energy" |> ignore; o.ToJsonString()) ]
+              for what, text in damaged do
+                  File.WriteAllText(file, text)
+                  refused study [ "--points"; "L2-g2-1-ground.json"; "damaged or not a measured state" ]
+              File.WriteAllText(file, whole)
+              let checkpoint = Path.Combine(points, "L3-g2-1-ground.ckpt")
+              File.WriteAllText(checkpoint, "half a checkpoint")
+              refused study [ "--points"; "L3-g2-1-ground.ckpt" ]
           } ]
