@@ -73,10 +73,18 @@ type StateResult =
 /// reconfiguration (minSR when parameters outnumber samples), then measure its energy with frozen parameters.
 module O3Vmc =
 
-    /// The checkpoint header of a state: training resumes only into the same ansatz, chain and coupling.
+    /// The checkpoint header of a state: training resumes only into the same ansatz, state, chain and coupling, and
+    /// with the same optimiser, step, diagonal shift, chains, samples per chain and seed (what the saved optimiser and
+    /// sampler were made with, and what the steps already taken ran with), so that every mismatch is named before any
+    /// work. Only --steps (how far to train), --measure and --chunk may change on resume.
     let checkpointHeader (sites: int) (g2: float) (state: RotorState) (s: VmcSettings) =
-        CheckpointHeader("o3-vmc", (AnsatzSpec.describe s.Ansatz).ToJsonString() + " " + RotorState.name state,
-                         RotorChainHamiltonian(sites, g2).Describe(), "Float64")
+        let model =
+            Json.object
+                [ "ansatz", AnsatzSpec.describe s.Ansatz; "state", Json.text (RotorState.name state)
+                  "optimizer", Json.text (match s.Optimizer with Sr -> "sr" | Adam -> "adam"); "lr", Json.number s.LearningRate
+                  "diag_shift", Json.number s.DiagonalShift; "chains", Json.integer (int64 s.Chains)
+                  "samples_per_chain", Json.integer (int64 s.SamplesPerChain); "seed", Json.integer s.Seed ]
+        CheckpointHeader("o3-vmc", model.ToJsonString(), RotorChainHamiltonian(sites, g2).Describe(), "Float64")
 
     /// The range of g² every O(3) experiment accepts. Below 0.01 exact diagonalisation at the l_max a reference can
     /// afford is off by far more than any VMC error (at g² = 0.01, L = 4, l_max = 6 it misses E₀ ≈ −395 by 26) and the
@@ -144,7 +152,10 @@ module O3Vmc =
         let header = checkpointHeader sites g2 state s
         match checkpoint with
         | Some(file, true) ->
-            trainer.LoadCheckpoint(file, header)
+            try
+                trainer.LoadCheckpoint(file, header)
+            with :? IO.InvalidDataException as e ->
+                raise (Hybrid.Diagnostics.RunStoppedException(sprintf "%s (remove it to train this state from the start)" e.Message))
             printfn "resumed %s from %s at step %d" (RotorState.name state) file trainer.CompletedSteps
         | _ -> ()
         let remaining = max 0 (s.Steps - trainer.CompletedSteps)

@@ -133,4 +133,18 @@ let tests =
               let checkpoint = Path.Combine(points, "L3-g2-1-ground.ckpt")
               File.WriteAllText(checkpoint, "half a checkpoint")
               refused study [ "--points"; "L3-g2-1-ground.ckpt" ]
+          }
+          test "2.3 resuming with other chains, optimiser, seed, η or samples per chain is refused before work, naming the values" {
+              let root = newDirectory "hybrid-rel-resume"
+              let checkpoint = Path.Combine(root, "state.ckpt")
+              Expect.equal (Catalog.main (tinyVmc @ [ "--steps"; "2"; "--checkpoint"; checkpoint; "--out"; Path.Combine(root, "a") ])) 0 "the first part"
+              let resume (extra: string list) =
+                  let shape = [ for name, value in [ "--chains", "4"; "--samples-per-chain", "2"; "--measure", "4" ] do if not (List.contains name extra) then yield! [ name; value ] ]
+                  [ "o3-vmc"; "--L"; "2"; "--hidden"; "4"; "--steps"; "4"; "--checkpoint"; checkpoint; "--resume" ] @ shape @ extra
+              refused (resume [ "--chains"; "8" ]) [ checkpoint; "chains: checkpoint has 4, this run has 8" ]
+              refused (resume [ "--optimizer"; "adam" ]) [ "optimizer: checkpoint has \"sr\", this run has \"adam\"" ]
+              refused (resume [ "--seed"; "99" ]) [ "seed: checkpoint has 1, this run has 99" ]
+              refused (resume [ "--lr"; "0.3" ]) [ "lr: checkpoint has 0.1, this run has 0.3" ]
+              refused (resume [ "--samples-per-chain"; "8" ]) [ "samples_per_chain: checkpoint has 2, this run has 8" ]
+              Expect.equal (Catalog.main (resume [ "--measure"; "6"; "--out"; Path.Combine(root, "b") ])) 0 "--steps and --measure may change"
           } ]
