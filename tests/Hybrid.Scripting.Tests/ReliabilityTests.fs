@@ -147,4 +147,36 @@ let tests =
               refused (resume [ "--lr"; "0.3" ]) [ "lr: checkpoint has 0.1, this run has 0.3" ]
               refused (resume [ "--samples-per-chain"; "8" ]) [ "samples_per_chain: checkpoint has 2, this run has 8" ]
               Expect.equal (Catalog.main (resume [ "--measure"; "6"; "--out"; Path.Combine(root, "b") ])) 0 "--steps and --measure may change"
+          }
+          test "1.3 merge refuses damaged or missing measurements, a damaged config.json and a merged output in one line" {
+              let root = newDirectory "hybrid-rel-merge"
+              let replica k =
+                  let dir = Path.Combine(root, sprintf "r%d" k)
+                  Expect.equal (Catalog.main [ "phi4-hmc"; "--L"; "4"; "--chains"; "2"; "--thermalization"; "5"; "--trajectories"; "10"; "--replica"; string k; "--replicas"; "2"; "--out"; dir ]) 0 "a replica"
+                  dir
+              let r0, r1 = replica 0, replica 1
+              let copy (name: string) =
+                  let target = Path.Combine(root, name)
+                  Directory.CreateDirectory target |> ignore
+                  for f in Directory.GetFiles r1 do File.Copy(f, Path.Combine(target, Path.GetFileName f))
+                  target
+              let mergeRefused (inputs: string list) (fragments: string list) =
+                  let out = Path.Combine(root, "never")
+                  refusedWith ([ "merge" ] @ inputs @ [ "--out"; out ]) fragments
+                  Expect.isFalse (Directory.Exists out) "nothing written"
+              let truncated = copy "truncated"
+              let csv = File.ReadAllText(Path.Combine(r1, "measurements.csv"))
+              File.WriteAllText(Path.Combine(truncated, "measurements.csv"), csv.Substring(0, csv.Length / 2 + 3))
+              mergeRefused [ r0; truncated ] [ "measurements.csv"; "is damaged: line" ]
+              let missing = copy "missing"
+              File.Delete(Path.Combine(missing, "measurements.csv"))
+              mergeRefused [ r0; missing ] [ missing; "no measurements.csv" ]
+              let config = copy "config"
+              File.WriteAllText(Path.Combine(config, "config.json"), """{"experiment": "phi4-h""")
+              mergeRefused [ r0; config ] [ "config.json"; "damaged" ]
+              let merged = Path.Combine(root, "merged")
+              Expect.equal (Catalog.main [ "merge"; r0; r1; "--out"; merged ]) 0 "a merge"
+              mergeRefused [ merged; r0 ] [ merged; "output of merge" ]
+              refusedWith [ "merge"; r0; r1; "--out" ] [ "'--out' needs a value" ]
+              refusedWith [ "merge"; r0; merged; "--out"; root; "--force" ] [ "inside --out"; "--force would clear" ]
           } ]
