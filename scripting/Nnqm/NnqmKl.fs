@@ -40,7 +40,7 @@ module NnqmKl =
           CommandLine.option "T" FloatOption "1" "half-length T > 0 of the interval [−T, T]"
           CommandLine.option "modes" IntOption "6" "leading modes to compute"
           CommandLine.option "panels" IntOption "32" "Gauss–Legendre panels of 8 nodes on [−T, T] (twice as many for the uncertainty)"
-          CommandLine.option "paths" IntOption "20000" "paths sampled from the KL-built process to check its covariance (0: none)"
+          CommandLine.option "paths" IntOption "20000" "paths sampled from the KL-built process to check its covariance: 0 (none) or 2..10⁷"
           CommandLine.option "seed" IntOption "1" "random seed of the sampled check" ]
 
     /// Validates the command line into a configuration.
@@ -52,7 +52,11 @@ module NnqmKl =
         let modes = CommandLine.intIn o "modes" 1L 1000L |> CommandLine.required "modes" |> int
         if modes > 4 * panels then raise (UsageError(sprintf "--modes %d is not allowed with --panels %d; at most %d modes (a quarter of the nodes)" modes panels (4 * panels)))
         { Omega = CommandLine.positive o "omega"; HalfLength = CommandLine.positive o "T"; Modes = modes; Panels = panels
-          Paths = CommandLine.intIn o "paths" 0L 10_000_000L |> CommandLine.required "paths" |> int
+          Paths =
+            // One path has no sample covariance (its pulls would divide by zero): none, or at least two.
+            match CommandLine.intIn o "paths" 0L 10_000_000L |> CommandLine.required "paths" |> int with
+            | 1 -> raise (UsageError "--paths 1 is not allowed; it must be 0 (no sampled check) or an integer in 2..10000000")
+            | n -> n
           Seed = CommandLine.intIn o "seed" 0L Int64.MaxValue |> CommandLine.required "seed" }
 
     /// The configuration as written to config.json.

@@ -179,4 +179,20 @@ let tests =
               mergeRefused [ merged; r0 ] [ merged; "output of merge" ]
               refusedWith [ "merge"; r0; r1; "--out" ] [ "'--out' needs a value" ]
               refusedWith [ "merge"; r0; merged; "--out"; root; "--force" ] [ "inside --out"; "--force would clear" ]
+          }
+          test "1.4, 1.7 nnqm-spectrum and nnqm-train need ≥ 4 paths, nnqm-kl 0 or ≥ 2" {
+              refused [ "nnqm-spectrum"; "--paths"; "3" ] [ "--paths 3"; "4..100000000" ]
+              refused [ "nnqm-train"; "--paths"; "2" ] [ "--paths 2"; "4..100000000" ]
+              refused [ "nnqm-kl"; "--paths"; "1" ] [ "--paths 1"; "0 (no sampled check)"; "2..10000000" ]
+          }
+
+          test "1.5 nnqm-train with a runaway learning rate stops with a diagnosis, exit 1, its loss curve kept" {
+              let dir = Path.Combine(newDirectory "hybrid-rel-nnqm", "run")
+              let code, message = runCapturingErrors [ "nnqm-train"; "--steps"; "100"; "--lr"; "100"; "--paths"; "200"; "--out"; dir ]
+              Expect.equal code 1 "exit code 1"
+              Expect.stringContains message "training diverged" "the diagnosis"
+              Expect.stringContains message "smaller learning rate" "and what to change"
+              Expect.isFalse (message.Contains "   at ") "no stack trace"
+              Expect.equal (File.ReadAllLines(Path.Combine(dir, "loss.csv")).Length) 101 "loss.csv holds every step"
+              Expect.isFalse (RunDirectory.isComplete dir) "not marked complete"
           } ]
