@@ -57,6 +57,7 @@ module NnftCorrelators =
             | 6L -> 6
             | other -> raise (UsageError(sprintf "--order %d is not allowed; use 4 or 6" other))
         let ensembleOptions = NnftOptions.ensembleOptions o order
+        NnftOptions.checkChunk ensembleOptions (NetworkSpec.build network) points.Length
         let config =
             { Network = network; Points = points; Ensemble = ensembleOptions
               Seed = CommonOptions.seed o; RootSeed = CommonOptions.rootSeed o; Replica = CommonOptions.replica o; Device = CommonOptions.device o

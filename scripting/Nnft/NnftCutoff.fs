@@ -107,6 +107,7 @@ module NnftCutoff =
             raise (UsageError(sprintf "the largest cutoff needs %d quadrature nodes over the box; at most 20000: use a smaller --box or cutoff" (pown (8 * panels) d)))
         let networks = CommandLine.intIn o "networks" 2L 1_000_000_000_000L |> CommandLine.required "networks"
         let blocks = CommandLine.intIn o "blocks" 2L 100_000L |> CommandLine.required "blocks" |> int
+        NnftOptions.checkBlocks networks blocks
         { Dimension = d; Mass = mass; Cutoffs = cutoffs; Widths = widths; Frequencies = frequencies; Amplitudes = amplitudes
           Box = box; Points = points; Networks = networks; Blocks = blocks
           Seed = CommonOptions.seed o; RootSeed = CommonOptions.rootSeed o; Replica = CommonOptions.replica o; Device = CommonOptions.device o }

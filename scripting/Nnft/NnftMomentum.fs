@@ -92,7 +92,9 @@ module NnftMomentum =
             { Width = width; Mass = mass; Box = box; Modes = modes; Momenta = momenta
               Ensemble = null
               Seed = CommonOptions.seed o; RootSeed = CommonOptions.rootSeed o; Replica = CommonOptions.replica o; Device = CommonOptions.device o }
-        { c with Ensemble = NnftOptions.ensembleOptionsWith o 4 null (projection c) }
+        let ensemble = NnftOptions.ensembleOptionsWith o 4 null (projection c)
+        NnftOptions.checkChunk ensemble (BoxCosNetwork(width, mass, box, modes)) (grid c).Length
+        { c with Ensemble = ensemble }
 
     /// The configuration as written to config.json.
     let describe (c: NnftMomentumConfig) =

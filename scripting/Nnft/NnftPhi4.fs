@@ -114,6 +114,7 @@ module NnftPhi4 =
         let nodes, weights = quadrature d box panels
         let points = NnftOptions.parsePoints d (CommandLine.text o "points" |> Option.defaultValue "")
         let ensemble = NnftOptions.ensembleOptionsWith o 4 (QuarticDeformation(lambda, nodes, weights)) null
+        NnftOptions.checkChunk ensemble (NetworkSpec.build network) points.Length
         let sampler =
             match (CommandLine.text o "sampler" |> Option.defaultValue "reweight").ToLowerInvariant() with
             | "reweight" -> Reweighting

@@ -63,10 +63,13 @@ module NnftWidth =
             |> Array.distinct |> Array.sort |> List.ofArray
         if widths.Length < 2 then raise (UsageError(sprintf "--widths %s is not allowed: a scan needs at least two widths" text))
         for n in widths do CommandLine.validate (fun () -> NetworkSpec.build (NetworkSpec.withWidth n network) |> ignore)
+        let points = NnftOptions.parsePoints (NetworkSpec.dimension network) (CommandLine.text o "points" |> Option.defaultValue "")
+        let ensemble = NnftOptions.ensembleOptions o 4
+        NnftOptions.checkChunk ensemble (NetworkSpec.build (NetworkSpec.withWidth (List.max widths) network)) points.Length
         { Network = network
           Widths = widths
-          Points = NnftOptions.parsePoints (NetworkSpec.dimension network) (CommandLine.text o "points" |> Option.defaultValue "")
-          Ensemble = NnftOptions.ensembleOptions o 4
+          Points = points
+          Ensemble = ensemble
           Seed = CommonOptions.seed o
           RootSeed = CommonOptions.rootSeed o
           Replica = CommonOptions.replica o

@@ -195,4 +195,16 @@ let tests =
               Expect.isFalse (message.Contains "   at ") "no stack trace"
               Expect.equal (File.ReadAllLines(Path.Combine(dir, "loss.csv")).Length) 101 "loss.csv holds every step"
               Expect.isFalse (RunDirectory.isComplete dir) "not marked complete"
+          }
+          test "3.3 NN-FT refuses fewer than 100 networks per block before any work" {
+              refused [ "nnft-correlators"; "--networks"; "2"; "--blocks"; "2" ] [ "--networks 2 with --blocks 2"; "1 networks per block"; "at least 100"; "--networks ≥ 200" ]
+              refused [ "nnft-width"; "--widths"; "2,4,8"; "--networks"; "2"; "--blocks"; "2" ] [ "at least 100" ]
+              refused [ "nnft-phi4"; "--networks"; "1000"; "--blocks"; "16" ] [ "62 networks per block" ]
+              refused [ "nnft-momentum"; "--networks"; "500" ] [ "--blocks 64" ]
+              refused [ "nnft-cutoff"; "--networks"; "1000"; "--blocks"; "16" ] [ "at least 100" ]
+          }
+
+          test "1.6 an NN-FT --chunk that cannot fit in memory is refused before any work" {
+              refused [ "nnft-correlators"; "--width"; "100"; "--chunk"; "100000000"; "--networks"; "100000000" ] [ "--chunk 100000000"; "GiB"; "smaller --chunk" ]
+              refused [ "nnft-width"; "--widths"; "2,1000"; "--chunk"; "10000000"; "--networks"; "10000000" ] [ "--chunk 10000000"; "GiB" ]
           } ]
