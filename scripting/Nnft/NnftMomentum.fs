@@ -158,7 +158,7 @@ module NnftMomentum =
     /// The Markdown report.
     let report (r: NnftMomentumResult) =
         let c = r.Config
-        let sigma (e: EnsembleEstimate) (v: float) = if e.Estimate.Error > 0.0 then sprintf "%.1fσ" (abs (e.Estimate.Mean - v) / e.Estimate.Error) else ""
+        let sigma (e: EnsembleEstimate) (v: float) = if e.Estimate.Error > 0.0 then sprintf "%.3gσ" (abs (e.Estimate.Mean - v) / e.Estimate.Error) else ""
         let table =
             Frame.ofRows
                 [ for row in r.Rows ->

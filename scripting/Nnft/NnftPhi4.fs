@@ -278,7 +278,7 @@ module NnftPhi4 =
                   series
                       [ "Monte Carlo", box (NnftStudy.formatWithWarning e)
                         "analytic", box (match a with Some v -> sprintf "%.6g" v | None -> "—")
-                        "distance", box (match a with Some v when e.Estimate.Error > 0.0 -> sprintf "%.1fσ" (abs (e.Estimate.Mean - v) / e.Estimate.Error) | _ -> "") ] ]
+                        "distance", box (match a with Some v when e.Estimate.Error > 0.0 -> sprintf "%.3gσ" (abs (e.Estimate.Mean - v) / e.Estimate.Error) | _ -> "") ] ]
         let maxS, meanS = r.ActionQuadratureError
         String.concat "\n"
             [ yield sprintf "## φ⁴ on neurons: %s, N = %d, d = %d, λ = %g, box [−%g, %g]\n" (NetworkSpec.name c.Network) (NetworkSpec.width c.Network) (NetworkSpec.dimension c.Network) c.Lambda (c.Box / 2.0) (c.Box / 2.0)

@@ -115,7 +115,7 @@ module NnqmKl =
               sprintf "Nyström on %d Gauss–Legendre nodes (uncertainty: the change from half the nodes); exact eigenvalues 1/(ω² + ν²) from ν tan νT = ω (even modes) and ν cot νT = −ω (odd).\n" r.Expansion.Nodes.Count
               Table.toMarkdown rows
               sprintf "The expansion with %d modes rebuilds the covariance to within %.2g at the nodes; %s\n" (4 * c.Panels) r.ReconstructionError
-                  (if Double.IsNaN r.SampledPull then "no paths were sampled." else sprintf "%d paths of the KL-built process reproduce it (largest pull %.1fσ over four node pairs)." c.Paths r.SampledPull) ]
+                  (if Double.IsNaN r.SampledPull then "no paths were sampled." else sprintf "%d paths of the KL-built process reproduce it (largest pull %.3gσ over four node pairs)." c.Paths r.SampledPull) ]
 
     /// Writes summary.json, summary.md, eigenvalues.csv and the modes' plot.
     let write (dir: RunDirectory) (r: NnqmKlResult) =

@@ -208,7 +208,7 @@ module O3Mc =
           Exact = exact }
 
     let private versus (e: Estimate) (exact: float) =
-        sprintf "%+.2e (%.1fσ, %+.1e relative)" (e.Mean - exact) ((e.Mean - exact) / e.Error) ((e.Mean - exact) / abs exact)
+        sprintf "%+.2e (%.3gσ, %+.1e relative)" (e.Mean - exact) ((e.Mean - exact) / e.Error) ((e.Mean - exact) / abs exact)
 
     let private fitText (f: TimeStepFit) =
         sprintf "%s: %s, χ² = %.2f for %d dof" f.Form (Estimate.format f.Limit) f.ChiSquared f.DegreesOfFreedom

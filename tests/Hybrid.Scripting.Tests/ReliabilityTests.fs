@@ -207,4 +207,12 @@ let tests =
           test "1.6 an NN-FT --chunk that cannot fit in memory is refused before any work" {
               refused [ "nnft-correlators"; "--width"; "100"; "--chunk"; "100000000"; "--networks"; "100000000" ] [ "--chunk 100000000"; "GiB"; "smaller --chunk" ]
               refused [ "nnft-width"; "--widths"; "2,1000"; "--chunk"; "10000000"; "--networks"; "10000000" ] [ "--chunk 10000000"; "GiB" ]
+          }
+          test "3.4 heavy tails: σ-distances print in three digits and a value far below its formula is flagged" {
+              let dir = runInto [ "nnft-correlators"; "--arch"; "exp"; "--sigma-w"; "30"; "--networks"; "20000"; "--blocks"; "16" ]
+              let md = File.ReadAllText(Path.Combine(dir, "summary.md"))
+              let row = md.Split('\n') |> Array.find (fun l -> l.StartsWith "| G2_0_0 ")
+              Expect.isTrue (Text.RegularExpressions.Regex.IsMatch(row, @"\| [0-9.]+e\+[0-9]+σ \|")) (sprintf "the distance in %%.3g form: %s" row)
+              Expect.stringContains row "‡" "the entry is flagged"
+              Expect.stringContains md "‡ G2_0_0: the value is 43 orders of magnitude below its formula" "and explained"
           } ]
