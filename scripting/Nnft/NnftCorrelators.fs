@@ -40,7 +40,7 @@ module NnftCorrelators =
         @ [ CommandLine.option "points" TextOption "-0.3;0;0.2;0.5" "points separated by ';', coordinates by ',' (dimension d each)"
             CommandLine.option "order" IntOption "4" "4, or 6 for the connected 6-point function too (at most 12 points)" ]
         @ NnftOptions.ensemble
-        @ CheckpointOptions.options
+        @ CheckpointOptions.optionsWith "continue the interrupted ensemble saved in --checkpoint (the same settings and --networks)"
         @ CommonOptions.options
 
     /// The ensemble of a configuration (its checkpoint header names what a resumed run must match).

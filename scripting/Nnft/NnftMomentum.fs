@@ -76,7 +76,7 @@ module NnftMomentum =
     let configure (o: ParsedOptions) : NnftMomentumConfig =
         let width = CommandLine.intIn o "width" 1L 10_000_000L |> CommandLine.required "width" |> int
         let mass = CommandLine.float o "mass" |> CommandLine.required "mass"
-        let box = CommandLine.float o "box" |> CommandLine.required "box"
+        let box = CommandLine.positive o "box"
         let modes = CommandLine.intIn o "modes" 1L 100_000L |> CommandLine.required "modes" |> int
         CommandLine.validate (fun () -> BoxCosNetwork(width, mass, box, modes) |> ignore)
         let text = CommandLine.text o "momenta" |> Option.defaultValue ""

@@ -41,7 +41,7 @@ module NnftOptions =
             | "relu" -> NetworkSpec.relu d width sigmaW sigmaB
             | "exp" -> NetworkSpec.exp d width sigmaW sigmaB
             | "cos" ->
-                NetworkSpec.cos d width (CommandLine.float o "mass" |> CommandLine.required "mass") (CommandLine.float o "cutoff")
+                NetworkSpec.cos d width (CommandLine.float o "mass" |> CommandLine.required "mass") (CommandLine.float o "cutoff" |> Option.map (fun v -> if v > 0.0 then v else raise (UsageError(sprintf "--cutoff %g is not allowed; it must be a finite number > 0" v))))
             | ("deep-erf" | "deep-relu") as a ->
                 let depth = CommandLine.intIn o "depth" 1L 64L |> CommandLine.required "depth" |> int
                 let activation = if a = "deep-erf" then NetworkActivation.Erf else NetworkActivation.Relu

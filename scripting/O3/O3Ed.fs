@@ -31,7 +31,9 @@ module O3Ed =
     let checkMemory (sites: int) (lMax: int) (limit: int64) =
         let need = RotorChainSpectrum.EstimateBytes(sites, lMax)
         if need > limit then
-            raise (UsageError(sprintf "--lmax %d at L = %d would need %.1f GiB for exact diagonalisation (limit %.1f GiB, --memory-gib); lower --lmax or L" lMax sites (gib need) (gib limit)))
+            // EstimateBytes saturates at Int64.MaxValue (8 EiB): say "more than" rather than print that as a size.
+            let needText = if need = Int64.MaxValue then "more than 8·10⁹ GiB" else sprintf "%.3g GiB" (gib need)
+            raise (UsageError(sprintf "--lmax %d at L = %d would need %s for exact diagonalisation (limit %.3g GiB, --memory-gib); lower --lmax or L" lMax sites needText (gib limit)))
 
     /// Runs an exact diagonalisation; a Lanczos run that does not converge stops the run with its one-line diagnosis.
     let solving (f: unit -> 'a) : 'a =
@@ -86,7 +88,9 @@ module O3Ed =
         let sites = O3Vmc.sites o
         let g2 = O3Vmc.coupling o
         let lMax = CommandLine.intIn o "lmax" 1L (int64 RotorChainSpectrum.MaxLMax) |> CommandLine.required "lmax" |> int
-        let limit = int64 (CommandLine.positive o "memory-gib" * float (1L <<< 30))
+        let gibLimit = CommandLine.positive o "memory-gib"
+        if gibLimit > 1e6 then raise (UsageError(sprintf "--memory-gib %g is not allowed; it must be in (0, 1000000]" gibLimit))
+        let limit = int64 (gibLimit * float (1L <<< 30))
         checkMemory sites lMax limit
         { Sites = sites; G2 = g2; LMax = lMax; MemoryLimitBytes = limit }
 

@@ -90,6 +90,10 @@ module O3StepScaling =
         let points = CommandLine.text o "points"
         O3Points.check points vmc
         let start = if CommandLine.has o "start" then CommandLine.positive o "start" else 0.8 * u
+        let lo, hi = O3Vmc.couplingRange
+        if start < lo || start > hi then
+            let given = if CommandLine.has o "start" then sprintf "--start %g" start else sprintf "--u %g (the tuning starts at g² = 0.8·u = %g)" u start
+            raise (UsageError(sprintf "%s is not allowed: the tuning's first g² must lie in %g..%g, where the O(3) code works; give a smaller --u or a --start in that range" given lo hi))
         { U = u; Sizes = sizes; TunePoints = CommandLine.intIn o "tune-points" 2L 20L |> CommandLine.required "tune-points" |> int
           Light = not (CommandLine.switch o "no-light"); Vmc = vmc; Points = points |> Option.map IO.Path.GetFullPath; Start = start }
 

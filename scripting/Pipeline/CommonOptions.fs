@@ -15,7 +15,7 @@ module CommonOptions =
     /// --seed, --replica, --replicas, --device.
     let options =
         [ CommandLine.option "seed" IntOption "1" "random seed (of the whole set of replicas)"
-          CommandLine.optional "replica" IntOption "this run's replica index K in 0..N−1 (with --replicas N): independent seeds derived from --seed, merged later with 'merge'"
+          CommandLine.optional "replica" IntOption "this run's replica index K in 0..N−1 (with --replicas N): independent seeds derived from --seed (replicas of phi4-hmc, phi4-flow and nnft-correlators combine with 'merge')"
           CommandLine.optional "replicas" IntOption "the number N of replicas (with --replica K)"
           CommandLine.option "device" TextOption "auto" "auto | cpu | cuda" ]
 
@@ -73,10 +73,13 @@ type CheckpointChoice =
 /// checkpoint to resume fits this run (Hybrid.IO.Checkpoint names every difference).
 module CheckpointOptions =
 
-    /// --checkpoint FILE, --resume.
-    let options =
-        [ CommandLine.optional "checkpoint" TextOption "checkpoint file to write (default: checkpoint.bin in the run directory)"
-          CommandLine.optional "resume" FlagOption "continue the run saved in --checkpoint (training up to --steps; an ensemble up to its size)" ]
+    /// --checkpoint FILE, --resume with the help text of --resume (what resuming continues).
+    let optionsWith (resumeHelp: string) =
+        [ CommandLine.optional "checkpoint" TextOption "checkpoint file to write (default: checkpoint.bin in the run directory; an existing one is replaced only with --force)"
+          CommandLine.optional "resume" FlagOption resumeHelp ]
+
+    /// --checkpoint FILE, --resume (training runs).
+    let options = optionsWith "continue training from --checkpoint up to --steps"
 
     /// Whether `path` starts as a Hybrid checkpoint does (its format string; whole or not).
     let isCheckpoint (path: string) =

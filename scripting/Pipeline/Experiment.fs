@@ -48,11 +48,14 @@ module Experiment =
     /// Runs one experiment from its command-line arguments; returns the process exit code.
     let execute (experiment: Experiment<'Config, 'Result>) (argv: string list) : int =
         let options = experiment.Options @ [ outOption; forceOption; helpOption ]
-        // `dotnet fsi` takes --help and -h for itself, so `phi4-hmc help` is the form that reaches us.
-        let argv = match argv with ("help" | "-h") :: rest -> "--help" :: rest | _ -> argv
+        // `dotnet fsi` takes --help and -h for itself, so `phi4-hmc help` is the form that reaches us; `help` works in
+        // every position (`o3-vmc --L 4 help`), except as the value of an option (`--out help` is a directory).
+        let takesValue = options |> List.filter (fun s -> s.Kind <> FlagOption) |> List.map (fun s -> "--" + s.Name) |> set
+        let wantsHelp =
+            argv |> List.mapi (fun i a -> (a = "help" || a = "-h") && (i = 0 || not (takesValue.Contains argv.[i - 1]))) |> List.exists id
         let prepared =
             try
-                let parsed = CommandLine.parse options argv
+                let parsed = if wantsHelp then CommandLine.parse options [ "--help" ] else CommandLine.parse options argv
                 if CommandLine.switch parsed "help" then
                     Error(0, usage experiment.Name experiment.Description options)
                 else

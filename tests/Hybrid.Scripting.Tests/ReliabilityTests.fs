@@ -215,4 +215,37 @@ let tests =
               Expect.isTrue (Text.RegularExpressions.Regex.IsMatch(row, @"\| [0-9.]+e\+[0-9]+σ \|")) (sprintf "the distance in %%.3g form: %s" row)
               Expect.stringContains row "‡" "the entry is flagged"
               Expect.stringContains md "‡ G2_0_0: the value is 43 orders of magnitude below its formula" "and explained"
+          }
+          test "1.7 messages name the option with its dashes and what is allowed; contradictions are refused" {
+              refused [ "nnft-momentum"; "--box"; "0" ] [ "--box 0"; "> 0" ]
+              refused [ "nnft-phi4"; "--arch"; "cos"; "--cutoff"; "0" ] [ "--cutoff 0"; "> 0" ]
+              refused [ "nnft-cutoff"; "--cutoffs"; "-2,4,16" ] [ "--cutoffs -2,4,16"; "'-2' is not a finite cutoff Λ > 0" ]
+              refused [ "nnft-cutoff"; "--cancel-bubbles"; "--amplitudes"; "gaussian" ] [ "--cancel-bubbles with --amplitudes gaussian" ]
+              refused [ "nnft-width"; "--width"; "16"; "--widths"; "2,4" ] [ "unknown option '--width'"; "--widths" ]
+              refused [ "o3-ed"; "--L"; "30"; "--lmax"; "20" ] [ "more than 8·10⁹ GiB" ]
+              refused [ "o3-ed"; "--L"; "12"; "--lmax"; "6"; "--memory-gib"; "1e6" ] [ "--lmax 6 at L = 12 would need" ]
+              refused [ "o3-ed"; "--memory-gib"; "1e300" ] [ "--memory-gib 1e+300" ]
+              refused [ "o3-stepscaling"; "--u"; "1e300"; "--sizes"; "2" ] [ "--u 1e+300"; "0.01..100" ]
+              let _, message = runCapturingErrors [ "o3-ed"; "--bogus"; "1" ]
+              Expect.isFalse (message.Contains "--help, --help") (sprintf "--help listed once: %s" message)
+          }
+
+          test "help: 'help' in every position, help quick, and texts that promise only what the code does" {
+              let captured (argv: string list) =
+                  let original = Console.Out
+                  use writer = new StringWriter()
+                  Console.SetOut writer
+                  let code = try Catalog.main argv finally Console.SetOut original
+                  code, writer.ToString()
+              for argv in [ [ "help"; "quick" ]; [ "quick"; "help" ]; [ "o3-vmc"; "--L"; "4"; "help" ] ] do
+                  let code, text = captured argv
+                  Expect.equal code 0 (sprintf "%A shows help" argv)
+                  Expect.stringContains text "Options:" (sprintf "%A lists options" argv)
+              let _, correlators = captured [ "help"; "nnft-correlators" ]
+              Expect.isFalse (correlators.Contains "up to --steps") "nnft-correlators' --resume does not promise --steps"
+              for name in [ "nnft-width"; "nnft-momentum"; "nnft-phi4"; "nnft-cutoff" ] do
+                  let _, text = captured [ "help"; name ]
+                  Expect.isFalse (text.Contains "merged later with 'merge'") (sprintf "%s does not advertise merge" name)
+              let _, width = captured [ "help"; "nnft-width" ]
+              Expect.isFalse (width.Contains "--width ") "nnft-width does not list --width"
           } ]
