@@ -248,4 +248,12 @@ let tests =
                   Expect.isFalse (text.Contains "merged later with 'merge'") (sprintf "%s does not advertise merge" name)
               let _, width = captured [ "help"; "nnft-width" ]
               Expect.isFalse (width.Contains "--width ") "nnft-width does not list --width"
+          }
+          test "1.7 nnft-phi4: a λ whose weights all underflow stops with a diagnosis; --networks with --sampler hmc is refused" {
+              refused [ "nnft-phi4"; "--sampler"; "hmc"; "--networks"; "5000" ] [ "--networks is not used with --sampler hmc" ]
+              let dir = Path.Combine(newDirectory "hybrid-rel-phi4", "run")
+              let code, message = runCapturingErrors [ "nnft-phi4"; "--lambda"; "1e300"; "--networks"; "2000"; "--blocks"; "8"; "--out"; dir ]
+              Expect.equal code 1 (sprintf "exit code 1: %s" message)
+              Expect.stringContains message "underflow" "the diagnosis"
+              Expect.isFalse (RunDirectory.isComplete dir) "no NaN table marked complete"
           } ]
