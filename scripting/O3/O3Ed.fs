@@ -63,7 +63,10 @@ module O3Ed =
 
     /// The reference levels with their truncation shift (None when L is too large for exact diagonalisation).
     let reference (sites: int) (g2: float) (limit: int64) : RotorChainConvergence option =
-        referenceLMax sites limit |> Option.map (fun l -> solving (fun () -> RotorChainSpectrum.SolveWithConvergence(sites, g2, l, limit)))
+        referenceLMax sites limit |> Option.map (fun l ->
+            // It can take a while (about 15 s at L = 4): say what is running.
+            printfn "exact diagonalisation for the reference: L = %d, g² = %g, l_max = %d and %d …" sites g2 (l - 1) l
+            solving (fun () -> RotorChainSpectrum.SolveWithConvergence(sites, g2, l, limit)))
 
     /// An exact level as an estimate whose error is its truncation shift |x(l_max) − x(l_max − 1)|.
     let estimate (value: float) (shift: float) = Estimate.independent value (abs shift) 1

@@ -33,7 +33,7 @@ module O3Points =
             Ok(settings,
                { State = state; Sites = o.["L"].GetValue<int>(); G2 = number "g2"; Energy = energy; Variance = number "variance"
                  TailFraction = number "tail_fraction_5sigma"; MaxDeviation = number "max_deviation_sigma"; Acceptance = number "acceptance"
-                 Parameters = o.["parameters"].GetValue<int64>(); Curve = [||]; TrainSeconds = number "train_seconds"; StepSeconds = number "seconds_per_step"
+                 Parameters = o.["parameters"].GetValue<int64>(); Curve = [||]; FirstStep = 1; TrainSeconds = number "train_seconds"; StepSeconds = number "seconds_per_step"
                  MeasureSeconds = number "measure_seconds"; PeakMemory = o.["peak_memory_bytes"].GetValue<int64>()
                  Warnings =
                    match o.["warnings"] with

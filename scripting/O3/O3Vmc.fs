@@ -57,6 +57,8 @@ type StateResult =
       Parameters: int64
       /// Per training step: energy, its error, local-energy variance.
       Curve: (float * float * float)[]
+      /// The step number of Curve's first entry (a resumed run's curve starts after its checkpoint's steps).
+      FirstStep: int
       /// Thermalisation and training.
       TrainSeconds: float
       /// Seconds per optimisation step (sampling, local energies, log-derivatives, SR), thermalisation excluded.
@@ -202,7 +204,7 @@ module O3Vmc =
             printfn "WARNING (%s state, L = %d, g² = %g): %s" (RotorState.name state) sites g2 w
         { State = state; Sites = sites; G2 = g2; Energy = energy; Variance = variance; TailFraction = tail; MaxDeviation = maxDev
           Acceptance = acceptance; Parameters = VariationalState.ParameterCount psi
-          Curve = curve.ToArray(); TrainSeconds = trainSeconds; StepSeconds = stepSeconds; MeasureSeconds = measured.Elapsed.TotalSeconds
+          Curve = curve.ToArray(); FirstStep = s.Steps - remaining + 1; TrainSeconds = trainSeconds; StepSeconds = stepSeconds; MeasureSeconds = measured.Elapsed.TotalSeconds
           PeakMemory = Process.GetCurrentProcess().PeakWorkingSet64; Warnings = warnings }
 
     /// One state's numbers as JSON.
@@ -216,7 +218,7 @@ module O3Vmc =
 
     /// training-<state>.csv: energy, error and variance per step.
     let writeCurve (dir: RunDirectory) (r: StateResult) =
-        let steps = Array.init r.Curve.Length (fun i -> float (i + 1))
+        let steps = Array.init r.Curve.Length (fun i -> float (r.FirstStep + i))
         Measurements.write (dir.File(sprintf "training-%s.csv" (RotorState.name r.State)))
             (Measurements.ofColumns
                 [ "step", [| steps |]; "energy", [| r.Curve |> Array.map (fun (e, _, _) -> e) |]

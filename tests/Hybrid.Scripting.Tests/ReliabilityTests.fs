@@ -147,6 +147,9 @@ let tests =
               refused (resume [ "--lr"; "0.3" ]) [ "lr: checkpoint has 0.1, this run has 0.3" ]
               refused (resume [ "--samples-per-chain"; "8" ]) [ "samples_per_chain: checkpoint has 2, this run has 8" ]
               Expect.equal (Catalog.main (resume [ "--measure"; "6"; "--out"; Path.Combine(root, "b") ])) 0 "--steps and --measure may change"
+              // 2.4: the resumed part's training curve is numbered from the checkpoint's step on.
+              let steps = File.ReadAllLines(Path.Combine(root, "b", "training-ground.csv")) |> Array.skip 1 |> Array.map (fun l -> float (l.Split(',').[2]))
+              Expect.equal steps [| 3.0; 4.0 |] "steps 3 and 4"
           }
           test "1.3 merge refuses damaged or missing measurements, a damaged config.json and a merged output in one line" {
               let root = newDirectory "hybrid-rel-merge"
