@@ -76,6 +76,10 @@ let tests =
               Expect.isFalse (root.GetProperty("exact_converged").GetBoolean()) "summary.json says the reference is not converged"
               let warnings = [ for w in root.GetProperty("warnings").EnumerateArray() -> w.GetString() ]
               Expect.exists warnings (fun w -> w.Contains "not converged" && w.Contains "truncation shift") "a warning names the truncation"
+              // 3.2 end to end: three steps on a sharply peaked state leave the chains unmixed; summary.json says so.
+              Expect.exists warnings (fun w -> w.Contains "split-R̂" || w.Contains "τ_int" || w.Contains "acceptance") (sprintf "a sampler warning: %A" warnings)
+              let state = root.GetProperty("state").GetProperty("warnings")
+              Expect.isGreaterThan (state.GetArrayLength()) 0 "the state's own warnings"
               let e = root.GetProperty("observables").GetProperty("E")
               let exact = root.GetProperty("exact").GetProperty("E0")
               let shift = exact.GetProperty("error").GetDouble()
