@@ -130,6 +130,7 @@ module Catalog =
     /// Runs the command line of scripts.fsx; returns the exit code.
     let main (argv: string list) : int =
         match (if List.isEmpty argv then mainJob else argv) with
+        | ("--help" | "-h" | "help") :: "quick" :: _ -> (commands |> List.find (fun c -> c.Name = List.head quickJob)).Execute [ "--help" ]
         | "quick" :: rest -> (commands |> List.find (fun c -> c.Name = List.head quickJob)).Execute(List.tail quickJob @ rest)
         | ("--help" | "-h" | "help") :: name :: _ when not (name.StartsWith "-") ->
             match commands |> List.tryFind (fun c -> c.Name = name) with

@@ -40,7 +40,7 @@ module NnftCorrelators =
         @ [ CommandLine.option "points" TextOption "-0.3;0;0.2;0.5" "points separated by ';', coordinates by ',' (dimension d each)"
             CommandLine.option "order" IntOption "4" "4, or 6 for the connected 6-point function too (at most 12 points)" ]
         @ NnftOptions.ensemble
-        @ CheckpointOptions.options
+        @ CheckpointOptions.optionsWith "continue the interrupted ensemble saved in --checkpoint (the same settings and --networks)"
         @ CommonOptions.options
 
     /// The ensemble of a configuration (its checkpoint header names what a resumed run must match).
@@ -57,6 +57,7 @@ module NnftCorrelators =
             | 6L -> 6
             | other -> raise (UsageError(sprintf "--order %d is not allowed; use 4 or 6" other))
         let ensembleOptions = NnftOptions.ensembleOptions o order
+        NnftOptions.checkChunk ensembleOptions (NetworkSpec.build network) points.Length
         let config =
             { Network = network; Points = points; Ensemble = ensembleOptions
               Seed = CommonOptions.seed o; RootSeed = CommonOptions.rootSeed o; Replica = CommonOptions.replica o; Device = CommonOptions.device o
@@ -95,9 +96,23 @@ module NnftCorrelators =
         let sums, seconds = NnftStudy.run ("ensemble " + NetworkSpec.name c.Network) e (Some checkpoint) c.Checkpoint.Resume
         analyse c (NnftStudy.blockSums sums) seconds
 
+    /// Entries whose mean lies orders of magnitude off their formula beyond their error: (name, note). Such a mean
+    /// comes from a heavy-tailed ensemble whose mean rests on networks so rare that none was drawn; no error bar covers
+    /// that, so it is flagged (‡) whatever the blocks say.
+    let offScale (r: NnftCorrelatorsResult) =
+        let analytic = Map.ofList r.Analytic
+        [ for name, e in r.Observables do
+              match analytic.TryFind name with
+              | Some v when v <> 0.0 && Double.IsFinite e.Estimate.Mean && abs (e.Estimate.Mean - v) > 3.0 * e.Estimate.Error ->
+                  let orders = abs (log10 (abs e.Estimate.Mean / abs v))
+                  if orders >= 3.0 then
+                      yield name, sprintf "‡ %s: the value is %.0f orders of magnitude %s its formula (%.3g against %.3g): a heavy-tailed ensemble whose mean rests on networks too rare to be drawn; its error bar does not cover that" name orders (if abs e.Estimate.Mean < abs v then "below" else "above") e.Estimate.Mean v
+              | _ -> () ]
+
     /// The comparison with the formulas as a frame: value, bootstrap interval, analytic, distance in σ, note.
     let frame (r: NnftCorrelatorsResult) : Frame<string, string> =
         let analytic = Map.ofList r.Analytic
+        let flagged = offScale r |> List.map fst |> set
         let rows =
             [ for name, e in r.Observables ->
                   let exact = analytic.TryFind name
@@ -105,16 +120,17 @@ module NnftCorrelators =
                   name,
                   series
                       [ "observable", box (NnftStudy.describe name |> Option.defaultValue name)
-                        "Monte Carlo", box (NnftStudy.formatWithWarning e)
+                        "Monte Carlo", box (NnftStudy.formatWithWarning e + (if flagged.Contains name then " ‡" else ""))
                         "bootstrap 68%", box (sprintf "[%.4g, %.4g]" lo hi)
                         "analytic", box (match exact with Some v -> sprintf "%.6g" v | None -> "—")
-                        "distance", box (match exact with Some v when e.Estimate.Error > 0.0 -> sprintf "%.1fσ" (abs (e.Estimate.Mean - v) / e.Estimate.Error) | _ -> "") ] ]
+                        "distance", box (match exact with Some v when e.Estimate.Error > 0.0 -> sprintf "%.3gσ" (abs (e.Estimate.Mean - v) / e.Estimate.Error) | _ -> "") ] ]
         Frame.ofRows rows
 
     /// The Markdown report.
     let report (r: NnftCorrelatorsResult) =
         let c = r.Config
         let warnings = [ for name, e in r.Observables do match e.Warning with Some w -> yield sprintf "† %s: %s" name w | None -> () ]
+        let offScale = offScale r |> List.map snd
         String.concat "\n"
             [ yield sprintf "## NN-FT correlators: %s, N = %d, d = %d\n" (NetworkSpec.name c.Network) (NetworkSpec.width c.Network) (NetworkSpec.dimension c.Network)
               yield sprintf "%d networks in %d blocks, %.1f s (%.3g networks/s); points %s; G₄ and G₄c at indices (%s).\n"
@@ -123,7 +139,8 @@ module NnftCorrelators =
                         (String.Join(", ", NnftStudy.reportedIndices c.Points.Length 4))
               yield Table.toMarkdown (frame r)
               yield "Errors: jackknife over blocks; the bootstrap interval (16th–84th percentile over blocks) shows skew. Analytic: the Gaussian-process kernel for G₂ and the O(1/N) formula for G₄c where one exists (docs/nn-field-theory.md).\n"
-              yield! warnings ]
+              yield! warnings
+              yield! offScale ]
 
     /// Writes measurements (block sums), summary.json, summary.md, observables.csv and the comparison plot.
     let write (dir: RunDirectory) (r: NnftCorrelatorsResult) =

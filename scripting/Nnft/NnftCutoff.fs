@@ -77,17 +77,17 @@ module NnftCutoff =
           CommandLine.option "blocks" IntOption "64" "blocks for the errors" ]
         @ CommonOptions.options
 
-    let private list (name: string) (text: string) (parse: string -> 'a option) =
+    let private list (name: string) (what: string) (text: string) (parse: string -> 'a option) =
         text.Split(',', StringSplitOptions.TrimEntries)
-        |> Array.map (fun s -> match parse s with Some v -> v | None -> raise (UsageError(sprintf "--%s %s is not allowed: '%s' is not a valid value" name text s)))
+        |> Array.map (fun s -> match parse s with Some v -> v | None -> raise (UsageError(sprintf "--%s %s is not allowed: '%s' is not %s; give them separated by commas" name text s what)))
         |> Array.distinct |> Array.sort |> List.ofArray
 
     /// Validates the command line into a configuration.
     let configure (o: ParsedOptions) : NnftCutoffConfig =
         let d = CommandLine.intIn o "d" 1L 2L |> CommandLine.required "d" |> int
         let mass = CommandLine.positive o "mass"
-        let cutoffs = list "cutoffs" (CommandLine.text o "cutoffs" |> Option.defaultValue "") (fun s -> match Double.TryParse(s, Globalization.NumberStyles.Float, Globalization.CultureInfo.InvariantCulture) with | true, v when v > 0.0 && Double.IsFinite v -> Some v | _ -> None)
-        let widths = list "widths" (CommandLine.text o "widths" |> Option.defaultValue "") (fun s -> match Int32.TryParse s with | true, v when v >= 1 && v <= 100_000 -> Some v | _ -> None)
+        let cutoffs = list "cutoffs" "a finite cutoff Λ > 0" (CommandLine.text o "cutoffs" |> Option.defaultValue "") (fun s -> match Double.TryParse(s, Globalization.NumberStyles.Float, Globalization.CultureInfo.InvariantCulture) with | true, v when v > 0.0 && Double.IsFinite v -> Some v | _ -> None)
+        let widths = list "widths" "a width in 1..100000" (CommandLine.text o "widths" |> Option.defaultValue "") (fun s -> match Int32.TryParse s with | true, v when v >= 1 && v <= 100_000 -> Some v | _ -> None)
         if cutoffs.Length < 2 then raise (UsageError "--cutoffs needs at least two cutoffs for a study of the Λ dependence")
         if widths.Length < 4 then raise (UsageError "--widths needs at least four widths for a fit in 1/N up to 1/N²")
         let frequencies =
@@ -98,6 +98,8 @@ module NnftCutoff =
         let amplitudes =
             match (CommandLine.text o "amplitudes" |> Option.defaultValue "").ToLowerInvariant(), CommandLine.switch o "cancel-bubbles" with
             | "gaussian", false -> CosAmplitudes.Gaussian
+            | "gaussian", true when CommandLine.has o "amplitudes" ->
+                raise (UsageError "--cancel-bubbles with --amplitudes gaussian is not allowed: cancelling the bubbles needs paired amplitudes; give --amplitudes pair or leave --amplitudes out")
             | "pair", _ | "gaussian", true -> CosAmplitudes.GaussianPair
             | other, _ -> raise (UsageError(sprintf "--amplitudes %s is not known; allowed: gaussian, pair" other))
         let box = CommandLine.positive o "box"
@@ -108,6 +110,7 @@ module NnftCutoff =
             raise (UsageError(sprintf "the largest cutoff needs %d quadrature nodes over the box; at most 20000: use a smaller --box or cutoff" (pown (8 * panels) d)))
         let networks = CommandLine.intIn o "networks" 2L 1_000_000_000_000L |> CommandLine.required "networks"
         let blocks = CommandLine.intIn o "blocks" 2L 100_000L |> CommandLine.required "blocks" |> int
+        NnftOptions.checkBlocks networks blocks
         { Dimension = d; Mass = mass; Cutoffs = cutoffs; Widths = widths; Frequencies = frequencies; Amplitudes = amplitudes
           Box = box; Points = points; Networks = networks; Blocks = blocks
           Seed = CommonOptions.seed o; RootSeed = CommonOptions.rootSeed o; Replica = CommonOptions.replica o; Device = CommonOptions.device o }

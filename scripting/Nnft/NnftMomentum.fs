@@ -76,7 +76,7 @@ module NnftMomentum =
     let configure (o: ParsedOptions) : NnftMomentumConfig =
         let width = CommandLine.intIn o "width" 1L 10_000_000L |> CommandLine.required "width" |> int
         let mass = CommandLine.float o "mass" |> CommandLine.required "mass"
-        let box = CommandLine.float o "box" |> CommandLine.required "box"
+        let box = CommandLine.positive o "box"
         let modes = CommandLine.intIn o "modes" 1L 100_000L |> CommandLine.required "modes" |> int
         CommandLine.validate (fun () -> BoxCosNetwork(width, mass, box, modes) |> ignore)
         let text = CommandLine.text o "momenta" |> Option.defaultValue ""
@@ -92,7 +92,9 @@ module NnftMomentum =
             { Width = width; Mass = mass; Box = box; Modes = modes; Momenta = momenta
               Ensemble = null
               Seed = CommonOptions.seed o; RootSeed = CommonOptions.rootSeed o; Replica = CommonOptions.replica o; Device = CommonOptions.device o }
-        { c with Ensemble = NnftOptions.ensembleOptionsWith o 4 null (projection c) }
+        let ensemble = NnftOptions.ensembleOptionsWith o 4 null (projection c)
+        NnftOptions.checkChunk ensemble (BoxCosNetwork(width, mass, box, modes)) (grid c).Length
+        { c with Ensemble = ensemble }
 
     /// The configuration as written to config.json.
     let describe (c: NnftMomentumConfig) =
@@ -156,7 +158,7 @@ module NnftMomentum =
     /// The Markdown report.
     let report (r: NnftMomentumResult) =
         let c = r.Config
-        let sigma (e: EnsembleEstimate) (v: float) = if e.Estimate.Error > 0.0 then sprintf "%.1fσ" (abs (e.Estimate.Mean - v) / e.Estimate.Error) else ""
+        let sigma (e: EnsembleEstimate) (v: float) = if e.Estimate.Error > 0.0 then sprintf "%.3gσ" (abs (e.Estimate.Mean - v) / e.Estimate.Error) else ""
         let table =
             Frame.ofRows
                 [ for row in r.Rows ->

@@ -41,7 +41,7 @@ module NnftOptions =
             | "relu" -> NetworkSpec.relu d width sigmaW sigmaB
             | "exp" -> NetworkSpec.exp d width sigmaW sigmaB
             | "cos" ->
-                NetworkSpec.cos d width (CommandLine.float o "mass" |> CommandLine.required "mass") (CommandLine.float o "cutoff")
+                NetworkSpec.cos d width (CommandLine.float o "mass" |> CommandLine.required "mass") (CommandLine.float o "cutoff" |> Option.map (fun v -> if v > 0.0 then v else raise (UsageError(sprintf "--cutoff %g is not allowed; it must be a finite number > 0" v))))
             | ("deep-erf" | "deep-relu") as a ->
                 let depth = CommandLine.intIn o "depth" 1L 64L |> CommandLine.required "depth" |> int
                 let activation = if a = "deep-erf" then NetworkActivation.Erf else NetworkActivation.Relu
@@ -68,10 +68,35 @@ module NnftOptions =
             if p.Length <> d then bad (sprintf "point (%s) has dimension %d, the inputs have d = %d" (String.Join(",", p)) p.Length d)
         points
 
+    /// The fewest networks per block the errors accept (see ensembleOptionsWith).
+    let minNetworksPerBlock = 100
+
+    /// Refuses fewer than `minNetworksPerBlock` networks per block (see ensembleOptionsWith for why).
+    let checkBlocks (networks: int64) (blocks: int) =
+        if networks < int64 minNetworksPerBlock * int64 blocks then
+            raise (UsageError(sprintf "--networks %d with --blocks %d gives %d networks per block; the jackknife over blocks needs at least %d per block: give --networks ≥ %d or fewer --blocks (≥ 2)"
+                                  networks blocks (networks / int64 blocks) minNetworksPerBlock (int64 minNetworksPerBlock * int64 blocks)))
+
+    let private gib (bytes: float) = bytes / float (1L <<< 30)
+
+    /// Refuses, before any work, a --chunk whose networks would not fit in this machine's memory: the chunk's working
+    /// set (the architecture's floats per network at the points and quadrature nodes, 8 bytes each: float64 sums and
+    /// intermediates) against the memory the process may use. (--chunk 10⁷ Gauss-nets of width 8 estimate 9.6 GB and
+    /// peak at 5 GB; 10⁸ would need about 50 GB.)
+    let checkChunk (options: EnsembleOptions) (architecture: INetworkArchitecture) (points: int) =
+        if options.ChunkSize > 0 then
+            let nodes = if isNull options.Deformation then 0 else options.Deformation.Nodes.Count
+            let chunk = min (int64 options.ChunkSize) options.Networks
+            let need = float chunk * float (architecture.WorkingSetPerNetwork(points + nodes)) * 8.0
+            let available = float (GC.GetGCMemoryInfo().TotalAvailableMemoryBytes)
+            if need > 0.8 * available then
+                raise (UsageError(sprintf "--chunk %d would need about %.1f GiB for its networks, more than the %.1f GiB this machine offers; give a smaller --chunk, or 0 to size it from memory"
+                                      options.ChunkSize (gib need) (gib available)))
+
     /// --networks, --blocks, --chunk, --dtype.
     let ensemble =
         [ CommandLine.option "networks" IntOption "1000000" "networks in the ensemble"
-          CommandLine.option "blocks" IntOption "64" "blocks for the errors (jackknife, bootstrap)"
+          CommandLine.option "blocks" IntOption "64" "blocks for the errors (jackknife, bootstrap), each of at least 100 networks"
           CommandLine.option "chunk" IntOption "0" "networks drawn at once (0: from the memory they need)"
           CommandLine.option "dtype" TextOption "float64" "float64 | float32 (the networks; sums are float64)" ]
 
@@ -92,8 +117,11 @@ module NnftOptions =
                 DType = dtype,
                 Deformation = deformation,
                 Projection = projection)
-        if options.Blocks > int options.Networks then
-            raise (UsageError(sprintf "--blocks %d is not allowed with --networks %d; blocks must not exceed networks" options.Blocks options.Networks))
+        // The errors are a jackknife over block means, which assumes those means nearly Gaussian. A block mean of
+        // fourth moments of n networks is skewed by about (a network's skewness)/√n, and G₄c = G₄ − 3G₂² is a
+        // nonlinear function of the block sums whose jackknife bias falls as 1/n: with at least 100 networks per block
+        // both are at the 10% level of the error; with one network per block the "error" is no error bar at all.
+        checkBlocks options.Networks options.Blocks
         CommandLine.validate options.Validate
         options
 

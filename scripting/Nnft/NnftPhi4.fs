@@ -95,7 +95,12 @@ module NnftPhi4 =
             raise (UsageError(sprintf "%d quadrature nodes (%d panels of 8 per dimension in d = %d) is too many; at most 20000: use a smaller --box or --panels" (pown (8 * panels) d) panels d))
         let nodes, weights = quadrature d box panels
         let points = NnftOptions.parsePoints d (CommandLine.text o "points" |> Option.defaultValue "")
+        if (CommandLine.text o "sampler" |> Option.defaultValue "reweight").ToLowerInvariant() = "hmc" then
+            for unused in [ "networks"; "blocks"; "chunk" ] do
+                if CommandLine.has o unused then
+                    raise (UsageError(sprintf "--%s is not used with --sampler hmc, which samples --chains × --trajectories; leave it out" unused))
         let ensemble = NnftOptions.ensembleOptionsWith o 4 (QuarticDeformation(lambda, nodes, weights)) null
+        NnftOptions.checkChunk ensemble (NetworkSpec.build network) points.Length
         let sampler =
             match (CommandLine.text o "sampler" |> Option.defaultValue "reweight").ToLowerInvariant() with
             | "reweight" -> Reweighting
@@ -172,9 +177,13 @@ module NnftPhi4 =
         let e = NetworkEnsemble(NetworkSpec.build c.Network, c.Points, c.Ensemble, c.Seed, device)
         let _, seconds = NnftStudy.run (sprintf "ensemble %s, λ = %g" (NetworkSpec.name c.Network) c.Lambda) e None false
         let free, deformed = NnftStudy.blockSums e.Sums, NnftStudy.blockSums e.WeightedSums
+        let ess = EnsembleMoments.effectiveSampleSizeFraction deformed
+        // Weights e^{−(λ/4!)∫φ⁴} that all underflow (a huge λ) leave every reweighted number 0/0: stop, not a NaN table.
+        if not (Double.IsFinite ess) then
+            raise (Hybrid.Diagnostics.RunStoppedException(sprintf "the reweighting weights e^{−(λ/4!)∫φ⁴} underflow at λ = %g (ESS/N is not defined), so no reweighted number can be computed; use a much smaller --lambda or --box, or --sampler hmc" c.Lambda))
         let observables, tree = analyse c free deformed
         { Config = c; Free = Some free; Deformed = Some deformed; Chains = [||]; Acceptance = nan; Observables = observables
-          EffectiveSampleSize = EnsembleMoments.effectiveSampleSizeFraction deformed
+          EffectiveSampleSize = ess
           TreeLevel = tree; TreeLevelQuadratureError = 0.0; ActionQuadratureError = (0.0, 0.0); Seconds = seconds }
 
     /// HMC on the standardised parameters of the deformed density; correlators by the Γ-method over chains, the free
@@ -259,7 +268,7 @@ module NnftPhi4 =
                   series
                       [ "Monte Carlo", box (NnftStudy.formatWithWarning e)
                         "analytic", box (match a with Some v -> sprintf "%.6g" v | None -> "—")
-                        "distance", box (match a with Some v when e.Estimate.Error > 0.0 -> sprintf "%.1fσ" (abs (e.Estimate.Mean - v) / e.Estimate.Error) | _ -> "") ] ]
+                        "distance", box (match a with Some v when e.Estimate.Error > 0.0 -> sprintf "%.3gσ" (abs (e.Estimate.Mean - v) / e.Estimate.Error) | _ -> "") ] ]
         let maxS, meanS = r.ActionQuadratureError
         String.concat "\n"
             [ yield sprintf "## φ⁴ on neurons: %s, N = %d, d = %d, λ = %g, box [−%g, %g]\n" (NetworkSpec.name c.Network) (NetworkSpec.width c.Network) (NetworkSpec.dimension c.Network) c.Lambda (c.Box / 2.0) (c.Box / 2.0)

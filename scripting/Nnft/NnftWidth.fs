@@ -43,8 +43,10 @@ type NnftWidthResult =
 /// networks, the deviation of G₂ from the infinite-width kernel, against N, with a log-log power-law fit.
 module NnftWidth =
 
+    /// The architecture options without --width: --widths gives the widths of the scan (a --width is refused as
+    /// unknown rather than recorded in config.json as if it were used).
     let options =
-        NnftOptions.architecture
+        (NnftOptions.architecture |> List.filter (fun s -> s.Name <> "width"))
         @ [ CommandLine.option "widths" TextOption "2,4,8,16,32,64,128" "widths N, comma-separated"
             CommandLine.option "points" TextOption "-0.3;0;0.2;0.5" "points separated by ';', coordinates by ',' (dimension d each)" ]
         @ NnftOptions.ensemble
@@ -52,7 +54,8 @@ module NnftWidth =
 
     /// Validates the command line into a configuration.
     let configure (o: ParsedOptions) : NnftWidthConfig =
-        let network = NnftOptions.spec o
+        // The architecture is built at a placeholder width, replaced by each of --widths.
+        let network = NnftOptions.spec { o with Specs = o.Specs @ [ CommandLine.option "width" IntOption "8" "" ] }
         let text = CommandLine.text o "widths" |> Option.defaultValue ""
         let widths =
             text.Split(',', StringSplitOptions.TrimEntries)
@@ -63,10 +66,13 @@ module NnftWidth =
             |> Array.distinct |> Array.sort |> List.ofArray
         if widths.Length < 2 then raise (UsageError(sprintf "--widths %s is not allowed: a scan needs at least two widths" text))
         for n in widths do CommandLine.validate (fun () -> NetworkSpec.build (NetworkSpec.withWidth n network) |> ignore)
+        let points = NnftOptions.parsePoints (NetworkSpec.dimension network) (CommandLine.text o "points" |> Option.defaultValue "")
+        let ensemble = NnftOptions.ensembleOptions o 4
+        NnftOptions.checkChunk ensemble (NetworkSpec.build (NetworkSpec.withWidth (List.max widths) network)) points.Length
         { Network = network
           Widths = widths
-          Points = NnftOptions.parsePoints (NetworkSpec.dimension network) (CommandLine.text o "points" |> Option.defaultValue "")
-          Ensemble = NnftOptions.ensembleOptions o 4
+          Points = points
+          Ensemble = ensemble
           Seed = CommonOptions.seed o
           RootSeed = CommonOptions.rootSeed o
           Replica = CommonOptions.replica o
@@ -75,7 +81,10 @@ module NnftWidth =
     /// The configuration as written to config.json.
     let describe (c: NnftWidthConfig) =
         Json.object (
-            [ "network", System.Text.Json.Nodes.JsonNode.Parse(NetworkSpec.describe c.Network)
+            [ "network",
+              (match System.Text.Json.Nodes.JsonNode.Parse(NetworkSpec.describe c.Network) with
+               | :? System.Text.Json.Nodes.JsonObject as n -> n.Remove "width" |> ignore; n :> System.Text.Json.Nodes.JsonNode   // the widths follow
+               | n -> n)
               "widths", Json.numbers (c.Widths |> List.map float)
               "points", Json.array [ for p in c.Points -> Json.numbers p ]
               "networks", Json.integer c.Ensemble.Networks

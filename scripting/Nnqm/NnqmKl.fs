@@ -40,7 +40,7 @@ module NnqmKl =
           CommandLine.option "T" FloatOption "1" "half-length T > 0 of the interval [−T, T]"
           CommandLine.option "modes" IntOption "6" "leading modes to compute"
           CommandLine.option "panels" IntOption "32" "Gauss–Legendre panels of 8 nodes on [−T, T] (twice as many for the uncertainty)"
-          CommandLine.option "paths" IntOption "20000" "paths sampled from the KL-built process to check its covariance (0: none)"
+          CommandLine.option "paths" IntOption "20000" "paths sampled from the KL-built process to check its covariance: 0 (none) or 2..10⁷"
           CommandLine.option "seed" IntOption "1" "random seed of the sampled check" ]
 
     /// Validates the command line into a configuration.
@@ -52,7 +52,11 @@ module NnqmKl =
         let modes = CommandLine.intIn o "modes" 1L 1000L |> CommandLine.required "modes" |> int
         if modes > 4 * panels then raise (UsageError(sprintf "--modes %d is not allowed with --panels %d; at most %d modes (a quarter of the nodes)" modes panels (4 * panels)))
         { Omega = CommandLine.positive o "omega"; HalfLength = CommandLine.positive o "T"; Modes = modes; Panels = panels
-          Paths = CommandLine.intIn o "paths" 0L 10_000_000L |> CommandLine.required "paths" |> int
+          Paths =
+            // One path has no sample covariance (its pulls would divide by zero): none, or at least two.
+            match CommandLine.intIn o "paths" 0L 10_000_000L |> CommandLine.required "paths" |> int with
+            | 1 -> raise (UsageError "--paths 1 is not allowed; it must be 0 (no sampled check) or an integer in 2..10000000")
+            | n -> n
           Seed = CommandLine.intIn o "seed" 0L Int64.MaxValue |> CommandLine.required "seed" }
 
     /// The configuration as written to config.json.
@@ -111,7 +115,7 @@ module NnqmKl =
               sprintf "Nyström on %d Gauss–Legendre nodes (uncertainty: the change from half the nodes); exact eigenvalues 1/(ω² + ν²) from ν tan νT = ω (even modes) and ν cot νT = −ω (odd).\n" r.Expansion.Nodes.Count
               Table.toMarkdown rows
               sprintf "The expansion with %d modes rebuilds the covariance to within %.2g at the nodes; %s\n" (4 * c.Panels) r.ReconstructionError
-                  (if Double.IsNaN r.SampledPull then "no paths were sampled." else sprintf "%d paths of the KL-built process reproduce it (largest pull %.1fσ over four node pairs)." c.Paths r.SampledPull) ]
+                  (if Double.IsNaN r.SampledPull then "no paths were sampled." else sprintf "%d paths of the KL-built process reproduce it (largest pull %.3gσ over four node pairs)." c.Paths r.SampledPull) ]
 
     /// Writes summary.json, summary.md, eigenvalues.csv and the modes' plot.
     let write (dir: RunDirectory) (r: NnqmKlResult) =

@@ -174,7 +174,7 @@ module NnqmRp =
                 // Clustering: the same sampler on windows of three points spaced D/2 (fresh seeds), x(−D/2) against x(D/2).
                 let far, _ = windows { c with Points = 2; Tau = c.ClusterDistance / 2.0; Seed = Seeds.Derive(c.Seed, "clustering") } p
                 let clustering = ReflectionPositivity.clustering (int (Seeds.Derive(c.Seed, "bootstrap-clustering-" + name p) % 1_000_000_007L)) 200 (far |> Array.map (fun w -> w.[0], w.[2]))
-                progress.Report(i + 1, sprintf "%s: λ_min %s (%.1fσ)" (name p) (Estimate.format test.MinEigenvalue) test.Significance)
+                progress.Report(i + 1, sprintf "%s: λ_min %s (%.3gσ)" (name p) (Estimate.format test.MinEigenvalue) test.Significance)
                 { Process = p; Description = description; Test = test; Clustering = clustering
                   Expected = if p = RpGaussianKernel then Violated else PositiveWithinErrors })
         { Config = c; Outcomes = outcomes; Seconds = clock.Elapsed.TotalSeconds }

@@ -81,7 +81,7 @@ module NnqmSpectrum =
           CommandLine.option "sigma-w" FloatOption "1" "deep-ou: σ_W > 0 of the networks (σ_b = 0)"
           CommandLine.option "g" FloatOption "1" "anharmonic: coupling g ≥ 0 of g x⁴"
           CommandLine.option "substeps" IntOption "40" "anharmonic: Langevin steps per Δt (the dynamics err by O(Δt/substeps))"
-          yield! NnqmOptions.pathOptions "4000" "independent stationary paths"
+          yield! NnqmOptions.pathOptions "4000" "independent stationary paths, ≥ 4 (the jackknife needs them)"
           CommandLine.optional "select-states" FlagOption "choose the states (1 … --states, then the most tried) and the fit's first lag (first third) by AIC with cut points counted"
           CommandLine.option "seed" IntOption "1" "random seed" ]
 
@@ -99,7 +99,7 @@ module NnqmSpectrum =
         { Process = proc; Omega = omega; Dt = dt; Length = length; FitUntil = until; States = states
           SelectStates = CommandLine.has o "select-states"
           Substeps = CommandLine.intIn o "substeps" 1L 10_000L |> CommandLine.required "substeps" |> int
-          Paths = CommandLine.intIn o "paths" 2L 100_000_000L |> CommandLine.required "paths" |> int
+          Paths = CommandLine.intIn o "paths" 4L 100_000_000L |> CommandLine.required "paths" |> int
           Seed = CommandLine.intIn o "seed" 0L Int64.MaxValue |> CommandLine.required "seed" }
 
     let private processName p = match p with Ou -> "ou" | ErfOu _ -> "erf-ou" | DeepOu _ -> "deep-ou" | Anharmonic _ -> "anharmonic"

@@ -67,7 +67,7 @@ module NnqmTrain =
           CommandLine.option "lr" FloatOption "0.02" "initial learning rate"
           CommandLine.option "t-max" FloatOption "3" "largest matching time"
           CommandLine.option "match-points" IntOption "31" "matching times 0 … t-max"
-          yield! NnqmOptions.pathOptions "20000" "paths of the trained model for the sampled spectrum"
+          yield! NnqmOptions.pathOptions "20000" "paths of the trained model for the sampled spectrum, ≥ 4"
           CommandLine.option "seed" IntOption "1" "random seed" ]
 
     /// Validates the command line into a configuration.
@@ -84,7 +84,7 @@ module NnqmTrain =
           LearningRate = CommandLine.positive o "lr"
           TMax = CommandLine.positive o "t-max"
           MatchPoints = CommandLine.intIn o "match-points" 2L 10_000L |> CommandLine.required "match-points" |> int
-          Paths = CommandLine.intIn o "paths" 2L 100_000_000L |> CommandLine.required "paths" |> int
+          Paths = CommandLine.intIn o "paths" 4L 100_000_000L |> CommandLine.required "paths" |> int
           Dt = dt; Length = length; FitUntil = until; States = states
           Seed = CommandLine.intIn o "seed" 0L Int64.MaxValue |> CommandLine.required "seed" }
 
@@ -97,7 +97,7 @@ module NnqmTrain =
               "states", Json.integer c.States; "seed", Json.integer c.Seed ]
 
     /// Trains, samples and fits.
-    let run (c: NnqmTrainConfig) (_: RunDirectory) : NnqmTrainResult =
+    let run (c: NnqmTrainConfig) (dir: RunDirectory) : NnqmTrainResult =
         let clock = Diagnostics.Stopwatch.StartNew()
         // The target: G(t) = Σₙ |⟨0|x|n⟩|² e^{−(Eₙ − E₀)t} over the odd levels, from exact diagonalisation.
         let aho = AnharmonicOscillator.Solve(c.G, SpectralSums.levels (c.States + 5))
@@ -111,12 +111,29 @@ module NnqmTrain =
         let schedule = LearningRateSchedule(c.LearningRate, [| c.Steps / 2; 5 * c.Steps / 6 |], 0.2)
         use trainer = new Trainer(model, objective, TrainerOptions(Schedule = schedule, DType = torch.ScalarType.Float64), Seeds.Derive(c.Seed, "trainer"))
         let progress = ProgressReporter("train", c.Steps)
-        let losses =
-            Array.init c.Steps (fun _ ->
+        let curve = ResizeArray<float>()
+        // The training curve is kept whatever happens: a run stopped for divergence leaves loss.csv up to its stop.
+        let writeCurve () =
+            let losses = curve.ToArray()
+            Measurements.write (dir.File "loss.csv") (Measurements.ofColumns [ "step", [| Array.init losses.Length (fun i -> float (i + 1)) |]; "loss", [| losses |] ])
+        try
+            for _ in 1 .. c.Steps do
                 let r = trainer.Step()
                 progress.Report(r.Step, sprintf "loss %.3e  ω %s" r.Loss (r.Diagnostics |> Seq.map (fun kv -> sprintf "%.5f" kv.Value) |> String.concat ", "))
-                r.Loss)
+                curve.Add r.Loss
+        with :? Hybrid.Diagnostics.RunStoppedException ->
+            writeCurve ()
+            reraise ()
+        let losses = curve.ToArray()
         let rates = (use r = model.Rates.detach() in r.data<float>().ToArray())
+        // A loss that ends above where it started, or a rate that is no longer finite, is a training that ran away
+        // (a too large step throws the rates to 10²⁶¹ and leaves the loss finite but large): stop before the spectral
+        // fit, whose failure would hide the cause.
+        if losses.Length > 1 && (losses.[losses.Length - 1] > losses.[0] || rates |> Array.exists (fun w -> not (Double.IsFinite w))) then
+            writeCurve ()
+            raise (Hybrid.Diagnostics.RunStoppedException(
+                    sprintf "training diverged: the loss went from %.3g at step 1 to %.3g at step %d (OU rates ω = %s); try a smaller learning rate (now --lr %g)"
+                        losses.[0] losses.[losses.Length - 1] losses.Length (rates |> Array.map (sprintf "%.3g") |> String.concat ", ") c.LearningRate))
         let trained = (use _ = torch.no_grad() in use t = torch.tensor(matchTimes, dtype = torch.ScalarType.Float64) in use g = model.TwoPoint(t) in g.data<float>().ToArray())
         // The sampled check, as a user would read the spectrum of any process.
         let steps = int (c.Length / c.Dt) + 1

@@ -31,7 +31,30 @@ module O3Ed =
     let checkMemory (sites: int) (lMax: int) (limit: int64) =
         let need = RotorChainSpectrum.EstimateBytes(sites, lMax)
         if need > limit then
-            raise (UsageError(sprintf "--lmax %d at L = %d would need %.1f GiB for exact diagonalisation (limit %.1f GiB, --memory-gib); lower --lmax or L" lMax sites (gib need) (gib limit)))
+            // EstimateBytes saturates at Int64.MaxValue (8 EiB): say "more than" rather than print that as a size.
+            let needText = if need = Int64.MaxValue then "more than 8·10⁹ GiB" else sprintf "%.3g GiB" (gib need)
+            raise (UsageError(sprintf "--lmax %d at L = %d would need %s for exact diagonalisation (limit %.3g GiB, --memory-gib); lower --lmax or L" lMax sites needText (gib limit)))
+
+    /// Runs an exact diagonalisation; a Lanczos run that does not converge stops the run with its one-line diagnosis.
+    let solving (f: unit -> 'a) : 'a =
+        try
+            f ()
+        with :? InvalidOperationException as e when e.Message.StartsWith "Lanczos" ->
+            raise (Hybrid.Diagnostics.RunStoppedException(sprintf "exact diagonalisation failed: %s" e.Message))
+
+    /// The distance of a VMC estimate from an ED level in standard deviations of both uncertainties: the VMC error and
+    /// the truncation shift |x(l_max) − x(l_max − 1)| in quadrature.
+    let sigmaDistance (vmc: Estimate) (exact: float) (shift: float) =
+        (vmc.Mean - exact) / sqrt (vmc.Error * vmc.Error + shift * shift)
+
+    /// Whether an ED level is an exact reference at a VMC estimate's precision: its truncation shift is below the VMC
+    /// error. (The shift itself underestimates the truncation error where l_max is far from converged.)
+    let isConverged (shift: float) (vmcError: float) = abs shift <= vmcError
+
+    /// The warning for an ED level whose truncation shift exceeds the VMC error.
+    let referenceWarning (what: string) (lMax: int) (shift: float) (vmcError: float) =
+        sprintf "the exact-diagonalisation %s at l_max = %d is not converged: its truncation shift %.3g exceeds the VMC error %.3g, so it is no exact reference here (the shift is at best a lower bound of its truncation error) and VMC − ED measures the truncation (weak coupling needs a larger l_max: o3-ed --lmax)"
+            what lMax (abs shift) vmcError
 
     /// The largest l_max ≤ 6 (and ≥ 2) whose diagonalisation fits in `limit` bytes at L, if any: the exact reference
     /// that VMC experiments print beside their numbers.
@@ -40,7 +63,10 @@ module O3Ed =
 
     /// The reference levels with their truncation shift (None when L is too large for exact diagonalisation).
     let reference (sites: int) (g2: float) (limit: int64) : RotorChainConvergence option =
-        referenceLMax sites limit |> Option.map (fun l -> RotorChainSpectrum.SolveWithConvergence(sites, g2, l, limit))
+        referenceLMax sites limit |> Option.map (fun l ->
+            // It can take a while (about 15 s at L = 4): say what is running.
+            printfn "exact diagonalisation for the reference: L = %d, g² = %g, l_max = %d and %d …" sites g2 (l - 1) l
+            solving (fun () -> RotorChainSpectrum.SolveWithConvergence(sites, g2, l, limit)))
 
     /// An exact level as an estimate whose error is its truncation shift |x(l_max) − x(l_max − 1)|.
     let estimate (value: float) (shift: float) = Estimate.independent value (abs shift) 1
@@ -56,7 +82,7 @@ module O3Ed =
 
     let options =
         [ CommandLine.option "L" IntOption "4" "chain length L ≥ 2 (periodic; L = 2 has one bond)"
-          CommandLine.option "g2" FloatOption "2" "coupling g² > 0"
+          CommandLine.option "g2" FloatOption "2" "coupling g², 0.01..100"
           CommandLine.option "lmax" IntOption "4" "largest angular momentum per site, 1..20"
           CommandLine.option "memory-gib" FloatOption "8" "memory the diagonalisation may use (GiB)" ]
 
@@ -65,7 +91,9 @@ module O3Ed =
         let sites = O3Vmc.sites o
         let g2 = O3Vmc.coupling o
         let lMax = CommandLine.intIn o "lmax" 1L (int64 RotorChainSpectrum.MaxLMax) |> CommandLine.required "lmax" |> int
-        let limit = int64 (CommandLine.positive o "memory-gib" * float (1L <<< 30))
+        let gibLimit = CommandLine.positive o "memory-gib"
+        if gibLimit > 1e6 then raise (UsageError(sprintf "--memory-gib %g is not allowed; it must be in (0, 1000000]" gibLimit))
+        let limit = int64 (gibLimit * float (1L <<< 30))
         checkMemory sites lMax limit
         { Sites = sites; G2 = g2; LMax = lMax; MemoryLimitBytes = limit }
 
@@ -77,7 +105,7 @@ module O3Ed =
         let progress = ProgressReporter(sprintf "ed L=%d" c.Sites, c.LMax, "l_max")
         let levels =
             [ for l in 1 .. c.LMax ->
-                  let r = RotorChainSpectrum.Solve(c.Sites, c.G2, l, c.MemoryLimitBytes)
+                  let r = solving (fun () -> RotorChainSpectrum.Solve(c.Sites, c.G2, l, c.MemoryLimitBytes))
                   progress.Report(l, sprintf "l_max %d: E0 %.10f  gap %.10f  (M=0 sector %d states)" l r.GroundEnergy r.Gap r.GroundSectorDimension)
                   r ]
         { Config = c; Levels = levels; Seconds = clock.Elapsed.TotalSeconds }

@@ -52,7 +52,7 @@ module O3Gap =
 
     let options =
         [ CommandLine.option "L" IntOption "4" "chain length L ≥ 2"
-          CommandLine.option "g2" FloatOption "1" "coupling g² > 0"
+          CommandLine.option "g2" FloatOption "1" "coupling g², 0.01..100"
           yield! O3Vmc.options "1500" ]
 
     let configure (o: ParsedOptions) : O3GapConfig =
@@ -70,19 +70,20 @@ module O3Gap =
 
     /// The comparison table, VMC against ED: one row per quantity.
     let table (r: GapResult) (exact: RotorChainConvergence option) =
-        let row name (e: Estimate) (exactValue: float option) =
+        // The σ-distance counts the truncation shift beside the VMC error; an unconverged level is marked.
+        let row name (e: Estimate) (exactValue: (float * float) option) =
             name,
             series
                 [ "VMC", box (Estimate.format e)
-                  "exact (ED)", box (exactValue |> Option.map (sprintf "%.8f") |> Option.defaultValue "—")
-                  "VMC − exact", box (exactValue |> Option.map (fun x -> sprintf "%+.2e (%.1fσ)" (e.Mean - x) ((e.Mean - x) / e.Error)) |> Option.defaultValue "—")
-                  "relative", box (exactValue |> Option.map (fun x -> sprintf "%+.1e" ((e.Mean - x) / abs x)) |> Option.defaultValue "—") ]
-        let levels = exact |> Option.map (fun e -> e.Levels)
+                  "exact (ED)", box (exactValue |> Option.map (fun (x, shift) -> sprintf "%.8f%s" x (if O3Ed.isConverged shift e.Error then "" else sprintf " (NOT converged: shift %.1e)" (abs shift))) |> Option.defaultValue "—")
+                  "VMC − exact", box (exactValue |> Option.map (fun (x, shift) -> sprintf "%+.2e (%.3gσ)" (e.Mean - x) (O3Ed.sigmaDistance e x shift)) |> Option.defaultValue "—")
+                  "relative", box (exactValue |> Option.map (fun (x, _) -> sprintf "%+.1e" ((e.Mean - x) / abs x)) |> Option.defaultValue "—") ]
+        let levels = exact |> Option.map (fun e -> e.Levels, e)
         Frame.ofRows
-            [ row "E₀" r.Ground.Energy (levels |> Option.map (fun l -> l.GroundEnergy))
-              row "E₁ (l = 1)" r.Excited.Energy (levels |> Option.map (fun l -> l.ExcitedEnergy))
-              row "m(L) = E₁ − E₀" r.Gap (levels |> Option.map (fun l -> l.Gap))
-              row "ū = L·m(L)" r.Ubar (levels |> Option.map (fun l -> float r.Sites * l.Gap)) ]
+            [ row "E₀" r.Ground.Energy (levels |> Option.map (fun (l, c) -> l.GroundEnergy, c.GroundShift))
+              row "E₁ (l = 1)" r.Excited.Energy (levels |> Option.map (fun (l, c) -> l.ExcitedEnergy, l.ExcitedEnergy - c.Coarser.ExcitedEnergy))
+              row "m(L) = E₁ − E₀" r.Gap (levels |> Option.map (fun (l, c) -> l.Gap, c.GapShift))
+              row "ū = L·m(L)" r.Ubar (levels |> Option.map (fun (l, c) -> float r.Sites * l.Gap, float r.Sites * c.GapShift)) ]
 
     let report (r: O3GapResult) =
         let g = r.Result
@@ -94,7 +95,9 @@ module O3Gap =
               yield Table.toMarkdown (table g r.Exact)
               match r.Exact with
               | Some e -> yield sprintf "\nExact diagonalisation at l_max = %d (truncation shifts: E₀ %.1e, gap %.1e). Targets: E₀ within 2·10⁻⁴ relative, the gap within 0.5%%." e.Levels.LMax (abs e.GroundShift) (abs e.GapShift)
-              | None -> yield "\nNo exact diagonalisation at this L (it would not fit the memory budget): VMC alone." ]
+              | None -> yield "\nNo exact diagonalisation at this L (it would not fit the memory budget): VMC alone."
+              for w in g.Ground.Warnings @ g.Excited.Warnings do
+                  yield sprintf "\n**WARNING**: %s." w ]
 
     let observables (g: GapResult) =
         [ "E0", g.Ground.Energy; "E1", g.Excited.Energy; "gap", g.Gap

@@ -54,7 +54,7 @@ module O3Light =
           LightSquared = lightSquared sites e0 gap.Excited.Energy moving.Energy }
 
     let options =
-        [ CommandLine.option "g2" FloatOption "1" "bare coupling g² > 0"
+        [ CommandLine.option "g2" FloatOption "1" "bare coupling g², 0.01..100"
           CommandLine.option "sizes" TextOption "6,12" "chain lengths L ≥ 3 (the lowest momentum 2π/L must differ from π), increasing, comma-separated"
           O3Points.option
           yield! O3Vmc.options "1500" ]

@@ -198,7 +198,7 @@ module O3Mc =
 
     let run (c: O3McConfig) (_: RunDirectory) : O3McResult =
         let extent, spacings = sample c
-        let exact = if c.EdLMax > 0 then Some(RotorChainSpectrum.SolveWithConvergence(c.Sites, c.G2, c.EdLMax)) else None
+        let exact = if c.EdLMax > 0 then Some(O3Ed.solving (fun () -> RotorChainSpectrum.SolveWithConvergence(c.Sites, c.G2, c.EdLMax))) else None
         { Config = c; Extent = extent; Spacings = spacings
           Gap = PathIntegral.extrapolateTimeStep (spacings |> List.map (fun s -> s.TimeStep, s.Gap.Gap))
           Energy = PathIntegral.extrapolateTimeStep (spacings |> List.map (fun s -> s.TimeStep, s.Energy))
@@ -208,7 +208,7 @@ module O3Mc =
           Exact = exact }
 
     let private versus (e: Estimate) (exact: float) =
-        sprintf "%+.2e (%.1fσ, %+.1e relative)" (e.Mean - exact) ((e.Mean - exact) / e.Error) ((e.Mean - exact) / abs exact)
+        sprintf "%+.2e (%.3gσ, %+.1e relative)" (e.Mean - exact) ((e.Mean - exact) / e.Error) ((e.Mean - exact) / abs exact)
 
     let private fitText (f: TimeStepFit) =
         sprintf "%s: %s, χ² = %.2f for %d dof" f.Form (Estimate.format f.Limit) f.ChiSquared f.DegreesOfFreedom

@@ -17,35 +17,67 @@ module O3Points =
     let private fileName (sites: int) (g2: float) (state: RotorState) =
         FormattableString.Invariant $"L{sites}-g2-{g2:R}-{RotorState.name state}.json"
 
-    /// Refuses (UsageError, before any work) a points directory with files measured under other settings.
-    let check (dir: string option) (settings: VmcSettings) =
-        match dir with
-        | Some d when Directory.Exists d ->
-            let expected = (Json.object (O3Vmc.describeSettings settings)).ToJsonString()
-            for file in Directory.GetFiles(d, "L*-g2-*.json") do
-                let recorded = JsonNode.Parse(File.ReadAllText file).["settings"].ToJsonString()
-                if recorded <> expected then
-                    raise (UsageError(sprintf "--points %s holds %s, measured with other VMC settings (%s, now %s); use another directory or the same settings" d (Path.GetFileName file) recorded expected))
-        | Some d when File.Exists d -> raise (UsageError(sprintf "--points %s is a file; give a directory" d))
-        | _ -> ()
-
     // Json.number writes NaN as null.
     let private value (node: JsonNode) = if isNull node then nan else node.GetValue<float>()
 
-    let private read (state: RotorState) (file: string) : StateResult option =
-        if not (File.Exists file) then None
-        else
+    /// A points file read back: its VMC settings (as JSON text) and its state, or why it cannot be read (one line).
+    let private parse (state: RotorState) (file: string) : Result<string * StateResult, string> =
+        try
             let o = JsonNode.Parse(File.ReadAllText file)
             let e = o.["energy"]
             let energy =
                 { Estimate.independent (value e.["mean"]) (value e.["error"]) (e.["samples"].GetValue<int>()) with
                     TauInt = value e.["tau_int"]; RHat = value e.["r_hat"] }
             let number (name: string) = value o.[name]
-            Some
-                { State = state; Sites = o.["L"].GetValue<int>(); G2 = number "g2"; Energy = energy; Variance = number "variance"
-                  TailFraction = number "tail_fraction_5sigma"; MaxDeviation = number "max_deviation_sigma"; Acceptance = number "acceptance"
-                  Parameters = o.["parameters"].GetValue<int64>(); Curve = [||]; TrainSeconds = number "train_seconds"; StepSeconds = number "seconds_per_step"
-                  MeasureSeconds = number "measure_seconds"; PeakMemory = o.["peak_memory_bytes"].GetValue<int64>() }
+            let settings = o.["settings"].ToJsonString()
+            Ok(settings,
+               { State = state; Sites = o.["L"].GetValue<int>(); G2 = number "g2"; Energy = energy; Variance = number "variance"
+                 TailFraction = number "tail_fraction_5sigma"; MaxDeviation = number "max_deviation_sigma"; Acceptance = number "acceptance"
+                 Parameters = o.["parameters"].GetValue<int64>(); Curve = [||]; FirstStep = 1; TrainSeconds = number "train_seconds"; StepSeconds = number "seconds_per_step"
+                 MeasureSeconds = number "measure_seconds"; PeakMemory = o.["peak_memory_bytes"].GetValue<int64>()
+                 Warnings =
+                   match o.["warnings"] with
+                   | :? JsonArray as a -> [ for w in a -> w.GetValue<string>() ]
+                   | _ -> [] })
+        with
+        | :? Text.Json.JsonException
+        | :? NullReferenceException
+        | :? InvalidOperationException
+        | :? FormatException
+        | :? ArgumentException
+        | :? IOException
+        | :? UnauthorizedAccessException as ex ->
+            let reason = ex.Message.Split('\n').[0].Trim()
+            Error(sprintf "%s is damaged or not a measured state of Hybrid (%s); remove it (its state is then measured again) or give another --points" file reason)
+
+    /// Refuses (UsageError, before any work) a points directory with a file that cannot be read back (truncated, empty,
+    /// foreign, lacking a field), a damaged training checkpoint, or files measured under other settings.
+    let check (dir: string option) (settings: VmcSettings) =
+        match dir with
+        | Some d when Directory.Exists d ->
+            let expected = (Json.object (O3Vmc.describeSettings settings)).ToJsonString()
+            for file in Directory.GetFiles(d, "L*-g2-*.json") do
+                match parse Ground file with
+                | Error message -> raise (UsageError(sprintf "--points %s: %s" d message))
+                | Ok(recorded, _) when recorded <> expected ->
+                    raise (UsageError(sprintf "--points %s holds %s, measured with other VMC settings (%s, now %s); use another directory or the same settings" d (Path.GetFileName file) recorded expected))
+                | Ok _ -> ()
+            for file in Directory.GetFiles(d, "L*-g2-*.ckpt") do
+                try
+                    Hybrid.IO.Checkpoint.ReadHeader file |> ignore
+                with :? InvalidDataException as e ->
+                    raise (UsageError(sprintf "--points %s: %s (remove it: its state then trains from the start)" d e.Message))
+        | Some d when File.Exists d -> raise (UsageError(sprintf "--points %s is a file; give a directory" d))
+        | _ -> ()
+
+    /// A stored state, if its file is there; a file that cannot be read (written by another process after the check)
+    /// stops the run with a one-line diagnosis.
+    let private read (state: RotorState) (file: string) : StateResult option =
+        if not (File.Exists file) then None
+        else
+            match parse state file with
+            | Ok(_, r) -> Some r
+            | Error message -> raise (Hybrid.Diagnostics.RunStoppedException message)
 
     /// The state at (L, g²): from the points directory when it is there, else measured and stored (atomically).
     let state (dir: string option) (sites: int) (g2: float) (state: RotorState) (settings: VmcSettings) : StateResult =

@@ -29,7 +29,7 @@ module O3State =
 
     let options =
         [ CommandLine.option "L" IntOption "4" "chain length L ≥ 2"
-          CommandLine.option "g2" FloatOption "1" "coupling g² > 0"
+          CommandLine.option "g2" FloatOption "1" "coupling g², 0.01..100"
           CommandLine.option "state" TextOption "ground" "ground (singlet) | l1 (lowest l = 1 state at zero momentum)"
           yield! O3Vmc.options "1500"
           yield! CheckpointOptions.options ]
@@ -56,11 +56,20 @@ module O3State =
         let checkpoint = Some(c.Checkpoint.PathIn dir, c.Checkpoint.Resume)
         { Config = c; Result = O3Vmc.runState c.Sites c.G2 c.State c.Vmc checkpoint; Exact = exact }
 
+    /// The ED level of the state with its truncation shift.
     let private exactEnergy (r: O3StateResult) =
         match r.Config.State with
-        | Ground -> r.Exact |> Option.map (fun e -> e.Levels.GroundEnergy)
-        | Isovector -> r.Exact |> Option.map (fun e -> e.Levels.ExcitedEnergy)
+        | Ground -> r.Exact |> Option.map (fun e -> e.Levels.GroundEnergy, e.GroundShift)
+        | Isovector -> r.Exact |> Option.map (fun e -> e.Levels.ExcitedEnergy, e.Levels.ExcitedEnergy - e.Coarser.ExcitedEnergy)
         | Moving _ -> None
+
+    /// Every warning of the run: the sampler's health, then an unconverged reference.
+    let warnings (r: O3StateResult) =
+        r.Result.Warnings
+        @ (match exactEnergy r with
+           | Some(_, shift) when not (O3Ed.isConverged shift r.Result.Energy.Error) ->
+               [ O3Ed.referenceWarning (sprintf "%s energy" (RotorState.name r.Config.State)) r.Exact.Value.Levels.LMax shift r.Result.Energy.Error ]
+           | _ -> [])
 
     let report (r: O3StateResult) =
         let c = r.Config
@@ -72,10 +81,13 @@ module O3State =
               yield sprintf "| quantity | value |\n|---|---|\n| energy | %s |\n| local-energy variance | %.3e |\n| beyond 5σ / largest deviation | %.2e / %.1fσ |\n| acceptance | %.3f |\n| τ_int, split-R̂ | %.2f, %.3f |"
                         (Estimate.format s.Energy) s.Variance s.TailFraction s.MaxDeviation s.Acceptance s.Energy.TauInt s.Energy.RHat
               match exactEnergy r with
-              | Some e ->
-                  yield sprintf "| exact (ED, l_max = %d) | %.10f |\n| VMC − exact | %.2e (%.1fσ; relative %.1e) |"
-                            r.Exact.Value.Levels.LMax e (s.Energy.Mean - e) ((s.Energy.Mean - e) / s.Energy.Error) ((s.Energy.Mean - e) / abs e)
-              | None -> () ]
+              | Some(e, shift) ->
+                  let converged = O3Ed.isConverged shift s.Energy.Error
+                  yield sprintf "| %s | %.10f (truncation shift %.1e) |\n| VMC − ED | %.2e (%.3gσ of the VMC error and the truncation shift; relative %.1e) |"
+                            (sprintf (if converged then "exact (ED, l_max = %d)" else "ED at l_max = %d, NOT converged") r.Exact.Value.Levels.LMax) e (abs shift) (s.Energy.Mean - e) (O3Ed.sigmaDistance s.Energy e shift) ((s.Energy.Mean - e) / abs e)
+              | None -> ()
+              for w in warnings r do
+                  yield sprintf "\n**WARNING**: %s." w ]
 
     let write (dir: RunDirectory) (r: O3StateResult) =
         Json.write (dir.File "summary.json")
@@ -84,6 +96,9 @@ module O3State =
                   "observables", Study.estimatesJson [ "E", r.Result.Energy ]
                   "state", O3Vmc.stateJson r.Result
                   "exact", (match r.Exact with Some e -> O3Ed.referenceJson e | None -> null)
+                  "exact_converged", (match exactEnergy r with Some(_, shift) -> System.Text.Json.Nodes.JsonValue.Create(O3Ed.isConverged shift r.Result.Energy.Error) :> System.Text.Json.Nodes.JsonNode | None -> null)
+                  "distance_sigma", (match exactEnergy r with Some(e, shift) -> Json.number (O3Ed.sigmaDistance r.Result.Energy e shift) | None -> null)
+                  "warnings", Json.array (warnings r |> List.map Json.text)
                   "runtime", Json.text TorchRuntime.Description ])
         O3Vmc.writeCurve dir r.Result
         AtomicFile.writeText (dir.File "summary.md") (report r)

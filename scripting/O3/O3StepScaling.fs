@@ -90,6 +90,10 @@ module O3StepScaling =
         let points = CommandLine.text o "points"
         O3Points.check points vmc
         let start = if CommandLine.has o "start" then CommandLine.positive o "start" else 0.8 * u
+        let lo, hi = O3Vmc.couplingRange
+        if start < lo || start > hi then
+            let given = if CommandLine.has o "start" then sprintf "--start %g" start else sprintf "--u %g (the tuning starts at g² = 0.8·u = %g)" u start
+            raise (UsageError(sprintf "%s is not allowed: the tuning's first g² must lie in %g..%g, where the O(3) code works; give a smaller --u or a --start in that range" given lo hi))
         { U = u; Sizes = sizes; TunePoints = CommandLine.intIn o "tune-points" 2L 20L |> CommandLine.required "tune-points" |> int
           Light = not (CommandLine.switch o "no-light"); Vmc = vmc; Points = points |> Option.map IO.Path.GetFullPath; Start = start }
 
@@ -111,7 +115,7 @@ module O3StepScaling =
         // Only a truncation that has converged is an oracle: at L = 6, l_max = 2 and 3 still differ by 4% in Σ.
         match O3Ed.referenceLMax sites limit, O3Ed.referenceLMax (2 * sites) limit with
         | Some l1, Some l2 when l1 >= 5 && l2 >= 5 ->
-            let f g2 = float sites * Hybrid.O3.RotorChainSpectrum.Solve(sites, g2, l1).Gap - u
+            let f g2 = float sites * O3Ed.solving(fun () -> Hybrid.O3.RotorChainSpectrum.Solve(sites, g2, l1)).Gap - u
             let mutable a, b = 0.5 * u, u
             let mutable fa, fb = f a, f b
             let mutable iterations = 0
@@ -120,7 +124,7 @@ module O3StepScaling =
                 a <- b; fa <- fb
                 b <- max (0.05 * u) next; fb <- f b
                 iterations <- iterations + 1
-            Some(float (2 * sites) * Hybrid.O3.RotorChainSpectrum.Solve(2 * sites, b, l2).Gap)
+            Some(float (2 * sites) * O3Ed.solving(fun () -> Hybrid.O3.RotorChainSpectrum.Solve(2 * sites, b, l2)).Gap)
         | _ -> None
 
     let private measureSize (c: O3StepScalingConfig) (points: string option) (start: float) (sites: int) : StepPoint =

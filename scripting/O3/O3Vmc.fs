@@ -57,23 +57,68 @@ type StateResult =
       Parameters: int64
       /// Per training step: energy, its error, local-energy variance.
       Curve: (float * float * float)[]
+      /// The step number of Curve's first entry (a resumed run's curve starts after its checkpoint's steps).
+      FirstStep: int
       /// Thermalisation and training.
       TrainSeconds: float
       /// Seconds per optimisation step (sampling, local energies, log-derivatives, SR), thermalisation excluded.
       StepSeconds: float
       MeasureSeconds: float
       /// Peak working set of the process after this state (bytes).
-      PeakMemory: int64 }
+      PeakMemory: int64
+      /// What makes the measured energy doubtful (a stuck sampler, unmixed chains, chains too short for τ_int): shown
+      /// in the report and kept in summary.json; empty for a healthy run.
+      Warnings: string list }
 
 /// Variational Monte Carlo of one state of the rotor chain, shared by every O(3) experiment: build the wavefunction,
 /// thermalise Metropolis chains of random single-site rotations on its Born density, train it by stochastic
 /// reconfiguration (minSR when parameters outnumber samples), then measure its energy with frozen parameters.
 module O3Vmc =
 
-    /// The checkpoint header of a state: training resumes only into the same ansatz, chain and coupling.
+    /// The checkpoint header of a state: training resumes only into the same ansatz, state, chain and coupling, and
+    /// with the same optimiser, step, diagonal shift, chains, samples per chain and seed (what the saved optimiser and
+    /// sampler were made with, and what the steps already taken ran with), so that every mismatch is named before any
+    /// work. Only --steps (how far to train), --measure and --chunk may change on resume.
     let checkpointHeader (sites: int) (g2: float) (state: RotorState) (s: VmcSettings) =
-        CheckpointHeader("o3-vmc", (AnsatzSpec.describe s.Ansatz).ToJsonString() + " " + RotorState.name state,
-                         RotorChainHamiltonian(sites, g2).Describe(), "Float64")
+        let model =
+            Json.object
+                [ "ansatz", AnsatzSpec.describe s.Ansatz; "state", Json.text (RotorState.name state)
+                  "optimizer", Json.text (match s.Optimizer with Sr -> "sr" | Adam -> "adam"); "lr", Json.number s.LearningRate
+                  "diag_shift", Json.number s.DiagonalShift; "chains", Json.integer (int64 s.Chains)
+                  "samples_per_chain", Json.integer (int64 s.SamplesPerChain); "seed", Json.integer s.Seed ]
+        CheckpointHeader("o3-vmc", model.ToJsonString(), RotorChainHamiltonian(sites, g2).Describe(), "Float64")
+
+    /// The range of g² every O(3) experiment accepts. Below 0.01 exact diagonalisation at the l_max a reference can
+    /// afford is off by far more than any VMC error (at g² = 0.01, L = 4, l_max = 6 it misses E₀ ≈ −395 by 26) and the
+    /// Metropolis acceptance of single-site rotations falls below 5% (the wavefunction is sharply peaked); above 100
+    /// the chain is a set of free rotors whose gap g² dwarfs the coupling 1/g², and SR diverges (o3-mc's range too).
+    let couplingRange = 0.01, 100.0
+
+    /// Refuses, as a diagnosis, a coupling outside `couplingRange` that a study's tuning reached.
+    let checkCoupling (g2: float) =
+        let lo, hi = couplingRange
+        if not (g2 >= lo && g2 <= hi) then
+            raise (Hybrid.Diagnostics.RunStoppedException(sprintf "the tuning reached g² = %.4g, outside %g..%g where the O(3) code works; the target coupling is out of reach at this L (try a target nearer 1)" g2 lo hi))
+
+    // The sampler's health, checked after the measurement. Thresholds:
+    // - acceptance < 0.05: a site then keeps its orientation for 20 sweeps on average, so the measured configurations
+    //   barely move and the error is that of a handful of independent samples, whatever the Γ-method says;
+    // - split-R̂ > 1.1: the chains' halves disagree by more than a tenth of the within-chain spread (Gelman–Rubin's
+    //   usual bound), so the chains have not mixed into one distribution;
+    // - measurements per chain < 10 τ_int: the Γ-method's window (4–6 τ_int) then spans a large part of each chain, so
+    //   τ_int and the error are underestimated (Wolff 2004: the estimate of τ needs N ≫ τ).
+    let private minAcceptance = 0.05
+    let private maxRHat = 1.1
+    let private minChainOverTau = 10.0
+
+    /// The warnings for a measured state (empty when healthy).
+    let healthWarnings (acceptance: float) (energy: Estimate) (measurements: int) =
+        [ if acceptance < minAcceptance then
+              yield sprintf "Metropolis acceptance %.3f is below %.2f: the chains barely move and the error bar is not trustworthy (a smaller --lr, or a larger g²)" acceptance minAcceptance
+          if energy.RHat > maxRHat then
+              yield sprintf "split-R̂ %.3f exceeds %.1f: the chains have not mixed, so the energy and its error are not trustworthy (train longer, or lower --lr)" energy.RHat maxRHat
+          if Double.IsFinite energy.TauInt && float measurements < minChainOverTau * energy.TauInt then
+              yield sprintf "τ_int %.3g is more than a tenth of the %d measurements per chain: τ_int and the error are underestimated (raise --measure)" energy.TauInt measurements ]
 
     let private tails (values: float[]) (mean: float) (variance: float) =
         let sd = sqrt variance
@@ -84,6 +129,7 @@ module O3Vmc =
 
     /// Trains and measures `state` on a chain of `sites` at g²; `checkpoint` (file, resume) keeps and restores training.
     let runState (sites: int) (g2: float) (state: RotorState) (s: VmcSettings) (checkpoint: (string * bool) option) : StateResult =
+        checkCoupling g2
         let clock = Stopwatch.StartNew()
         let seed = Seeds.Derive(s.Seed, sprintf "o3 %s L=%d g2=%g" (RotorState.name state) sites g2)
         let psi = AnsatzSpec.build sites (Seeds.Derive(seed, "ansatz")) state s.Ansatz
@@ -108,7 +154,10 @@ module O3Vmc =
         let header = checkpointHeader sites g2 state s
         match checkpoint with
         | Some(file, true) ->
-            trainer.LoadCheckpoint(file, header)
+            try
+                trainer.LoadCheckpoint(file, header)
+            with :? IO.InvalidDataException as e ->
+                raise (Hybrid.Diagnostics.RunStoppedException(sprintf "%s (remove it to train this state from the start)" e.Message))
             printfn "resumed %s from %s at step %d" (RotorState.name state) file trainer.CompletedSteps
         | _ -> ()
         let remaining = max 0 (s.Steps - trainer.CompletedSteps)
@@ -150,10 +199,13 @@ module O3Vmc =
         let mean = Array.average all
         let variance = (all |> Array.sumBy (fun v -> (v - mean) ** 2.0)) / float (all.Length - 1)
         let tail, maxDev = tails all mean variance
+        let warnings = healthWarnings acceptance energy s.Measurements
+        for w in warnings do
+            printfn "WARNING (%s state, L = %d, g² = %g): %s" (RotorState.name state) sites g2 w
         { State = state; Sites = sites; G2 = g2; Energy = energy; Variance = variance; TailFraction = tail; MaxDeviation = maxDev
           Acceptance = acceptance; Parameters = VariationalState.ParameterCount psi
-          Curve = curve.ToArray(); TrainSeconds = trainSeconds; StepSeconds = stepSeconds; MeasureSeconds = measured.Elapsed.TotalSeconds
-          PeakMemory = Process.GetCurrentProcess().PeakWorkingSet64 }
+          Curve = curve.ToArray(); FirstStep = s.Steps - remaining + 1; TrainSeconds = trainSeconds; StepSeconds = stepSeconds; MeasureSeconds = measured.Elapsed.TotalSeconds
+          PeakMemory = Process.GetCurrentProcess().PeakWorkingSet64; Warnings = warnings }
 
     /// One state's numbers as JSON.
     let stateJson (r: StateResult) =
@@ -162,11 +214,11 @@ module O3Vmc =
               "max_deviation_sigma", Json.number r.MaxDeviation; "acceptance", Json.number r.Acceptance
               "parameters", Json.integer r.Parameters; "train_seconds", Json.number r.TrainSeconds
               "measure_seconds", Json.number r.MeasureSeconds; "seconds_per_step", Json.number r.StepSeconds
-              "peak_memory_bytes", Json.integer r.PeakMemory ]
+              "peak_memory_bytes", Json.integer r.PeakMemory; "warnings", Json.array (r.Warnings |> List.map Json.text) ]
 
     /// training-<state>.csv: energy, error and variance per step.
     let writeCurve (dir: RunDirectory) (r: StateResult) =
-        let steps = Array.init r.Curve.Length (fun i -> float (i + 1))
+        let steps = Array.init r.Curve.Length (fun i -> float (r.FirstStep + i))
         Measurements.write (dir.File(sprintf "training-%s.csv" (RotorState.name r.State)))
             (Measurements.ofColumns
                 [ "step", [| steps |]; "energy", [| r.Curve |> Array.map (fun (e, _, _) -> e) |]
@@ -191,8 +243,12 @@ module O3Vmc =
     /// --L (≥ 2).
     let sites (o: ParsedOptions) = CommandLine.intIn o "L" 2L 4096L |> CommandLine.required "L" |> int
 
-    /// --g2 (> 0).
-    let coupling (o: ParsedOptions) = CommandLine.positive o "g2"
+    /// --g2 in `couplingRange`.
+    let coupling (o: ParsedOptions) =
+        let g2 = CommandLine.positive o "g2"
+        let lo, hi = couplingRange
+        if g2 < lo || g2 > hi then raise (UsageError(sprintf "--g2 %g is not allowed; it must be in %g..%g (the range where exact diagonalisation and VMC of the rotor chain work)" g2 lo hi))
+        g2
 
     let private widths (o: ParsedOptions) = CommandLine.intList o "hidden" 1 4096 "width" "16,16" |> Option.defaultValue []
 

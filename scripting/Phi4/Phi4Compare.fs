@@ -94,7 +94,7 @@ module Phi4Compare =
                 let refE = (find n reference.Observables).Value
                 let pull = abs (e.Mean - refE.Mean) / sqrt (e.Error * e.Error + refE.Error * refE.Error)
                 if Object.ReferenceEquals(s, reference) || not (Double.IsFinite pull) then box (Estimate.format e)
-                else box (sprintf "%s (%.1fσ)" (Estimate.format e) pull)
+                else box (sprintf "%s (%.3gσ)" (Estimate.format e) pull)
             | "acceptance" -> box (Estimate.format (estimate "acceptance").Value)
             | "ess" -> estimate "ess" |> Option.map (Estimate.format >> box) |> Option.defaultValue (box "—")
             | "tau_int_abs_m" -> box (sprintf "%.2f" (estimate "abs_magnetization").Value.TauInt)

@@ -50,7 +50,7 @@ module CommandLine =
             | (arg: string) :: rest when arg.StartsWith "--" ->
                 let name = arg.Substring 2
                 match Map.tryFind name byName with
-                | None -> raise (UsageError(sprintf "unknown option '%s'; allowed: %s, --help" arg (allowed ())))
+                | None -> raise (UsageError(sprintf "unknown option '%s'; allowed: %s" arg (if specs |> List.exists (fun s -> s.Name = "help") then allowed () else allowed () + ", --help")))
                 | Some _ when acc.ContainsKey name -> raise (UsageError(sprintf "option '%s' is given twice" arg))
                 | Some { Kind = FlagOption } -> go (acc.Add(name, "true")) rest
                 | Some _ ->

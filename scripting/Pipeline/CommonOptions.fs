@@ -15,7 +15,7 @@ module CommonOptions =
     /// --seed, --replica, --replicas, --device.
     let options =
         [ CommandLine.option "seed" IntOption "1" "random seed (of the whole set of replicas)"
-          CommandLine.optional "replica" IntOption "this run's replica index K in 0..N−1 (with --replicas N): independent seeds derived from --seed, merged later with 'merge'"
+          CommandLine.optional "replica" IntOption "this run's replica index K in 0..N−1 (with --replicas N): independent seeds derived from --seed (replicas of phi4-hmc, phi4-flow and nnft-correlators combine with 'merge')"
           CommandLine.optional "replicas" IntOption "the number N of replicas (with --replica K)"
           CommandLine.option "device" TextOption "auto" "auto | cpu | cuda" ]
 
@@ -73,10 +73,25 @@ type CheckpointChoice =
 /// checkpoint to resume fits this run (Hybrid.IO.Checkpoint names every difference).
 module CheckpointOptions =
 
-    /// --checkpoint FILE, --resume.
-    let options =
-        [ CommandLine.optional "checkpoint" TextOption "checkpoint file to write (default: checkpoint.bin in the run directory)"
-          CommandLine.optional "resume" FlagOption "continue training from --checkpoint up to --steps" ]
+    /// --checkpoint FILE, --resume with the help text of --resume (what resuming continues).
+    let optionsWith (resumeHelp: string) =
+        [ CommandLine.optional "checkpoint" TextOption "checkpoint file to write (default: checkpoint.bin in the run directory; an existing one is replaced only with --force)"
+          CommandLine.optional "resume" FlagOption resumeHelp ]
+
+    /// --checkpoint FILE, --resume (training runs).
+    let options = optionsWith "continue training from --checkpoint up to --steps"
+
+    /// Whether `path` starts as a Hybrid checkpoint does (its format string; whole or not).
+    let isCheckpoint (path: string) =
+        try
+            use reader = new IO.BinaryReader(IO.File.OpenRead path, Text.Encoding.UTF8)
+            let magic = reader.ReadString()
+            magic.StartsWith "hybrid-checkpoint/" || magic.StartsWith "hybrid-flow-checkpoint/"
+        with
+        | :? IO.IOException
+        | :? FormatException
+        | :? UnauthorizedAccessException
+        | :? ArgumentException -> false
 
     /// The choice, refused in one line when it cannot work: --resume without a file, a directory, a missing file, a
     /// place that cannot be written (training saves every tenth of its steps), or a checkpoint that does not fit
@@ -88,6 +103,15 @@ module CheckpointOptions =
         | None, true -> raise (UsageError "--resume needs --checkpoint FILE")
         | Some f, _ when IO.Directory.Exists f -> raise (UsageError(sprintf "--checkpoint %s is a directory; give the path of a checkpoint file" f))
         | Some f, true when not (IO.File.Exists f) -> raise (UsageError(sprintf "--checkpoint %s does not exist, so there is nothing to resume" f))
+        | _ -> ()
+        // A checkpoint is written over the file every tenth of the steps: never over a file that is not a checkpoint,
+        // and over an earlier checkpoint only when asked (--resume continues it, --force replaces it).
+        match file with
+        | Some f when not resume && IO.File.Exists f ->
+            if not (isCheckpoint f) then
+                raise (UsageError(sprintf "--checkpoint %s exists and is not a Hybrid checkpoint; give a new path (the run would write its checkpoint over it)" f))
+            elif not (CommandLine.switch o "force") then
+                raise (UsageError(sprintf "--checkpoint %s already holds a checkpoint; add --resume to continue it, --force to replace it, or give a new path" f))
         | _ -> ()
         file |> Option.iter (CommandLine.writableFile "checkpoint")
         if resume then

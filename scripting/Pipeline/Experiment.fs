@@ -48,15 +48,28 @@ module Experiment =
     /// Runs one experiment from its command-line arguments; returns the process exit code.
     let execute (experiment: Experiment<'Config, 'Result>) (argv: string list) : int =
         let options = experiment.Options @ [ outOption; forceOption; helpOption ]
-        // `dotnet fsi` takes --help and -h for itself, so `phi4-hmc help` is the form that reaches us.
-        let argv = match argv with ("help" | "-h") :: rest -> "--help" :: rest | _ -> argv
+        // `dotnet fsi` takes --help and -h for itself, so `phi4-hmc help` is the form that reaches us; `help` works in
+        // every position (`o3-vmc --L 4 help`), except as the value of an option (`--out help` is a directory).
+        let takesValue = options |> List.filter (fun s -> s.Kind <> FlagOption) |> List.map (fun s -> "--" + s.Name) |> set
+        let wantsHelp =
+            argv |> List.mapi (fun i a -> (a = "help" || a = "-h") && (i = 0 || not (takesValue.Contains argv.[i - 1]))) |> List.exists id
         let prepared =
             try
-                let parsed = CommandLine.parse options argv
+                let parsed = if wantsHelp then CommandLine.parse options [ "--help" ] else CommandLine.parse options argv
                 if CommandLine.switch parsed "help" then
                     Error(0, usage experiment.Name experiment.Description options)
                 else
                     let config = experiment.Configure parsed
+                    // --force clears --out before the run starts: never when the run reads files from there (the
+                    // checkpoint it resumes from, the points folder of a study it continues), which would be lost first.
+                    match CommandLine.text parsed "out" with
+                    | Some out when CommandLine.switch parsed "force" && RunDirectory.wouldClear out ->
+                        for name, what in [ "checkpoint", "the checkpoint"; "points", "the measured states" ] do
+                            match CommandLine.text parsed name with
+                            | Some path when CommandLine.has parsed name && RunDirectory.contains out path ->
+                                raise (UsageError(sprintf "--%s %s lies inside --out %s, which --force would clear before the run reads %s there; give a new --out (the files stay where they are and the run reads them from there)" name path out what))
+                            | _ -> ()
+                    | _ -> ()
                     let claimed =
                         match CommandLine.text parsed "out" with
                         | Some path -> RunDirectory.claim (CommandLine.switch parsed "force") path

@@ -66,11 +66,23 @@ module Measurements =
         let header = lines.[0].Split(',')
         if header.Length < 2 || header.[0] <> "replica" || header.[1] <> "index" then
             raise (IO.InvalidDataException(sprintf "'%s' is not a measurements file (its header should start with replica,index)" path))
-        let rows = lines.[1..] |> Array.filter (fun l -> l.Length > 0) |> Array.map (fun l -> l.Split(','))
-        let byReplica = rows |> Array.groupBy (fun r -> int r.[0]) |> Array.sortBy fst |> Array.map snd
+        // Every row is checked: a truncated or edited file is refused naming its line, never read half.
+        let rows =
+            lines
+            |> Array.mapi (fun i l -> i + 1, l)
+            |> Array.skip 1
+            |> Array.filter (fun (_, l) -> l.Length > 0)
+            |> Array.map (fun (number, l) ->
+                let fields = l.Split(',')
+                let bad () = raise (IO.InvalidDataException(sprintf "'%s' is damaged: line %d is not %d comma-separated numbers (truncated or edited?)" path number header.Length))
+                if fields.Length <> header.Length then bad ()
+                let replica = match Int32.TryParse(fields.[0], NumberStyles.Integer, invariant) with | true, k when k >= 0 -> k | _ -> bad ()
+                let values = fields.[2..] |> Array.map (fun f -> match Double.TryParse(f, NumberStyles.Float, invariant) with | true, x -> x | _ -> bad ())
+                replica, values)
+        let byReplica = rows |> Array.groupBy fst |> Array.sortBy fst |> Array.map (snd >> Array.map snd)
         { Columns =
             [ for c in 2 .. header.Length - 1 ->
-                  header.[c], byReplica |> Array.map (Array.map (fun r -> Double.Parse(r.[c], invariant))) ] }
+                  header.[c], byReplica |> Array.map (Array.map (fun r -> r.[c - 2])) ] }
 
     /// The replicas of several runs side by side (same columns, in the same order): replica j of the result is a
     /// replica of one of the parts.

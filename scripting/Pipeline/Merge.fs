@@ -31,13 +31,35 @@ module Merge =
     let private read (mergers: Merger list) (dir: string) : ReplicaRun =
         if not (Directory.Exists dir) then raise (UsageError(sprintf "run directory '%s' does not exist" dir))
         (try (RunDirectory.readSummary dir).Dispose() with :? InvalidDataException as e -> raise (UsageError e.Message))
-        let config = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "config.json"))).AsObject()
-        let experiment = config.["experiment"].GetValue<string>()
         let known = mergers |> List.collect (fun m -> m.Experiments)
+        let configFile = Path.Combine(dir, "config.json")
+        if not (File.Exists configFile) then
+            let merged =
+                try JsonNode.Parse(File.ReadAllText(Path.Combine(dir, RunDirectory.CompleteMarker))).["experiment"].GetValue<string>() = "merge"
+                with _ -> false
+            if merged then
+                raise (UsageError(sprintf "run directory '%s' is the output of merge, not a replica; merge the replicas it was made from together with the new ones" dir))
+            raise (UsageError(sprintf "run directory '%s' has no config.json, so it is not a run that merge can read" dir))
+        let config, experiment, parameters =
+            try
+                let config = JsonNode.Parse(File.ReadAllText configFile).AsObject()
+                config, config.["experiment"].GetValue<string>(), config.["parameters"].AsObject()
+            with
+            | :? Text.Json.JsonException
+            | :? NullReferenceException
+            | :? InvalidOperationException
+            | :? FormatException as e ->
+                raise (UsageError(sprintf "'%s' is damaged or not a Hybrid run configuration (%s)" configFile (e.Message.Split('\n').[0].Trim())))
+        ignore config
         if not (List.contains experiment known) then
             raise (UsageError(sprintf "run directory '%s' holds a %s run; merge combines replicas of %s" dir experiment (String.concat ", " known)))
-        { Path = dir; Experiment = experiment; Parameters = config.["parameters"].AsObject()
-          Measurements = Measurements.read (Path.Combine(dir, "measurements.csv")) }
+        let measurementsFile = Path.Combine(dir, "measurements.csv")
+        if not (File.Exists measurementsFile) then
+            raise (UsageError(sprintf "run directory '%s' has no measurements.csv, so it cannot be merged" dir))
+        let measurements =
+            try Measurements.read measurementsFile
+            with :? InvalidDataException as e -> raise (UsageError e.Message)
+        { Path = dir; Experiment = experiment; Parameters = parameters; Measurements = measurements }
 
     /// Differences of the parameters that must agree, named key by key.
     let private differences (a: ReplicaRun) (b: ReplicaRun) =
@@ -68,6 +90,7 @@ module Merge =
             let rec split dirs out force args =
                 match args with
                 | [] -> List.rev dirs, out, force
+                | [ "--out" ] -> raise (UsageError "option '--out' needs a value")
                 | "--out" :: path :: rest -> split dirs (Some path) force rest
                 | "--force" :: rest -> split dirs out true rest
                 | (a: string) :: _ when a.StartsWith "--" -> raise (UsageError(sprintf "unknown option '%s'; allowed: --out DIR, --force" a))
@@ -75,6 +98,12 @@ module Merge =
             try
                 let dirs, out, force = split [] None false argv
                 if dirs.Length < 2 then raise (UsageError(sprintf "merge needs at least two run directories, got %d" dirs.Length))
+                match out with
+                | Some o when force && RunDirectory.wouldClear o ->
+                    for d in dirs do
+                        if RunDirectory.contains o d then
+                            raise (UsageError(sprintf "run directory '%s' lies inside --out %s, which --force would clear before merge reads it; give a new --out" d o))
+                | _ -> ()
                 let runs = dirs |> List.map (read mergers)
                 let first = runs.Head
                 for r in runs.Tail do

@@ -107,6 +107,19 @@ module RunDirectory =
             | _ -> None
         with :? IOException | :? UnauthorizedAccessException -> None
 
+    /// Whether `path` lies in the directory `dir` (or is it), after resolving both to full paths.
+    let contains (dir: string) (path: string) =
+        try
+            let d = Path.TrimEndingDirectorySeparator(Path.GetFullPath dir)
+            let p = Path.TrimEndingDirectorySeparator(Path.GetFullPath path)
+            p = d || p.StartsWith(d + string Path.DirectorySeparatorChar, StringComparison.Ordinal)
+        with :? ArgumentException | :? NotSupportedException -> false
+
+    /// Whether `--force` on `path` would remove files: a directory that exists and is not empty.
+    let wouldClear (path: string) =
+        try Directory.Exists path && Directory.GetFileSystemEntries(path).Length > 0
+        with :? IOException | :? UnauthorizedAccessException -> false
+
     /// Claims `path` for a new run: creates it, proves it writable and takes it with a claim file that only one
     /// process can create. A directory that already holds files is refused, unless `force` is set and they are an
     /// earlier Hybrid run that nobody is writing (then they are removed first).
