@@ -43,7 +43,8 @@ let vmc : VmcSettings =
       SamplesPerChain = 4                     // configurations per chain per step
       Measurements = (if toy then 20 else 400) // configurations per chain in the final measurement (parameters frozen)
       Chunk = 256
-      Seed = 1L }
+      Seed = 1L
+      Device = Hybrid.Runtime.ComputeDevice.Auto } // CUDA when available
 
 // Both states by VMC (independent chains, so the gap's error is the two errors in quadrature).
 let result = O3Gap.measure None sites g2 vmc

@@ -35,7 +35,9 @@ public static class RotorChain
     {
         CheckSites(sites);
         TorchRuntime.EnsureLoaded();
-        var v = randn(new[] { batch, sites, 3L }, dtype: ScalarType.Float64, device: device ?? CPU, generator: generator);
+        // Drawn where the generator lives, then moved: a CPU generator can seed chains on any device.
+        var v = randn(new[] { batch, sites, 3L }, dtype: ScalarType.Float64, device: generator.device, generator: generator);
+        if (device is not null && device.type != v.device.type) v = v.to(device);
         return v / v.norm(-1, keepdim: true);
     }
 

@@ -15,25 +15,28 @@ namespace Hybrid.Vmc;
 /// </summary>
 public sealed class StochasticReconfiguration : IGradientTransform
 {
-    private readonly VariationalEnergy source;
     // Each parameter's columns in the log-derivatives: the wavefunction's order, which the trainer's list may not share.
     private readonly Dictionary<IntPtr, (long Offset, long Size)> columns = new();
 
-    /// <summary>Preconditions with the log-derivatives of <paramref name="source"/>'s last batch.</summary>
-    /// <param name="source">The objective whose evaluation the trainer just backpropagated.</param>
+    /// <summary>Preconditions with the per-sample log-derivatives each evaluation carries (<see cref="ObjectiveEvaluation.PerSampleJacobian"/>).</summary>
+    /// <param name="columnOrder">The wavefunction's parameters in the column order of those log-derivatives.</param>
     /// <param name="diagonalShift">λ &gt; 0 added to the diagonal of S.</param>
-    public StochasticReconfiguration(VariationalEnergy source, double diagonalShift = 1e-2)
+    public StochasticReconfiguration(IReadOnlyList<Parameter> columnOrder, double diagonalShift = 1e-2)
     {
-        this.source = source ?? throw new ArgumentNullException(nameof(source));
+        ArgumentNullException.ThrowIfNull(columnOrder);
         if (!(diagonalShift > 0) || !double.IsFinite(diagonalShift)) throw new ArgumentException($"diagonal shift {diagonalShift} is not allowed; it must be a finite number > 0");
         DiagonalShift = diagonalShift;
         long offset = 0;
-        foreach (var p in source.WavefunctionParameters)
+        foreach (var p in columnOrder)
         {
             columns[p.Handle] = (offset, p.numel());
             offset += p.numel();
         }
     }
+
+    /// <summary>Preconditions the evaluations of <paramref name="objective"/> (its wavefunction gives the column order).</summary>
+    public StochasticReconfiguration(VariationalEnergy objective, double diagonalShift = 1e-2)
+        : this((objective ?? throw new ArgumentNullException(nameof(objective))).WavefunctionParameters, diagonalShift) { }
 
     /// <summary>λ.</summary>
     public double DiagonalShift { get; }
@@ -59,8 +62,8 @@ public sealed class StochasticReconfiguration : IGradientTransform
     /// <inheritdoc/>
     public void Apply(IReadOnlyList<Parameter> parameters, ObjectiveEvaluation evaluation)
     {
-        var centred = source.LastCentredLogDerivatives ?? throw new InvalidOperationException("stochastic reconfiguration needs a variational-energy evaluation first");
-        var deviations = source.LastEnergyDeviations!;
+        var centred = evaluation.PerSampleJacobian ?? throw new InvalidOperationException("stochastic reconfiguration needs an evaluation that carries its per-sample log-derivatives (a variational energy)");
+        var deviations = evaluation.PerSampleResiduals ?? throw new InvalidOperationException("stochastic reconfiguration needs the per-sample energy deviations with the log-derivatives");
         var delta = Direction(centred, deviations, DiagonalShift, out bool sampleSpace);
         LastUsedSampleSpace = sampleSpace;
         using var _ = no_grad();

@@ -37,7 +37,7 @@ public sealed class VariationalEnergy : ITrainingObjective
         hooks = new ITrainingHook[] { new SamplerCheckpoint(sampler) };
     }
 
-    /// <summary>The wavefunction's parameters, in the column order of <see cref="LastCentredLogDerivatives"/>.</summary>
+    /// <summary>The wavefunction's parameters, in the column order of <see cref="ObjectiveEvaluation.PerSampleJacobian"/>.</summary>
     public IReadOnlyList<Parameter> WavefunctionParameters => wavefunction.Parameters;
 
     /// <summary>The sampler whose chains feed every evaluation.</summary>
@@ -48,12 +48,6 @@ public sealed class VariationalEnergy : ITrainingObjective
 
     /// <summary>Metropolis steps between configurations.</summary>
     public int StepsBetweenSamples { get; }
-
-    /// <summary>Centred log-derivatives O − ⟨O⟩ of the last evaluation, [N, P]; valid until the trainer's step ends.</summary>
-    public Tensor? LastCentredLogDerivatives { get; private set; }
-
-    /// <summary>E_loc − E of the last evaluation, [N]; valid until the trainer's step ends.</summary>
-    public Tensor? LastEnergyDeviations { get; private set; }
 
     /// <inheritdoc/>
     public string Name => "variational-energy";
@@ -106,8 +100,6 @@ public sealed class VariationalEnergy : ITrainingObjective
         long n = local.shape[0];
         var centred = logDerivatives - logDerivatives.mean(new long[] { 0 }, keepdim: true);
         var deviations = local - stats.Mean;
-        LastCentredLogDerivatives = centred;
-        LastEnergyDeviations = deviations;
         var force = centred.t().matmul(deviations).mul(2.0 / n);                  // F = ∂E/∂θ, [P]
         Tensor loss = zeros(Array.Empty<long>(), dtype: local.dtype, device: local.device);
         long offset = 0;
@@ -117,7 +109,8 @@ public sealed class VariationalEnergy : ITrainingObjective
             loss = loss + (force.narrow(0, offset, size).reshape(p.shape).to(p.dtype) * p).sum();
             offset += size;
         }
-        return new ObjectiveEvaluation(loss, stats.Mean, stats.Error, diagnostics);
+        // The batch's geometry travels with the evaluation, for stochastic reconfiguration.
+        return new ObjectiveEvaluation(loss, stats.Mean, stats.Error, diagnostics) { PerSampleJacobian = centred, PerSampleResiduals = deviations };
     }
 }
 

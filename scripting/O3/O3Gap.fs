@@ -62,7 +62,7 @@ module O3Gap =
         { Sites = sites; G2 = O3Vmc.coupling o; Vmc = vmc }
 
     let describe (c: O3GapConfig) =
-        Json.object ([ "L", Json.integer (int64 c.Sites); "g2", Json.number c.G2 ] @ O3Vmc.describeSettings c.Vmc)
+        Json.object ([ "L", Json.integer (int64 c.Sites); "g2", Json.number c.G2 ] @ O3Vmc.describeRun c.Vmc)
 
     let run (c: O3GapConfig) (_: RunDirectory) : O3GapResult =
         let exact = O3Ed.reference c.Sites c.G2 O3State.referenceLimit

@@ -59,7 +59,7 @@ module O3Running =
     let describe (c: SizeScanConfig) =
         Json.object
             ([ "g2", Json.number c.G2; "sizes", Json.numbers (c.Sizes |> List.map float)
-               "points", (match c.Points with Some p -> Json.text p | None -> null) ] @ O3Vmc.describeSettings c.Vmc)
+               "points", (match c.Points with Some p -> Json.text p | None -> null) ] @ O3Vmc.describeRun c.Vmc)
 
     let run (c: SizeScanConfig) (dir: RunDirectory) : O3RunningResult =
         let clock = Diagnostics.Stopwatch.StartNew()

@@ -49,7 +49,7 @@ module O3State =
     let describe (c: O3StateConfig) =
         Json.object
             ([ "L", Json.integer (int64 c.Sites); "g2", Json.number c.G2; "state", Json.text (RotorState.name c.State) ]
-             @ O3Vmc.describeSettings c.Vmc @ CheckpointOptions.describe c.Checkpoint)
+             @ O3Vmc.describeRun c.Vmc @ CheckpointOptions.describe c.Checkpoint)
 
     let run (c: O3StateConfig) (dir: RunDirectory) : O3StateResult =
         let exact = O3Ed.reference c.Sites c.G2 referenceLimit

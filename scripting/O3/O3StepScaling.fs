@@ -102,7 +102,7 @@ module O3StepScaling =
             ([ "u", Json.number c.U; "sizes", Json.numbers (c.Sizes |> List.map float); "tune_points", Json.integer (int64 c.TunePoints)
                "light", System.Text.Json.Nodes.JsonValue.Create c.Light; "points", (match c.Points with Some p -> Json.text p | None -> null)
                "start", Json.number c.Start ]
-             @ O3Vmc.describeSettings c.Vmc)
+             @ O3Vmc.describeRun c.Vmc)
 
     // g² values as cache keys: six significant digits, so a resumed study asks for the same points.
     let private round6 (x: float) = Double.Parse(x.ToString("G6", Globalization.CultureInfo.InvariantCulture), Globalization.CultureInfo.InvariantCulture)

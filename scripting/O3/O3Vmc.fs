@@ -38,7 +38,9 @@ type VmcSettings =
       Measurements: int
       /// Configurations per local-energy evaluation (bounds the memory).
       Chunk: int
-      Seed: int64 }
+      Seed: int64
+      /// Where the network, the chains and the local energies live (auto: CUDA when available).
+      Device: ComputeDevice }
 
 /// A trained and measured variational state.
 type StateResult =
@@ -132,13 +134,16 @@ module O3Vmc =
         checkCoupling g2
         let clock = Stopwatch.StartNew()
         let seed = Seeds.Derive(s.Seed, sprintf "o3 %s L=%d g2=%g" (RotorState.name state) sites g2)
+        let device = TorchRuntime.Resolve s.Device
         let psi = AnsatzSpec.build sites (Seeds.Derive(seed, "ansatz")) state s.Ansatz
         let module' = psi :?> torch.nn.Module
+        // On the device in float64 before the chains first evaluate ψ (the trainer would move it only later).
+        module'.``to``(torch.ScalarType.Float64).``to``(device) |> ignore
         let hamiltonian = RotorChainHamiltonian(sites, g2, LaplacianRoute.Forward, s.Chunk)
         use start = new torch.Generator(uint64 (Seeds.Derive(seed, "start")))
         use sampler =
             new MetropolisHastings(BornDensity(psi), RandomRotationProposal(RotationMove.SingleSite, 1.0), s.Chains, Seeds.Derive(seed, "sampler"),
-                                   0.5, null, RotorChain.Uniform(int64 s.Chains, sites, start))
+                                   0.5, device, RotorChain.Uniform(int64 s.Chains, sites, start, device))
         sampler.Thermalize(max 200 (20 * sites), true)
         let objective = VariationalEnergy(psi, hamiltonian, sampler, s.SamplesPerChain, sites)
         let transform : IGradientTransform =
@@ -150,7 +155,7 @@ module O3Vmc =
         let schedule = LearningRateSchedule.Constant s.LearningRate
         let kind = match s.Optimizer with Sr -> OptimizerKind.Sgd | Adam -> OptimizerKind.Adam
         let options = TrainerOptions(Schedule = schedule, Optimizer = kind, DType = torch.ScalarType.Float64, GradientClipNorm = 0.0)
-        use trainer = new Trainer(module', objective, options, Seeds.Derive(seed, "trainer"), null, transform)
+        use trainer = new Trainer(module', objective, options, Seeds.Derive(seed, "trainer"), device, transform)
         let header = checkpointHeader sites g2 state s
         match checkpoint with
         | Some(file, true) ->
@@ -185,7 +190,7 @@ module O3Vmc =
             let struct (x, accepted) = objective.Draw n
             use x = x
             use local = hamiltonian.LocalValues(psi, x)
-            let values = local.data<float>().ToArray()
+            let values = (use host = local.cpu() in host.data<float>().ToArray())
             for k in 0 .. n - 1 do
                 for c in 0 .. s.Chains - 1 do perChain.[c].Add values.[k * s.Chains + c]
             acceptance <- acceptance + accepted * float n / float s.Measurements
@@ -238,7 +243,8 @@ module O3Vmc =
           CommandLine.option "samples-per-chain" IntOption "4" "configurations per chain per training step (one sweep apart)"
           CommandLine.option "measure" IntOption "400" "configurations per chain in the final measurement"
           CommandLine.option "chunk" IntOption "256" "configurations per local-energy evaluation (bounds memory)"
-          CommandLine.option "seed" IntOption "1" "random seed" ]
+          CommandLine.option "seed" IntOption "1" "random seed"
+          CommandLine.option "device" TextOption "auto" "auto | cpu | cuda: where the network, the chains and the local energies live" ]
 
     /// --L (≥ 2).
     let sites (o: ParsedOptions) = CommandLine.intIn o "L" 2L 4096L |> CommandLine.required "L" |> int
@@ -284,10 +290,16 @@ module O3Vmc =
           SamplesPerChain = CommandLine.intIn o "samples-per-chain" 1L 100_000L |> CommandLine.required "samples-per-chain" |> int
           Measurements = CommandLine.intIn o "measure" 4L 100_000_000L |> CommandLine.required "measure" |> int
           Chunk = CommandLine.intIn o "chunk" 1L 1_000_000L |> CommandLine.required "chunk" |> int
-          Seed = CommandLine.intIn o "seed" 0L Int64.MaxValue |> CommandLine.required "seed" }
+          Seed = CommandLine.intIn o "seed" 0L Int64.MaxValue |> CommandLine.required "seed"
+          Device = CommonOptions.device o }
 
-    /// The settings as JSON.
+    /// The settings as JSON: what a measured state depends on (the stamp of a points file). The device is not part of
+    /// it: a state measured on a GPU and one measured on the CPU are the same measurement.
     let describeSettings (s: VmcSettings) =
         [ "ansatz", AnsatzSpec.describe s.Ansatz; "optimizer", Json.text (match s.Optimizer with Sr -> "sr" | Adam -> "adam"); "steps", Json.integer (int64 s.Steps); "lr", Json.number s.LearningRate
           "diag_shift", Json.number s.DiagonalShift; "chains", Json.integer (int64 s.Chains); "samples_per_chain", Json.integer (int64 s.SamplesPerChain)
           "measure", Json.integer (int64 s.Measurements); "chunk", Json.integer (int64 s.Chunk); "seed", Json.integer s.Seed ]
+
+    /// The settings and the device, for config.json.
+    let describeRun (s: VmcSettings) =
+        describeSettings s @ [ "device", Json.text ((string s.Device).ToLowerInvariant()) ]

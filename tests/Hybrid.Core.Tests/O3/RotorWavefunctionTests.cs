@@ -1,5 +1,6 @@
 using Hybrid.O3;
 using Hybrid.Sampling;
+using Hybrid.Training;
 using Hybrid.Vmc;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -318,5 +319,33 @@ public class RotorWavefunctionTests
         var (mean, error) = ChainStatistics.MeanOverChains(perStep);
         double exact = 1 / Math.Tanh(4 * v) - 1 / (4 * v);
         Assert.True(Math.Abs(mean - exact) < 4 * error, $"⟨c⟩ = {mean} ± {error}, exact {exact}");
+    }
+
+    [Fact]
+    public void StochasticReconfigurationPreconditionsWithTheEvaluationItIsGiven()
+    {
+        // Two evaluations on different batches: SR applied with the first must use the first batch's geometry, whatever
+        // the objective evaluated since (it reads the evaluation, not the objective's state).
+        var psi = new IsovectorWavefunction(3, new[] { 4 }, 6);
+        Randomise(psi, 3);
+        const int chains = 8;
+        using var start = new Generator(2);
+        using var sampler = new MetropolisHastings(new BornDensity(psi), new RandomRotationProposal(RotationMove.SingleSite, 1.0), chains, 5,
+            initial: RotorChain.Uniform(chains, 3, start));
+        var energy = new VariationalEnergy(psi, new RotorChainHamiltonian(3, 1.0), sampler, 4, 3);
+        using var g = new Generator(9);
+        var first = energy.Evaluate(g);
+        var second = energy.Evaluate(g);
+        Assert.NotNull(first.PerSampleJacobian);
+        Assert.False(first.PerSampleJacobian!.allclose(second.PerSampleJacobian!), "two batches differ");
+        var sr = new StochasticReconfiguration(energy, 0.01);
+        var parameters = psi.Parameters;
+        sr.Apply(parameters, first);
+        var applied = cat(parameters.Select(p => p.grad!.reshape(-1)).ToArray(), 0);
+        var expected = StochasticReconfiguration.Direction(first.PerSampleJacobian!, first.PerSampleResiduals!, 0.01, out _);
+        Assert.True(applied.allclose(expected, rtol: 0, atol: 1e-12));
+        // An evaluation without the per-sample derivatives cannot be preconditioned.
+        var bare = new ObjectiveEvaluation(first.Loss, first.Value, first.Error, first.Diagnostics);
+        Assert.Throws<InvalidOperationException>(() => sr.Apply(parameters, bare));
     }
 }

@@ -71,6 +71,7 @@ let tests =
               Expect.stringContains chart "\"name\":\"exact\"" "the exact line"
               Expect.isFalse (chart.Contains "\"type\":\"log\"") "linear axis"
               Expect.stringContains (chartOf dir "training.html") "optimiser step" "training against the optimiser step"
+              Expect.stringContains (File.ReadAllText(Path.Combine(dir, "config.json"))) "\"device\": \"auto\"" "the device choice is recorded"
               Directory.Delete(dir, true)
           }
 
@@ -265,6 +266,7 @@ let tests =
               refused [ "o3-vmc"; "--optimizer"; "lbfgs" ] "--optimizer lbfgs"
               refused [ "o3-gap"; "--g2"; "-1" ] "--g2 -1"
               refused [ "o3-gap"; "--L"; "1" ] "L 1"
+              refused [ "o3-gap"; "--device"; "tpu" ] "tpu"
               refused [ "o3-running"; "--sizes"; "4,3" ] "increasing"
               refused [ "o3-running"; "--sizes"; "1,2" ] "'1'"
               refused [ "o3-light"; "--sizes"; "2,4" ] "--sizes 2,4"
