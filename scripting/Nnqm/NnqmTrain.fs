@@ -29,7 +29,8 @@ type NnqmTrainConfig =
       Length: float
       FitUntil: float
       States: int
-      Seed: int64 }
+      Seed: int64
+      Checkpoint: CheckpointChoice }
 
 type NnqmTrainResult =
     { Config: NnqmTrainConfig
@@ -68,7 +69,18 @@ module NnqmTrain =
           CommandLine.option "t-max" FloatOption "3" "largest matching time"
           CommandLine.option "match-points" IntOption "31" "matching times 0 … t-max"
           yield! NnqmOptions.pathOptions "20000" "paths of the trained model for the sampled spectrum, ≥ 4"
-          CommandLine.option "seed" IntOption "1" "random seed" ]
+          CommandLine.option "seed" IntOption "1" "random seed"
+          yield! CheckpointOptions.optionsWith "continue training from --checkpoint up to --steps (the same target, network, --lr, --steps and --seed)" ]
+
+    /// What a checkpoint of this training must match: the target, the network and everything the steps already taken
+    /// ran with (the learning-rate schedule depends on --steps).
+    let checkpointHeader (c: NnqmTrainConfig) =
+        let model =
+            Json.object
+                [ "inputs", Json.integer c.Inputs; "width", Json.integer c.Width; "steps", Json.integer c.Steps
+                  "lr", Json.number c.LearningRate; "seed", Json.integer c.Seed ]
+        Hybrid.IO.CheckpointHeader("nnqm-train", model.ToJsonString(),
+                                   sprintf "anharmonic g=%s, %d matching times to t=%s" (c.G.ToString("R", Globalization.CultureInfo.InvariantCulture)) c.MatchPoints (c.TMax.ToString("R", Globalization.CultureInfo.InvariantCulture)), "Float64")
 
     /// Validates the command line into a configuration.
     let configure (o: ParsedOptions) : NnqmTrainConfig =
@@ -86,15 +98,17 @@ module NnqmTrain =
           MatchPoints = CommandLine.intIn o "match-points" 2L 10_000L |> CommandLine.required "match-points" |> int
           Paths = CommandLine.intIn o "paths" 4L 100_000_000L |> CommandLine.required "paths" |> int
           Dt = dt; Length = length; FitUntil = until; States = states
-          Seed = CommandLine.intIn o "seed" 0L Int64.MaxValue |> CommandLine.required "seed" }
+          Seed = CommandLine.intIn o "seed" 0L Int64.MaxValue |> CommandLine.required "seed"
+          Checkpoint = { File = None; Resume = false } }
+        |> fun c -> { c with Checkpoint = CheckpointOptions.choice o (checkpointHeader c) }
 
     /// The configuration as written to config.json.
     let describe (c: NnqmTrainConfig) =
         Json.object
-            [ "target", Json.text "anharmonic"; "g", Json.number c.G; "inputs", Json.integer c.Inputs; "width", Json.integer c.Width
-              "steps", Json.integer c.Steps; "lr", Json.number c.LearningRate; "t_max", Json.number c.TMax; "match_points", Json.integer c.MatchPoints
-              "paths", Json.integer c.Paths; "dt", Json.number c.Dt; "T", Json.number c.Length; "fit_until", Json.number c.FitUntil
-              "states", Json.integer c.States; "seed", Json.integer c.Seed ]
+            ([ "target", Json.text "anharmonic"; "g", Json.number c.G; "inputs", Json.integer c.Inputs; "width", Json.integer c.Width
+               "steps", Json.integer c.Steps; "lr", Json.number c.LearningRate; "t_max", Json.number c.TMax; "match_points", Json.integer c.MatchPoints
+               "paths", Json.integer c.Paths; "dt", Json.number c.Dt; "T", Json.number c.Length; "fit_until", Json.number c.FitUntil
+               "states", Json.integer c.States; "seed", Json.integer c.Seed ] @ CheckpointOptions.describe c.Checkpoint)
 
     /// Trains, samples and fits.
     let run (c: NnqmTrainConfig) (dir: RunDirectory) : NnqmTrainResult =
@@ -110,20 +124,19 @@ module NnqmTrain =
         let objective = TwoPointMatching(model, matchTimes, target)
         let schedule = LearningRateSchedule(c.LearningRate, [| c.Steps / 2; 5 * c.Steps / 6 |], 0.2)
         use trainer = new Trainer(model, objective, TrainerOptions(Schedule = schedule, DType = torch.ScalarType.Float64), Seeds.Derive(c.Seed, "trainer"))
-        let progress = ProgressReporter("train", c.Steps)
         let curve = ResizeArray<float>()
         // The training curve is kept whatever happens: a run stopped for divergence leaves loss.csv up to its stop.
         let writeCurve () =
             let losses = curve.ToArray()
             Measurements.write (dir.File "loss.csv") (Measurements.ofColumns [ "step", [| Array.init losses.Length (fun i -> float (i + 1)) |]; "loss", [| losses |] ])
-        try
-            for _ in 1 .. c.Steps do
-                let r = trainer.Step()
-                progress.Report(r.Step, sprintf "loss %.3e  ω %s" r.Loss (r.Diagnostics |> Seq.map (fun kv -> sprintf "%.5f" kv.Value) |> String.concat ", "))
-                curve.Add r.Loss
-        with :? Hybrid.Diagnostics.RunStoppedException ->
-            writeCurve ()
-            reraise ()
+        let plan =
+            { Name = "the network"; Label = "train"; Steps = c.Steps; Checkpoint = Some(c.Checkpoint.PathIn dir, checkpointHeader c)
+              Resume = c.Checkpoint.Resume; Saves = 10 }
+        TrainingDriver.run plan trainer
+            (fun r -> sprintf "loss %.3e  ω %s" r.Loss (r.Diagnostics |> Seq.map (fun kv -> sprintf "%.5f" kv.Value) |> String.concat ", "))
+            (fun r -> curve.Add r.Loss)
+            writeCurve
+        |> ignore
         let losses = curve.ToArray()
         let rates = (use r = model.Rates.detach() in r.data<float>().ToArray())
         // A loss that ends above where it started, or a rate that is no longer finite, is a training that ran away

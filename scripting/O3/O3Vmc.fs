@@ -157,26 +157,18 @@ module O3Vmc =
         let options = TrainerOptions(Schedule = schedule, Optimizer = kind, DType = torch.ScalarType.Float64, GradientClipNorm = 0.0)
         use trainer = new Trainer(module', objective, options, Seeds.Derive(seed, "trainer"), device, transform)
         let header = checkpointHeader sites g2 state s
-        match checkpoint with
-        | Some(file, true) ->
-            try
-                trainer.LoadCheckpoint(file, header)
-            with :? IO.InvalidDataException as e ->
-                raise (Hybrid.Diagnostics.RunStoppedException(sprintf "%s (remove it to train this state from the start)" e.Message))
-            printfn "resumed %s from %s at step %d" (RotorState.name state) file trainer.CompletedSteps
-        | _ -> ()
-        let remaining = max 0 (s.Steps - trainer.CompletedSteps)
-        let progress = ProgressReporter(sprintf "vmc %s L=%d" (RotorState.name state) sites, remaining)
-        let every = max 1 (s.Steps / 10)
+        let plan =
+            { Name = RotorState.name state; Label = sprintf "vmc %s L=%d" (RotorState.name state) sites; Steps = s.Steps
+              Checkpoint = checkpoint |> Option.map (fun (file, _) -> file, header)
+              Resume = (match checkpoint with Some(_, resume) -> resume | None -> false); Saves = 10 }
         let curve = ResizeArray()
-        for i in 1 .. remaining do
-            let r = trainer.Step()
-            let get name = r.Diagnostics |> Seq.find (fun kv -> kv.Key = name) |> fun kv -> kv.Value
-            curve.Add((r.Loss, r.LossError, get "variance"))
-            checkpoint |> Option.iter (fun (file, _) -> if r.Step % every = 0 then trainer.SaveCheckpoint(file, header))
-            progress.Report(i, sprintf "E %.6f ± %.6f  var %.2e  acc %.2f  R̂ %.3f" r.Loss r.LossError (get "variance") (get "acceptance") (get "r_hat"))
-        checkpoint |> Option.iter (fun (file, _) -> trainer.SaveCheckpoint(file, header))
-        let stepSeconds = progress.Elapsed / float (max 1 remaining)
+        let get (r: TrainingRecord) name = r.Diagnostics |> Seq.find (fun kv -> kv.Key = name) |> fun kv -> kv.Value
+        let outcome =
+            TrainingDriver.run plan trainer
+                (fun r -> sprintf "E %.6f ± %.6f  var %.2e  acc %.2f  R̂ %.3f" r.Loss r.LossError (get r "variance") (get r "acceptance") (get r "r_hat"))
+                (fun r -> curve.Add((r.Loss, r.LossError, get r "variance")))
+                ignore
+        let stepSeconds = outcome.Seconds / float (max 1 outcome.StepsRun)
         let trainSeconds = clock.Elapsed.TotalSeconds
         // The measurement: parameters frozen, the chains go on; one sweep between configurations.
         let measured = Stopwatch.StartNew()
@@ -209,7 +201,7 @@ module O3Vmc =
             printfn "WARNING (%s state, L = %d, g² = %g): %s" (RotorState.name state) sites g2 w
         { State = state; Sites = sites; G2 = g2; Energy = energy; Variance = variance; TailFraction = tail; MaxDeviation = maxDev
           Acceptance = acceptance; Parameters = VariationalState.ParameterCount psi
-          Curve = curve.ToArray(); FirstStep = s.Steps - remaining + 1; TrainSeconds = trainSeconds; StepSeconds = stepSeconds; MeasureSeconds = measured.Elapsed.TotalSeconds
+          Curve = curve.ToArray(); FirstStep = s.Steps - outcome.StepsRun + 1; TrainSeconds = trainSeconds; StepSeconds = stepSeconds; MeasureSeconds = measured.Elapsed.TotalSeconds
           PeakMemory = Process.GetCurrentProcess().PeakWorkingSet64; Warnings = warnings }
 
     /// One state's numbers as JSON.

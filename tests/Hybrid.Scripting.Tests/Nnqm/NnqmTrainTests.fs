@@ -37,6 +37,33 @@ let tests =
         [ test "a deep NN-QM trained at g = 1 has the anharmonic oscillator's lowest gap and weight" { trainedAgainstExact "1" }
           test "a deep NN-QM trained at g = 0.1 has the anharmonic oscillator's lowest gap and weight" { trainedAgainstExact "0.1" }
 
+          test "nnqm-train killed mid-training resumes from its checkpoint to the uninterrupted result" {
+              let root = newDirectory "hybrid-train-resume"
+              let args = [ "nnqm-train"; "--steps"; "3000"; "--paths"; "200"; "--T"; "8" ]
+              let full = Path.Combine(root, "full")
+              Expect.equal (Hybrid.Scripting.Catalog.main (args @ [ "--out"; full ])) 0 "the uninterrupted run"
+              let checkpoint = Path.Combine(root, "train.ckpt")
+              Expect.isTrue (killWhen (args @ [ "--checkpoint"; checkpoint; "--out"; Path.Combine(root, "killed") ]) (fun () -> File.Exists checkpoint)) "killed while training"
+              let resumed = Path.Combine(root, "resumed")
+              Expect.equal (Hybrid.Scripting.Catalog.main (args @ [ "--checkpoint"; checkpoint; "--resume"; "--out"; resumed ])) 0 "the resumed run"
+              // Two uninterrupted runs already differ in the last digits (libtorch's reductions), so "the same" is to 10⁻⁹;
+              // a resume that lost the optimiser's state or the schedule would differ in the third.
+              // It continued: this run trained only the steps after the checkpoint.
+              let rows = File.ReadAllLines(Path.Combine(resumed, "loss.csv")).Length - 1
+              Expect.isLessThan rows 3000 (sprintf "the resumed run trained %d of the 3000 steps" rows)
+              let model dir =
+                  let m = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "summary.json"))).RootElement.GetProperty("model")
+                  [| for name in [ "gaps"; "weights"; "rates" ] do for x in m.GetProperty(name).EnumerateArray() -> x.GetDouble()
+                     yield m.GetProperty("final_loss").GetDouble() |]
+              for a, b in Array.zip (model resumed) (model full) do
+                  Expect.floatClose { absolute = 1e-12; relative = 1e-9 } a b "the same trained model: rates, spectrum and final loss"
+              let other = args |> List.map (fun a -> if a = "3000" then "4000" else a)
+              let code, err = runCapturingErrors (other @ [ "--checkpoint"; checkpoint; "--resume"; "--out"; Path.Combine(root, "other") ])
+              Expect.equal code 2 "another --steps (another schedule) is refused"
+              Expect.stringContains err "steps" "naming what differs"
+              Directory.Delete(root, true)
+          }
+
           test "bad input is refused before any work" {
               for args, named in
                   [ [ "--g"; "-1" ], "--g -1"; [ "--target"; "morse" ], "--target morse"; [ "--inputs"; "4" ], "--inputs"

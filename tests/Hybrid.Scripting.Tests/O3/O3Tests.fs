@@ -19,22 +19,6 @@ let private refused (args: string list) (named: string) =
     Expect.stringContains err named (sprintf "%A names the value" args)
     Expect.isFalse (Directory.Exists out) "nothing left behind"
 
-/// Starts `dotnet fsi scripts.fsx ARGS`, kills it (as kill -9 would: no cleanup) as soon as `ready ()` holds, and
-/// waits for it to be gone.
-let private killWhen (args: string list) (ready: unit -> bool) =
-    let info = Diagnostics.ProcessStartInfo("dotnet", [ "fsi"; "scripts.fsx" ] @ args, WorkingDirectory = repositoryRoot.Value, UseShellExecute = false, RedirectStandardOutput = true)
-    for name in [ "MSBuildSDKsPath"; "MSBUILD_EXE_PATH"; "MSBuildExtensionsPath" ] do info.Environment.Remove name |> ignore
-    use p = Diagnostics.Process.Start info
-    p.OutputDataReceived.Add ignore
-    p.BeginOutputReadLine()
-    let clock = Diagnostics.Stopwatch.StartNew()
-    while not (ready ()) && not p.HasExited && clock.Elapsed.TotalMinutes < 5.0 do
-        Threading.Thread.Sleep 20
-    let killedEarly = not p.HasExited
-    p.Kill true
-    p.WaitForExit()
-    killedEarly
-
 [<Tests>]
 let tests =
     testList
