@@ -62,20 +62,24 @@ let repositoryRoot =
             else up dir.Parent
          up (DirectoryInfo AppContext.BaseDirectory))
 
-/// Runs `dotnet fsi scripts.fsx ARGS` in the repository root, as a user would (against the Release build of
-/// scripting/); returns (exit code, standard output, standard error).
-let runScript (argv: string list) =
-    let info = Diagnostics.ProcessStartInfo("dotnet", [ "fsi"; "scripts.fsx" ] @ argv, WorkingDirectory = repositoryRoot.Value,
+/// Runs `dotnet fsi ARGS` in the repository root (without the MSBuild environment a test host may carry); returns
+/// (exit code, standard output, standard error), or fails after `minutes`.
+let private runFsi (args: string list) (minutes: float) =
+    let info = Diagnostics.ProcessStartInfo("dotnet", "fsi" :: args, WorkingDirectory = repositoryRoot.Value,
                                             UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true)
     for name in [ "MSBuildSDKsPath"; "MSBUILD_EXE_PATH"; "MSBuildExtensionsPath" ] do
         info.Environment.Remove name |> ignore
     use p = Diagnostics.Process.Start info
     let stdout = p.StandardOutput.ReadToEndAsync()
     let stderr = p.StandardError.ReadToEndAsync()
-    if not (p.WaitForExit(TimeSpan.FromMinutes 10.0)) then
+    if not (p.WaitForExit(TimeSpan.FromMinutes minutes)) then
         p.Kill true
-        failwithf "dotnet fsi scripts.fsx %s did not finish within 10 minutes" (String.concat " " argv)
+        failwithf "dotnet fsi %s did not finish within %g minutes" (String.concat " " args) minutes
     p.ExitCode, stdout.Result, stderr.Result
+
+/// Runs `dotnet fsi scripts.fsx ARGS` in the repository root, as a user would (against the Release build of
+/// scripting/); returns (exit code, standard output, standard error).
+let runScript (argv: string list) = runFsi ("scripts.fsx" :: argv) 10.0
 
 /// Runs several command lines through scripts.fsx in ONE `dotnet fsi` process (its F# start-up, 5–10 s, is paid once):
 /// scripts.fsx itself, with its closing `exit (Catalog.main …)` replaced by a loop over the command lines, so the
@@ -97,22 +101,12 @@ let runScripts (commands: string list list) : (int * string) list =
         + "    printfn \"@@hybrid-exit %d %d\" i code\n"
     let file = Path.Combine(dir, "batch.fsx")
     File.WriteAllText(file, batch)
-    let info = Diagnostics.ProcessStartInfo("dotnet", [ "fsi"; file ], WorkingDirectory = root,
-                                            UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true)
-    for name in [ "MSBuildSDKsPath"; "MSBUILD_EXE_PATH"; "MSBuildExtensionsPath" ] do
-        info.Environment.Remove name |> ignore
-    use p = Diagnostics.Process.Start info
-    let stdout = p.StandardOutput.ReadToEndAsync()
-    let stderr = p.StandardError.ReadToEndAsync()
-    if not (p.WaitForExit(TimeSpan.FromMinutes 20.0)) then
-        p.Kill true
-        failwith "the batch of scripts.fsx runs did not finish within 20 minutes"
-    let out = stdout.Result
-    if p.ExitCode <> 0 then failwithf "the batch of scripts.fsx runs exited %d; stderr:\n%s" p.ExitCode stderr.Result
+    let code, out, err = runFsi [ file ] 20.0
+    if code <> 0 then failwithf "the batch of scripts.fsx runs exited %d; stderr:\n%s" code err
     [ for i in 0 .. commands.Length - 1 ->
           let start = out.IndexOf(sprintf "@@hybrid-run %d\n" i)
           let exit = out.IndexOf(sprintf "@@hybrid-exit %d " i)
-          if start < 0 || exit < 0 then -1, stderr.Result
+          if start < 0 || exit < 0 then -1, err
           else
               let codeText = out.Substring(exit).Split('\n').[0].Split(' ').[2]
               int codeText, out.Substring(start, exit - start) ]
