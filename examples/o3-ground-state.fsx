@@ -27,7 +27,7 @@ let sites, g2 = 4, 1.0   // chain length L and coupling g²
 
 // Exact diagonalisation in the basis |l m⟩ per site with l ≤ l_max, at the largest l_max that fits in 1 GiB
 // (with the shift from l_max − 1 as its truncation error).
-let exact = (O3Ed.reference sites g2 O3State.referenceLimit).Value
+let exact = (O3Reference.reference sites g2 O3Reference.memoryLimit).Value
 let ed = exact.Levels
 printfn "ED at l_max = %d: E0 = %.8f, E1 = %.8f, gap = %.8f (truncation shifts %.1e, %.1e)"
     ed.LMax ed.GroundEnergy ed.ExcitedEnergy ed.Gap (abs exact.GroundShift) (abs exact.GapShift)

@@ -35,51 +35,6 @@ module O3Ed =
             let needText = if need = Int64.MaxValue then "more than 8·10⁹ GiB" else sprintf "%.3g GiB" (gib need)
             raise (UsageError(sprintf "--lmax %d at L = %d would need %s for exact diagonalisation (limit %.3g GiB, --memory-gib); lower --lmax or L" lMax sites needText (gib limit)))
 
-    /// Runs an exact diagonalisation; a Lanczos run that does not converge stops the run with its one-line diagnosis.
-    let solving (f: unit -> 'a) : 'a =
-        try
-            f ()
-        with :? InvalidOperationException as e when e.Message.StartsWith "Lanczos" ->
-            raise (Hybrid.Diagnostics.RunStoppedException(sprintf "exact diagonalisation failed: %s" e.Message))
-
-    /// The distance of a VMC estimate from an ED level in standard deviations of both uncertainties: the VMC error and
-    /// the truncation shift |x(l_max) − x(l_max − 1)| in quadrature.
-    let sigmaDistance (vmc: Estimate) (exact: float) (shift: float) =
-        (vmc.Mean - exact) / sqrt (vmc.Error * vmc.Error + shift * shift)
-
-    /// Whether an ED level is an exact reference at a VMC estimate's precision: its truncation shift is below the VMC
-    /// error. (The shift itself underestimates the truncation error where l_max is far from converged.)
-    let isConverged (shift: float) (vmcError: float) = abs shift <= vmcError
-
-    /// The warning for an ED level whose truncation shift exceeds the VMC error.
-    let referenceWarning (what: string) (lMax: int) (shift: float) (vmcError: float) =
-        sprintf "the exact-diagonalisation %s at l_max = %d is not converged: its truncation shift %.3g exceeds the VMC error %.3g, so it is no exact reference here (the shift is at best a lower bound of its truncation error) and VMC − ED measures the truncation (weak coupling needs a larger l_max: o3-ed --lmax)"
-            what lMax (abs shift) vmcError
-
-    /// The largest l_max ≤ 6 (and ≥ 2) whose diagonalisation fits in `limit` bytes at L, if any: the exact reference
-    /// that VMC experiments print beside their numbers.
-    let referenceLMax (sites: int) (limit: int64) : int option =
-        [ 6 .. -1 .. 2 ] |> List.tryFind (fun l -> RotorChainSpectrum.EstimateBytes(sites, l) <= limit)
-
-    /// The reference levels with their truncation shift (None when L is too large for exact diagonalisation).
-    let reference (sites: int) (g2: float) (limit: int64) : RotorChainConvergence option =
-        referenceLMax sites limit |> Option.map (fun l ->
-            // It can take a while (about 15 s at L = 4): say what is running.
-            printfn "exact diagonalisation for the reference: L = %d, g² = %g, l_max = %d and %d …" sites g2 (l - 1) l
-            solving (fun () -> RotorChainSpectrum.SolveWithConvergence(sites, g2, l, limit)))
-
-    /// An exact level as an estimate whose error is its truncation shift |x(l_max) − x(l_max − 1)|.
-    let estimate (value: float) (shift: float) = Estimate.independent value (abs shift) 1
-
-    /// The JSON of a reference: E0, E1, gap with truncation shifts, l_max.
-    let referenceJson (r: RotorChainConvergence) =
-        let excitedShift = r.Levels.ExcitedEnergy - r.Coarser.ExcitedEnergy
-        Json.object
-            [ "l_max", Json.integer (int64 r.Levels.LMax)
-              "E0", Study.estimateJson (estimate r.Levels.GroundEnergy r.GroundShift)
-              "E1", Study.estimateJson (estimate r.Levels.ExcitedEnergy excitedShift)
-              "gap", Study.estimateJson (estimate r.Levels.Gap r.GapShift) ]
-
     let options =
         [ CommandLine.option "L" IntOption "4" "chain length L ≥ 2 (periodic; L = 2 has one bond)"
           CommandLine.option "g2" FloatOption "2" "coupling g², 0.01..100"
@@ -105,7 +60,7 @@ module O3Ed =
         let progress = ProgressReporter(sprintf "ed L=%d" c.Sites, c.LMax, "l_max")
         let levels =
             [ for l in 1 .. c.LMax ->
-                  let r = solving (fun () -> RotorChainSpectrum.Solve(c.Sites, c.G2, l, c.MemoryLimitBytes))
+                  let r = O3Reference.solving (fun () -> RotorChainSpectrum.Solve(c.Sites, c.G2, l, c.MemoryLimitBytes))
                   progress.Report(l, sprintf "l_max %d: E0 %.10f  gap %.10f  (M=0 sector %d states)" l r.GroundEnergy r.Gap r.GroundSectorDimension)
                   r ]
         { Config = c; Levels = levels; Seconds = clock.Elapsed.TotalSeconds }
@@ -139,7 +94,7 @@ module O3Ed =
     let write (dir: RunDirectory) (r: O3EdResult) =
         let f = final r
         let dE, dGap, dE1 = shifts r
-        let observables = [ "E0", estimate f.GroundEnergy dE; "E1", estimate f.ExcitedEnergy dE1; "gap", estimate f.Gap dGap ]
+        let observables = [ "E0", O3Reference.estimate f.GroundEnergy dE; "E1", O3Reference.estimate f.ExcitedEnergy dE1; "gap", O3Reference.estimate f.Gap dGap ]
         Json.write (dir.File "summary.json")
             (Json.object
                 [ "experiment", Json.text "o3-ed"; "parameters", describe r.Config

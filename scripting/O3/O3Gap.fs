@@ -65,7 +65,7 @@ module O3Gap =
         Json.object ([ "L", Json.integer (int64 c.Sites); "g2", Json.number c.G2 ] @ O3Vmc.describeRun c.Vmc)
 
     let run (c: O3GapConfig) (_: RunDirectory) : O3GapResult =
-        let exact = O3Ed.reference c.Sites c.G2 O3State.referenceLimit
+        let exact = O3Reference.reference c.Sites c.G2 O3Reference.memoryLimit
         { Config = c; Result = measure None c.Sites c.G2 c.Vmc; Exact = exact }
 
     /// The comparison table, VMC against ED: one row per quantity.
@@ -75,8 +75,8 @@ module O3Gap =
             name,
             series
                 [ "VMC", box (Estimate.format e)
-                  "exact (ED)", box (exactValue |> Option.map (fun (x, shift) -> sprintf "%.8f%s" x (if O3Ed.isConverged shift e.Error then "" else sprintf " (NOT converged: shift %.1e)" (abs shift))) |> Option.defaultValue "—")
-                  "VMC − exact", box (exactValue |> Option.map (fun (x, shift) -> sprintf "%+.2e (%.3gσ)" (e.Mean - x) (O3Ed.sigmaDistance e x shift)) |> Option.defaultValue "—")
+                  "exact (ED)", box (exactValue |> Option.map (fun (x, shift) -> sprintf "%.8f%s" x (if O3Reference.isConverged shift e.Error then "" else sprintf " (NOT converged: shift %.1e)" (abs shift))) |> Option.defaultValue "—")
+                  "VMC − exact", box (exactValue |> Option.map (fun (x, shift) -> sprintf "%+.2e (%.3gσ)" (e.Mean - x) (O3Reference.sigmaDistance e x shift)) |> Option.defaultValue "—")
                   "relative", box (exactValue |> Option.map (fun (x, _) -> sprintf "%+.1e" ((e.Mean - x) / abs x)) |> Option.defaultValue "—") ]
         let levels = exact |> Option.map (fun e -> e.Levels, e)
         Frame.ofRows
@@ -109,7 +109,7 @@ module O3Gap =
                 [ "experiment", Json.text "o3-gap"; "parameters", describe r.Config
                   "observables", Study.estimatesJson (observables r.Result)
                   "states", Json.object [ "ground", O3Vmc.stateJson r.Result.Ground; "l1", O3Vmc.stateJson r.Result.Excited ]
-                  "exact", (match r.Exact with Some e -> O3Ed.referenceJson e | None -> null)
+                  "exact", (match r.Exact with Some e -> O3Reference.referenceJson e | None -> null)
                   "runtime", Json.text TorchRuntime.Description ])
         O3Vmc.writeCurve dir r.Result.Ground
         O3Vmc.writeCurve dir r.Result.Excited

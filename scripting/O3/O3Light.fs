@@ -3,6 +3,7 @@ namespace Hybrid.Scripting.O3
 open System
 open Deedle
 open Hybrid.Analysis.Statistics
+open Hybrid.Analysis.O3
 open Hybrid.Analysis.Reporting
 open Hybrid.Runtime
 open Hybrid.Scripting.Pipeline
@@ -28,17 +29,6 @@ type O3LightResult =
 /// infinite-volume c(g²) is what the sizes settle at once m·L ≫ 1.
 module O3Light =
 
-    /// c² = (ε(p)² − ε(0)²)/p̂² at p = 2π/L, p̂ = 2 sin(p/2), from E₀, E₁(p = 0) and E₁(p), errors propagated from the
-    /// three independent energies (ε = E − E₀ share E₀, which the propagation keeps). The lattice momentum p̂ because
-    /// a free field on the Hamiltonian chain has ω² = m² + p̂² exactly: dividing by p² instead would read that tree-level
-    /// lattice artefact (9% at p = 2π/6) as a renormalised speed of light.
-    let lightSquared (sites: int) (e0: Estimate) (e1: Estimate) (ep: Estimate) =
-        let p = 2.0 * Math.Sin(Math.PI / float sites)
-        let epsP, eps0 = ep.Mean - e0.Mean, e1.Mean - e0.Mean
-        let c2 = (epsP * epsP - eps0 * eps0) / (p * p)
-        let dP, d1, d0 = 2.0 * epsP / (p * p), -2.0 * eps0 / (p * p), 2.0 * (eps0 - epsP) / (p * p)
-        Estimate.independent c2 (sqrt ((dP * ep.Error) ** 2.0 + (d1 * e1.Error) ** 2.0 + (d0 * e0.Error) ** 2.0)) e0.Samples
-
     /// c² at strong coupling, from the one-particle band ε(k) = g² − (2/(3g²)) cos k (physics.md §2): ε(p)² − ε(0)² =
     /// (ε(p) − ε(0))(ε(p) + ε(0)) = (2/(3g²))(1 − cos p)·2g² = (2/3)p̂², at every p. The band's next order (g⁻⁶) and
     /// the (2/(3g²))² term both enter c² at O(g⁻⁴).
@@ -51,7 +41,7 @@ module O3Light =
         let e0 = gap.Ground.Energy
         { Gap = gap; Moving = moving
           Excitation = Estimate.independent (moving.Energy.Mean - e0.Mean) (sqrt (moving.Energy.Error ** 2.0 + e0.Error ** 2.0)) moving.Energy.Samples
-          LightSquared = lightSquared sites e0 gap.Excited.Energy moving.Energy }
+          LightSquared = SpeedOfLight.finiteVolume sites e0 gap.Excited.Energy moving.Energy }
 
     let options =
         [ CommandLine.option "g2" FloatOption "1" "bare coupling g², 0.01..100"

@@ -198,7 +198,7 @@ module O3Mc =
 
     let run (c: O3McConfig) (_: RunDirectory) : O3McResult =
         let extent, spacings = sample c
-        let exact = if c.EdLMax > 0 then Some(O3Ed.solving (fun () -> RotorChainSpectrum.SolveWithConvergence(c.Sites, c.G2, c.EdLMax))) else None
+        let exact = if c.EdLMax > 0 then Some(O3Reference.solving (fun () -> RotorChainSpectrum.SolveWithConvergence(c.Sites, c.G2, c.EdLMax))) else None
         { Config = c; Extent = extent; Spacings = spacings
           Gap = PathIntegral.extrapolateTimeStep (spacings |> List.map (fun s -> s.TimeStep, s.Gap.Gap))
           Energy = PathIntegral.extrapolateTimeStep (spacings |> List.map (fun s -> s.TimeStep, s.Energy))
@@ -267,7 +267,7 @@ module O3Mc =
                   "observables", Study.estimatesJson observables
                   "time_step_extrapolation", Json.object [ "gap", limitJson r.Gap; "E0", limitJson r.Energy; "c2", limitJson r.SpeedOfLightSquared ]
                   "spacings", Json.array (r.Spacings |> List.map spacingJson)
-                  "exact", (match r.Exact with Some e -> O3Ed.referenceJson e | None -> null) ])
+                  "exact", (match r.Exact with Some e -> O3Reference.referenceJson e | None -> null) ])
         let row (s: O3McSpacing) = [| s.TimeStep; float s.Lattice.Slices; s.Gap.Gap.Mean; s.Gap.Gap.Error; s.Energy.Mean; s.Energy.Error; s.SusceptibilityTau.TauInt; s.ClusterFraction; s.Seconds |]
         let columns = [ "a_t"; "slices"; "gap"; "gap_error"; "E0"; "E0_error"; "tau_int_chi"; "cluster_fraction"; "seconds" ]
         AtomicFile.write (dir.File "spacings.csv") (fun w ->

@@ -71,7 +71,7 @@ module O3Running =
           Points =
             [ for g in gaps ->
                   { Gap = g
-                    Exact = O3Ed.reference g.Sites c.G2 O3State.referenceLimit |> Option.map (fun e -> float g.Sites * e.Levels.Gap)
+                    Exact = O3Reference.reference g.Sites c.G2 O3Reference.memoryLimit |> Option.map (fun e -> float g.Sites * e.Levels.Gap)
                     Perturbative = StepScaling.running u0 l0 (float g.Sites) } ]
           Seconds = clock.Elapsed.TotalSeconds }
 

@@ -24,9 +24,6 @@ type O3StateResult =
 /// reconfiguration and measured, beside exact diagonalisation where the chain is small enough.
 module O3State =
 
-    /// Exact diagonalisation beside VMC only while it is quick (at most this much memory).
-    let referenceLimit = 1L <<< 30
-
     let options =
         [ CommandLine.option "L" IntOption "4" "chain length L ≥ 2"
           CommandLine.option "g2" FloatOption "1" "coupling g², 0.01..100"
@@ -52,7 +49,7 @@ module O3State =
              @ O3Vmc.describeRun c.Vmc @ CheckpointOptions.describe c.Checkpoint)
 
     let run (c: O3StateConfig) (dir: RunDirectory) : O3StateResult =
-        let exact = O3Ed.reference c.Sites c.G2 referenceLimit
+        let exact = O3Reference.reference c.Sites c.G2 O3Reference.memoryLimit
         let checkpoint = Some(c.Checkpoint.PathIn dir, c.Checkpoint.Resume)
         { Config = c; Result = O3Vmc.runState c.Sites c.G2 c.State c.Vmc checkpoint; Exact = exact }
 
@@ -67,8 +64,8 @@ module O3State =
     let warnings (r: O3StateResult) =
         r.Result.Warnings
         @ (match exactEnergy r with
-           | Some(_, shift) when not (O3Ed.isConverged shift r.Result.Energy.Error) ->
-               [ O3Ed.referenceWarning (sprintf "%s energy" (RotorState.name r.Config.State)) r.Exact.Value.Levels.LMax shift r.Result.Energy.Error ]
+           | Some(_, shift) when not (O3Reference.isConverged shift r.Result.Energy.Error) ->
+               [ O3Reference.referenceWarning (sprintf "%s energy" (RotorState.name r.Config.State)) r.Exact.Value.Levels.LMax shift r.Result.Energy.Error ]
            | _ -> [])
 
     let report (r: O3StateResult) =
@@ -82,9 +79,9 @@ module O3State =
                         (Estimate.format s.Energy) s.Variance s.TailFraction s.MaxDeviation s.Acceptance s.Energy.TauInt s.Energy.RHat
               match exactEnergy r with
               | Some(e, shift) ->
-                  let converged = O3Ed.isConverged shift s.Energy.Error
+                  let converged = O3Reference.isConverged shift s.Energy.Error
                   yield sprintf "| %s | %.10f (truncation shift %.1e) |\n| VMC − ED | %.2e (%.3gσ of the VMC error and the truncation shift; relative %.1e) |"
-                            (sprintf (if converged then "exact (ED, l_max = %d)" else "ED at l_max = %d, NOT converged") r.Exact.Value.Levels.LMax) e (abs shift) (s.Energy.Mean - e) (O3Ed.sigmaDistance s.Energy e shift) ((s.Energy.Mean - e) / abs e)
+                            (sprintf (if converged then "exact (ED, l_max = %d)" else "ED at l_max = %d, NOT converged") r.Exact.Value.Levels.LMax) e (abs shift) (s.Energy.Mean - e) (O3Reference.sigmaDistance s.Energy e shift) ((s.Energy.Mean - e) / abs e)
               | None -> ()
               for w in warnings r do
                   yield sprintf "\n**WARNING**: %s." w ]
@@ -95,9 +92,9 @@ module O3State =
                 [ "experiment", Json.text "o3-vmc"; "parameters", describe r.Config
                   "observables", Study.estimatesJson [ "E", r.Result.Energy ]
                   "state", O3Vmc.stateJson r.Result
-                  "exact", (match r.Exact with Some e -> O3Ed.referenceJson e | None -> null)
-                  "exact_converged", (match exactEnergy r with Some(_, shift) -> System.Text.Json.Nodes.JsonValue.Create(O3Ed.isConverged shift r.Result.Energy.Error) :> System.Text.Json.Nodes.JsonNode | None -> null)
-                  "distance_sigma", (match exactEnergy r with Some(e, shift) -> Json.number (O3Ed.sigmaDistance r.Result.Energy e shift) | None -> null)
+                  "exact", (match r.Exact with Some e -> O3Reference.referenceJson e | None -> null)
+                  "exact_converged", (match exactEnergy r with Some(_, shift) -> System.Text.Json.Nodes.JsonValue.Create(O3Reference.isConverged shift r.Result.Energy.Error) :> System.Text.Json.Nodes.JsonNode | None -> null)
+                  "distance_sigma", (match exactEnergy r with Some(e, shift) -> Json.number (O3Reference.sigmaDistance r.Result.Energy e shift) | None -> null)
                   "warnings", Json.array (warnings r |> List.map Json.text)
                   "runtime", Json.text TorchRuntime.Description ])
         O3Vmc.writeCurve dir r.Result

@@ -113,9 +113,9 @@ module O3StepScaling =
     let exactSigma (u: float) (sites: int) : float option =
         let limit = 64L <<< 20
         // Only a truncation that has converged is an oracle: at L = 6, l_max = 2 and 3 still differ by 4% in Σ.
-        match O3Ed.referenceLMax sites limit, O3Ed.referenceLMax (2 * sites) limit with
+        match O3Reference.referenceLMax sites limit, O3Reference.referenceLMax (2 * sites) limit with
         | Some l1, Some l2 when l1 >= 5 && l2 >= 5 ->
-            let f g2 = float sites * O3Ed.solving(fun () -> Hybrid.O3.RotorChainSpectrum.Solve(sites, g2, l1)).Gap - u
+            let f g2 = float sites * O3Reference.solving(fun () -> Hybrid.O3.RotorChainSpectrum.Solve(sites, g2, l1)).Gap - u
             let mutable a, b = 0.5 * u, u
             let mutable fa, fb = f a, f b
             let mutable iterations = 0
@@ -124,7 +124,7 @@ module O3StepScaling =
                 a <- b; fa <- fb
                 b <- max (0.05 * u) next; fb <- f b
                 iterations <- iterations + 1
-            Some(float (2 * sites) * O3Ed.solving(fun () -> Hybrid.O3.RotorChainSpectrum.Solve(2 * sites, b, l2)).Gap)
+            Some(float (2 * sites) * O3Reference.solving(fun () -> Hybrid.O3.RotorChainSpectrum.Solve(2 * sites, b, l2)).Gap)
         | _ -> None
 
     let private measureSize (c: O3StepScalingConfig) (points: string option) (start: float) (sites: int) : StepPoint =
@@ -153,7 +153,7 @@ module O3StepScaling =
             if not c.Light then None
             else
                 let moving = O3Points.state points (2 * sites) g2Point (Moving 1) c.Vmc
-                Some(O3Light.lightSquared (2 * sites) doubled.Ground.Energy doubled.Excited.Energy moving.Energy)
+                Some(SpeedOfLight.finiteVolume (2 * sites) doubled.Ground.Energy doubled.Excited.Energy moving.Energy)
         // In units where c = 1 the running coupling is ū = L·m(L)/c: tune again, to L·m(L) = u·c on the same
         // measurements at L, and measure the 2L chain there (c taken from g²*, a few per cent away). A c² ≤ 0 (a
         // dispersion swamped by noise) gives no corrected Σ rather than a wrong one.

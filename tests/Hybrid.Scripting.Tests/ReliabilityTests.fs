@@ -104,7 +104,7 @@ let tests =
 
           test "1.2 a Lanczos failure and a tuning that leaves the range are one-line diagnoses" {
               let stopped = Expect.throwsT<Hybrid.Diagnostics.RunStoppedException>
-              stopped (fun () -> Hybrid.Scripting.O3.O3Ed.solving (fun () -> raise (InvalidOperationException "Lanczos did not converge for the M = 0 sector")) |> ignore) "Lanczos"
+              stopped (fun () -> Hybrid.Scripting.O3.O3Reference.solving (fun () -> raise (InvalidOperationException "Lanczos did not converge for the M = 0 sector")) |> ignore) "Lanczos"
               stopped (fun () -> Hybrid.Scripting.O3.O3Vmc.checkCoupling 1e5) "a tuned g² of 1e5"
               Hybrid.Scripting.O3.O3Vmc.checkCoupling 1.0
           }

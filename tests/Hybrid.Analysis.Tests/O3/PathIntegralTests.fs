@@ -78,6 +78,17 @@ let tests =
               Expect.floatClose { absolute = 2e-3; relative = 0.0 } speed.Mean c "c"
           }
 
+          test "the finite-volume c² reads c² off a relativistic dispersion on the lattice momentum, with propagated errors" {
+              // ω(p)² = m² + c² p̂², p̂ = 2 sin(π/L): E₀ = 0, E₁ = m, E₁(p) = ω(p).
+              let sites, m, c2 = 6, 0.4, 0.8
+              let p = 2.0 * sin (Math.PI / float sites)
+              let e x err = Estimate.independent x err 100
+              let r = SpeedOfLight.finiteVolume sites (e 0.0 1e-4) (e m 1e-4) (e (sqrt (m * m + c2 * p * p)) 1e-4)
+              Expect.floatClose { absolute = 1e-12; relative = 0.0 } r.Mean c2 "c² exactly"
+              Expect.isGreaterThan r.Error 0.0 "an error from the three energies"
+              Expect.isLessThan r.Error 1e-3 "of the size the energies' errors give"
+          }
+
           test "the speed of light: one loop, strong coupling, and a fit that recovers its coefficients" {
               Expect.floatClose { absolute = 1e-4; relative = 0.0 } (SpeedOfLight.oneLoop 0.79) 0.7485 "0.75 at g² = 0.79 (physics.md)"
               Expect.floatClose { absolute = 1e-12; relative = 0.0 } SpeedOfLight.strongCoupling (2.0 / 3.0) "2/3"

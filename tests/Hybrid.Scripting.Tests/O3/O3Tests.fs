@@ -151,7 +151,7 @@ let tests =
                   let m = 0.3
                   let p = 2.0 * System.Math.PI / float sites
                   let e (x: float) = Hybrid.Analysis.Statistics.Estimate.independent x 1e-4 1000
-                  let c2 = Hybrid.Scripting.O3.O3Light.lightSquared sites (e -1.0) (e (m - 1.0)) (e (sqrt (m * m + 4.0 * sin (p / 2.0) ** 2.0) - 1.0))
+                  let c2 = Hybrid.Analysis.O3.SpeedOfLight.finiteVolume sites (e -1.0) (e (m - 1.0)) (e (sqrt (m * m + 4.0 * sin (p / 2.0) ** 2.0) - 1.0))
                   Expect.floatClose { absolute = 1e-12; relative = 0.0 } c2.Mean 1.0 (sprintf "c² at L = %d" sites)
                   Expect.isGreaterThan c2.Error 0.0 "with the energies' errors propagated"
           }
