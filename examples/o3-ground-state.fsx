@@ -47,7 +47,7 @@ let vmc : VmcSettings =
       Device = Hybrid.Runtime.ComputeDevice.Auto } // CUDA when available
 
 // Both states by VMC (independent chains, so the gap's error is the two errors in quadrature).
-let result = O3Gap.measure None sites g2 vmc
+let result = O3Levels.gap None sites g2 vmc
 printfn "\nO(3) rotor chain, L = %d, g² = %g; ansatz %s, %d SR steps per state\n" sites g2 (AnsatzSpec.describeText vmc.Ansatz) vmc.Steps
 printfn "%s" (Table.toMarkdown (O3Gap.table result (Some exact)))
 

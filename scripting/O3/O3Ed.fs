@@ -25,15 +25,6 @@ type O3EdResult =
 /// their convergence in l_max.
 module O3Ed =
 
-    let private gib (bytes: int64) = float bytes / float (1L <<< 30)
-
-    /// Refuses, before any work, a truncation whose exact diagonalisation would not fit in `limit` bytes.
-    let checkMemory (sites: int) (lMax: int) (limit: int64) =
-        let need = RotorChainSpectrum.EstimateBytes(sites, lMax)
-        if need > limit then
-            // EstimateBytes saturates at Int64.MaxValue (8 EiB): say "more than" rather than print that as a size.
-            let needText = if need = Int64.MaxValue then "more than 8·10⁹ GiB" else sprintf "%.3g GiB" (gib need)
-            raise (UsageError(sprintf "--lmax %d at L = %d would need %s for exact diagonalisation (limit %.3g GiB, --memory-gib); lower --lmax or L" lMax sites needText (gib limit)))
 
     let options =
         [ CommandLine.option "L" IntOption "4" "chain length L ≥ 2 (periodic; L = 2 has one bond)"
@@ -49,11 +40,11 @@ module O3Ed =
         let gibLimit = CommandLine.positive o "memory-gib"
         if gibLimit > 1e6 then raise (UsageError(sprintf "--memory-gib %g is not allowed; it must be in (0, 1000000]" gibLimit))
         let limit = int64 (gibLimit * float (1L <<< 30))
-        checkMemory sites lMax limit
+        O3Reference.checkMemory sites lMax limit
         { Sites = sites; G2 = g2; LMax = lMax; MemoryLimitBytes = limit }
 
     let describe (c: O3EdConfig) =
-        Json.object [ "L", Json.integer (int64 c.Sites); "g2", Json.number c.G2; "lmax", Json.integer (int64 c.LMax); "memory_gib", Json.number (gib c.MemoryLimitBytes) ]
+        Json.object [ "L", Json.integer (int64 c.Sites); "g2", Json.number c.G2; "lmax", Json.integer (int64 c.LMax); "memory_gib", Json.number (float c.MemoryLimitBytes / float (1L <<< 30)) ]
 
     let run (c: O3EdConfig) (_: RunDirectory) : O3EdResult =
         let clock = Diagnostics.Stopwatch.StartNew()

@@ -13,18 +13,6 @@ type O3GapConfig =
       G2: float
       Vmc: VmcSettings }
 
-/// The finite-volume mass gap at one (L, g²) from VMC of both states.
-type GapResult =
-    { Sites: int
-      G2: float
-      Ground: StateResult
-      Excited: StateResult
-      /// m(L) = E₁ − E₀. The two states are sampled by independent chains, so their covariance is zero and the
-      /// errors add in quadrature.
-      Gap: Estimate
-      /// ū = L·m(L) (speed of light set to 1).
-      Ubar: Estimate }
-
 type O3GapResult =
     { Config: O3GapConfig
       Result: GapResult
@@ -33,22 +21,6 @@ type O3GapResult =
 /// `o3-gap`: the ground state and the l = 1 state by VMC, the mass gap m(L) = E₁ − E₀ and ū = L·m(L), against exact
 /// diagonalisation where the chain is small enough.
 module O3Gap =
-
-    /// Both states at (L, g²), reusing and extending a points directory when one is given; the l = 1 state's seed
-    /// differs through its name.
-    let measure (points: string option) (sites: int) (g2: float) (vmc: VmcSettings) : GapResult =
-        let ground = O3Points.state points sites g2 Ground vmc
-        let excited = O3Points.state points sites g2 Isovector vmc
-        let e0, e1 = ground.Energy, excited.Energy
-        let gap = Estimate.independent (e1.Mean - e0.Mean) (sqrt (e0.Error ** 2.0 + e1.Error ** 2.0)) (min e0.Samples e1.Samples)
-        { Sites = sites; G2 = g2; Ground = ground; Excited = excited; Gap = gap
-          Ubar = Estimate.independent (float sites * gap.Mean) (float sites * gap.Error) gap.Samples }
-
-    /// The CSV columns of gaps measured at several sizes: L, E₀ and E₁ with their errors.
-    let columns (gaps: GapResult list) =
-        let column f = [| gaps |> List.map f |> Array.ofList |]
-        [ "L", column (fun g -> float g.Sites); "E0", column (fun g -> g.Ground.Energy.Mean); "E0_error", column (fun g -> g.Ground.Energy.Error)
-          "E1", column (fun g -> g.Excited.Energy.Mean); "E1_error", column (fun g -> g.Excited.Energy.Error) ]
 
     let options =
         [ CommandLine.option "L" IntOption "4" "chain length L ≥ 2"
@@ -66,7 +38,7 @@ module O3Gap =
 
     let run (c: O3GapConfig) (_: RunDirectory) : O3GapResult =
         let exact = O3Reference.reference c.Sites c.G2 O3Reference.memoryLimit
-        { Config = c; Result = measure None c.Sites c.G2 c.Vmc; Exact = exact }
+        { Config = c; Result = O3Levels.gap None c.Sites c.G2 c.Vmc; Exact = exact }
 
     /// The comparison table, VMC against ED: one row per quantity.
     let table (r: GapResult) (exact: RotorChainConvergence option) =

@@ -8,16 +8,6 @@ open Hybrid.Analysis.Reporting
 open Hybrid.Runtime
 open Hybrid.Scripting.Pipeline
 
-/// The one-particle dispersion of one chain at its lowest momentum.
-type LightPoint =
-    { Gap: GapResult
-      /// The l = 1 state at momentum p = 2π/L.
-      Moving: StateResult
-      /// ε(p) = E₁(p) − E₀.
-      Excitation: Estimate
-      /// c² = (ε(p)² − ε(0)²)/p̂².
-      LightSquared: Estimate }
-
 type O3LightResult =
     { Config: SizeScanConfig
       Points: LightPoint list
@@ -34,15 +24,6 @@ module O3Light =
     /// the (2/(3g²))² term both enter c² at O(g⁻⁴).
     let strongCoupling = 2.0 / 3.0
 
-    /// The dispersion of one chain at g²: both zero-momentum states and the l = 1 state at p = 2π/L.
-    let measure (points: string option) (sites: int) (g2: float) (vmc: VmcSettings) : LightPoint =
-        let gap = O3Gap.measure points sites g2 vmc
-        let moving = O3Points.state points sites g2 (Moving 1) vmc
-        let e0 = gap.Ground.Energy
-        { Gap = gap; Moving = moving
-          Excitation = Estimate.independent (moving.Energy.Mean - e0.Mean) (sqrt (moving.Energy.Error ** 2.0 + e0.Error ** 2.0)) moving.Energy.Samples
-          LightSquared = SpeedOfLight.finiteVolume sites e0 gap.Excited.Energy moving.Energy }
-
     let options =
         [ CommandLine.option "g2" FloatOption "1" "bare coupling g², 0.01..100"
           CommandLine.option "sizes" TextOption "6,12" "chain lengths L ≥ 3 (the lowest momentum 2π/L must differ from π), increasing, comma-separated"
@@ -50,7 +31,7 @@ module O3Light =
           yield! O3Vmc.options "1500" ]
 
     let configure (o: ParsedOptions) : SizeScanConfig =
-        let c = O3Running.scan o 1
+        let c = O3Levels.scan o 1
         // "L = 2" is two sites with a single bond (physics.md): no ring, so no dispersion to read.
         if List.head c.Sizes < 3 then raise (UsageError(sprintf "--sizes %s is not allowed: the chains need L ≥ 3" (String.Join(",", c.Sizes))))
         CommandLine.validate (fun () -> AnsatzSpec.build (List.head c.Sizes) 1L (Moving 1) c.Vmc.Ansatz |> ignore)
@@ -61,7 +42,7 @@ module O3Light =
         let points = c.Points |> Option.defaultValue (dir.File "points") |> Some
         let measured =
             [ for sites in c.Sizes ->
-                  let p = measure points sites c.G2 c.Vmc
+                  let p = O3Levels.dispersion points sites c.G2 c.Vmc
                   printfn "L = %d: m(L) = %s, ε(2π/L) = %s, c² = %s" sites (Estimate.format p.Gap.Gap) (Estimate.format p.Excitation) (Estimate.format p.LightSquared)
                   p ]
         { Config = c; Points = measured; Seconds = clock.Elapsed.TotalSeconds }
@@ -91,14 +72,14 @@ module O3Light =
             @ [ for p in r.Points -> sprintf "epsilon_p_L%d" p.Gap.Sites, p.Excitation ]
         Json.write (dir.File "summary.json")
             (Json.object
-                [ "experiment", Json.text "o3-light"; "parameters", O3Running.describe r.Config
+                [ "experiment", Json.text "o3-light"; "parameters", O3Levels.describeScan r.Config
                   "observables", Study.estimatesJson observables
                   "strong_coupling_c2", (if r.Config.G2 >= 4.0 then Json.number strongCoupling else null)
                   "seconds", Json.number r.Seconds; "runtime", Json.text TorchRuntime.Description ])
         let column f = [| r.Points |> List.map f |> Array.ofList |]
         Measurements.write (dir.File "light.csv")
             (Measurements.ofColumns
-                (O3Gap.columns (r.Points |> List.map (fun p -> p.Gap))
+                (O3Levels.gapColumns (r.Points |> List.map (fun p -> p.Gap))
                  @ [ "E1p", column (fun p -> p.Moving.Energy.Mean); "E1p_error", column (fun p -> p.Moving.Energy.Error)
                      "c2", column (fun p -> p.LightSquared.Mean); "c2_error", column (fun p -> p.LightSquared.Error) ]))
         AtomicFile.writeText (dir.File "summary.md") (report r)
@@ -115,6 +96,6 @@ module O3Light =
           Description = "the O(3) σ-model's speed of light c² at fixed g² from the one-particle dispersion on chains of several lengths"
           Options = options
           Configure = configure
-          Describe = O3Running.describe
+          Describe = O3Levels.describeScan
           Run = fun c dir -> let r = run c dir in write dir r; r
           Report = report }

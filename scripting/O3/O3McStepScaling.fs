@@ -78,7 +78,7 @@ module O3McStepScaling =
         match stored with
         | Some e -> e
         | None ->
-            let extent, spacings = O3Mc.sample { settings with Sites = sites; G2 = g2; EdLMax = 0 }
+            let extent, spacings = O3PathIntegral.sample { settings with Sites = sites; G2 = g2; EdLMax = 0 }
             let limit = (PathIntegral.extrapolateTimeStep (spacings |> List.map (fun s -> s.TimeStep, s.Gap.Gap))).Central
             file |> Option.iter (fun f ->
                 Directory.CreateDirectory(Path.GetDirectoryName f) |> ignore
@@ -115,7 +115,7 @@ module O3McStepScaling =
           CommandLine.optional "light" TextOption "o3-mc run directories (comma-separated) with c² in boxes of 8 correlation lengths; without it c = 1"
           CommandLine.option "light-order" IntOption "2" "coefficients of the c² fit beyond one loop (κ₂ g⁴, κ₃ g⁶, …), 1..4"
           O3Points.option
-          yield! O3Mc.options |> List.filter (fun o -> o.Name <> "L" && o.Name <> "g2" && o.Name <> "ed-lmax") ]
+          yield! O3PathIntegral.options |> List.filter (fun o -> o.Name <> "L" && o.Name <> "g2" && o.Name <> "ed-lmax") ]
 
     let configure (o: ParsedOptions) : O3McStepScalingConfig =
         let u = CommandLine.positive o "u"
@@ -130,13 +130,13 @@ module O3McStepScaling =
         if not points.IsEmpty && points.Length < order then
             raise (UsageError(sprintf "--light gives %d c² points, fewer than the %d coefficients of --light-order" points.Length order))
         let given = o.Given |> Map.add "L" (string (List.head sizes)) |> Map.add "g2" (string start) |> Map.add "ed-lmax" "0"
-        let mc = O3Mc.configure { o with Given = given; Specs = O3Mc.options }
+        let mc = O3PathIntegral.configure { o with Given = given; Specs = O3PathIntegral.options }
         { U = u; Sizes = sizes; Start = start; Mc = mc; Points = CommandLine.text o "points"; Light = light; LightOrder = order }
 
     let describe (c: O3McStepScalingConfig) =
         Json.object
             [ "u", Json.number c.U; "sizes", Json.array (c.Sizes |> List.map (int64 >> Json.integer)); "start", Json.number c.Start
-              "light", Json.array (c.Light |> List.map Json.text); "light_order", Json.integer (int64 c.LightOrder); "mc", O3Mc.describe c.Mc ]
+              "light", Json.array (c.Light |> List.map Json.text); "light_order", Json.integer (int64 c.LightOrder); "mc", O3PathIntegral.describe c.Mc ]
 
     let run (c: O3McStepScalingConfig) (dir: RunDirectory) : O3McStepScalingResult =
         let points = Some(defaultArg c.Points (dir.File "points"))

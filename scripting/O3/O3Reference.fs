@@ -13,6 +13,16 @@ module O3Reference =
     /// The memory a reference printed beside a VMC number may use: 1 GiB (l_max = 6 at L = 3, 5 at L = 4 and 5).
     let memoryLimit = 1L <<< 30
 
+    let private gib (bytes: int64) = float bytes / float (1L <<< 30)
+
+    /// Refuses, before any work, a truncation whose exact diagonalisation would not fit in `limit` bytes.
+    let checkMemory (sites: int) (lMax: int) (limit: int64) =
+        let need = RotorChainSpectrum.EstimateBytes(sites, lMax)
+        if need > limit then
+            // EstimateBytes saturates at Int64.MaxValue (8 EiB): say "more than" rather than print that as a size.
+            let needText = if need = Int64.MaxValue then "more than 8·10⁹ GiB" else sprintf "%.3g GiB" (gib need)
+            raise (UsageError(sprintf "--lmax %d at L = %d would need %s for exact diagonalisation (limit %.3g GiB, --memory-gib); lower --lmax or L" lMax sites needText (gib limit)))
+
     /// Runs an exact diagonalisation; a Lanczos run that does not converge stops the run with its one-line diagnosis.
     let solving (f: unit -> 'a) : 'a =
         try

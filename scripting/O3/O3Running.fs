@@ -9,13 +9,6 @@ open Hybrid.O3
 open Hybrid.Runtime
 open Hybrid.Scripting.Pipeline
 
-/// One bare coupling and increasing chain lengths: what `o3-running` and `o3-light` scan.
-type SizeScanConfig =
-    { G2: float
-      Sizes: int list
-      Vmc: VmcSettings
-      Points: string option }
-
 type RunningPoint =
     { Gap: GapResult
       /// Exact diagonalisation's L·m(L) where it fits.
@@ -33,38 +26,16 @@ type O3RunningResult =
 /// beside the two-loop running from the smallest size.
 module O3Running =
 
-    /// --sizes: increasing chain lengths ≥ 2 (at least `least` of them).
-    let sizes (o: ParsedOptions) (least: int) : int list =
-        let parsed = CommandLine.intList o "sizes" 2 4096 "chain length" "4,6,8" |> CommandLine.required "sizes"
-        let text = String.Join(",", parsed)
-        if parsed.Length < least then raise (UsageError(sprintf "--sizes %s is not allowed: give at least %d sizes" text least))
-        if parsed |> List.pairwise |> List.exists (fun (a, b) -> b <= a) then
-            raise (UsageError(sprintf "--sizes %s is not allowed: the sizes must be increasing" text))
-        parsed
-
     let options =
         [ CommandLine.option "g2" FloatOption "1" "bare coupling g², 0.01..100"
           CommandLine.option "sizes" TextOption "3,4,6,8,12,16" "chain lengths L, increasing, comma-separated"
           O3Points.option
           yield! O3Vmc.options "1500" ]
 
-    /// --g2, --sizes (at least `least`), the VMC settings and --points, checked before any work.
-    let scan (o: ParsedOptions) (least: int) : SizeScanConfig =
-        let s = sizes o least
-        let vmc = O3Vmc.settings o (List.head s)
-        let points = CommandLine.text o "points"
-        O3Points.check points vmc
-        { G2 = O3Vmc.coupling o; Sizes = s; Vmc = vmc; Points = points |> Option.map IO.Path.GetFullPath }
-
-    let describe (c: SizeScanConfig) =
-        Json.object
-            ([ "g2", Json.number c.G2; "sizes", Json.numbers (c.Sizes |> List.map float)
-               "points", (match c.Points with Some p -> Json.text p | None -> null) ] @ O3Vmc.describeRun c.Vmc)
-
     let run (c: SizeScanConfig) (dir: RunDirectory) : O3RunningResult =
         let clock = Diagnostics.Stopwatch.StartNew()
         let points = c.Points |> Option.defaultValue (dir.File "points") |> Some
-        let gaps = c.Sizes |> List.map (fun l -> O3Gap.measure points l c.G2 c.Vmc)
+        let gaps = c.Sizes |> List.map (fun l -> O3Levels.gap points l c.G2 c.Vmc)
         let first = List.head gaps
         let u0, l0 = first.Ubar.Mean, float first.Sites
         { Config = c
@@ -96,7 +67,7 @@ module O3Running =
         let observables = [ for p in r.Points -> sprintf "ubar_L%d" p.Gap.Sites, p.Gap.Ubar ] @ [ for p in r.Points -> sprintf "gap_L%d" p.Gap.Sites, p.Gap.Gap ]
         Json.write (dir.File "summary.json")
             (Json.object
-                [ "experiment", Json.text "o3-running"; "parameters", describe r.Config
+                [ "experiment", Json.text "o3-running"; "parameters", O3Levels.describeScan r.Config
                   "observables", Study.estimatesJson observables
                   "exact", Json.object [ for p in r.Points do match p.Exact with Some e -> yield sprintf "ubar_L%d" p.Gap.Sites, Json.number e | None -> () ]
                   "perturbative", Json.object [ for p in r.Points -> sprintf "ubar_L%d" p.Gap.Sites, Json.number p.Perturbative ]
@@ -104,7 +75,7 @@ module O3Running =
         let column f = [| r.Points |> List.map f |> Array.ofList |]
         Measurements.write (dir.File "running.csv")
             (Measurements.ofColumns
-                (O3Gap.columns (r.Points |> List.map (fun p -> p.Gap))
+                (O3Levels.gapColumns (r.Points |> List.map (fun p -> p.Gap))
                  @ [ "ubar", column (fun p -> p.Gap.Ubar.Mean); "ubar_error", column (fun p -> p.Gap.Ubar.Error); "ubar_two_loop", column (fun p -> p.Perturbative) ]))
         AtomicFile.writeText (dir.File "summary.md") (report r)
         let xs = r.Points |> List.map (fun p -> float p.Gap.Sites)
@@ -120,7 +91,7 @@ module O3Running =
         { Name = "o3-running"
           Description = "the O(3) σ-model's running coupling ū(L) = L·m(L) at fixed g²: asymptotic freedom and mass generation"
           Options = options
-          Configure = fun o -> scan o 2
-          Describe = describe
+          Configure = fun o -> O3Levels.scan o 2
+          Describe = O3Levels.describeScan
           Run = fun c dir -> let r = run c dir in write dir r; r
           Report = report }

@@ -85,7 +85,7 @@ module O3StepScaling =
 
     let configure (o: ParsedOptions) : O3StepScalingConfig =
         let u = CommandLine.positive o "u"
-        let sizes = O3Running.sizes o 1
+        let sizes = O3Levels.sizes o 1
         let vmc = O3Vmc.settings o (List.head sizes)
         let points = CommandLine.text o "points"
         O3Points.check points vmc
@@ -129,7 +129,7 @@ module O3StepScaling =
 
     let private measureSize (c: O3StepScalingConfig) (points: string option) (start: float) (sites: int) : StepPoint =
         let target = c.U
-        let at (g2: float) = let g2 = round6 g2 in g2, (O3Gap.measure points sites g2 c.Vmc).Ubar
+        let at (g2: float) = let g2 = round6 g2 in g2, (O3Levels.gap points sites g2 c.Vmc).Ubar
         // Two starting points, then each next one at the root predicted by all so far.
         let mutable tuning = [ at (0.85 * start); at start ]
         while tuning.Length < c.TunePoints do
@@ -142,7 +142,7 @@ module O3StepScaling =
         // Round-trip digits: a replica of the next size given this as --start asks for the very same points.
         printfn "L = %d tuned: next start %s" sites (g2.Mean.ToString("R", Globalization.CultureInfo.InvariantCulture))
         let g2Point = round6 g2.Mean
-        let doubled = O3Gap.measure points (2 * sites) g2Point c.Vmc
+        let doubled = O3Levels.gap points (2 * sites) g2Point c.Vmc
         let u2 = doubled.Ubar
         // The tuning error carried into Σ: d ln ū(2L)/d ln g² = r · d ln ū(L)/d ln g², r from perturbation theory (the
         // lattice's own r is measured only with the speed of light, and then often to ±50%).
@@ -164,7 +164,7 @@ module O3StepScaling =
                 let light = sqrt c2.Mean
                 let relativeC = c2.Error / (2.0 * c2.Mean)
                 let g2C, _ = tuneTo (target * light)
-                let u2C = (O3Gap.measure points (2 * sites) (round6 g2C.Mean) c.Vmc).Ubar
+                let u2C = (O3Levels.gap points (2 * sites) (round6 g2C.Mean) c.Vmc).Ubar
                 // c enters twice, in the target and in the division: d ln Σ_c/d ln c = r − 1.
                 let sigmaC =
                     Estimate.independent (u2C.Mean / light)
