@@ -63,7 +63,17 @@ module O3McStepScaling =
 
     /// The gap m(L) at g², a_t → 0: from the points directory when there, else measured with o3-mc and stored.
     let gap (points: string option) (settings: O3McConfig) (sites: int) (g2: float) : Estimate =
-        let file = points |> Option.map (fun d -> Path.Combine(d, fileName sites g2))
+        // The same coupling to rounding: a root recomputed from the same tuning points in another order may differ in
+        // its last bit, and must still find the gap measured there.
+        let sameCoupling (f: string) =
+            let name = Path.GetFileNameWithoutExtension f
+            let ok, stored = Double.TryParse(name.Substring(name.IndexOf("-g2-") + 4), Globalization.NumberStyles.Float, invariant)
+            ok && abs (stored / g2 - 1.0) < 1e-12
+        let file =
+            points |> Option.map (fun d ->
+                let exact = Path.Combine(d, fileName sites g2)
+                if File.Exists exact || not (Directory.Exists d) then exact
+                else Directory.GetFiles(d, sprintf "mc-L%d-g2-*.json" sites) |> Array.tryFind sameCoupling |> Option.defaultValue exact)
         let expected = (stamp settings).ToJsonString()
         let stored =
             file |> Option.bind (fun f ->
@@ -89,6 +99,51 @@ module O3McStepScaling =
                           "spacings", Json.array [ for s in spacings -> Json.object [ "a_t", Json.number s.TimeStep; "gap", Study.estimateJson s.Gap.Gap ] ] ]))
             limit.Limit
 
+    /// Every gap at `sites` already in the points directory with these sampling settings, as (g², m(L)), by g².
+    let stored (points: string option) (settings: O3McConfig) (sites: int) : (float * Estimate) list =
+        match points with
+        | Some d when Directory.Exists d ->
+            let expected = (stamp settings).ToJsonString()
+            [ for f in Directory.GetFiles(d, sprintf "mc-L%d-g2-*.json" sites) do
+                  let o = JsonNode.Parse(File.ReadAllText f)
+                  if o.["settings"].ToJsonString() = expected && o.["L"].GetValue<int>() = sites then
+                      let e = o.["gap"]
+                      yield o.["g2"].GetValue<float>(), Estimate.independent (e.["mean"].GetValue<float>()) (e.["error"].GetValue<float>()) (e.["samples"].GetValue<int>()) ]
+            |> List.sortBy fst
+        | _ -> []
+
+    /// Stored tuning points count when ū lies within 15% of u: the tuning points of a size sit within a few per cent
+    /// of it, the 2L gap of the size below at Σ ≈ 1.2–1.3·u, which would bend the tuning fit.
+    let private nearTarget (u: float) (_: float, e: Estimate) = abs (log (e.Mean / u)) < log 1.15
+
+    /// The three tuning points of one size: (g², ū) near u, the stored ones first. With none, it measures at `start`;
+    /// with one, where ū ∝ g² (the rotor) puts u; with two, at the root of the line through them. More than three
+    /// stored: the three nearest to u. So a size tuned by any process (a replica started elsewhere, an interrupted run
+    /// of this study) is tuned again by every later run with the same points, to the same root and the same 2L gap,
+    /// and a run killed during the tuning resumes where it stopped.
+    let tuningPoints (u: float) (measure: float -> float * Estimate) (stored: (float * Estimate) list) (start: float) =
+        let distance (_, e: Estimate) = abs (log (e.Mean / u))
+        let mutable points = stored |> List.filter (nearTarget u) |> List.sortBy distance |> List.truncate 3
+        while points.Length < 3 do
+            let next =
+                match points |> List.sortBy fst with
+                | [] -> start
+                | [ g2, e ] -> g2 * u / e.Mean
+                | two -> (fst (StepScaling.tuneCoupling u two)).Mean
+            points <- points @ [ measure next ]
+        points |> List.sortBy fst
+
+    /// Where the tuning of the next size starts: the last tuned g² carried to the next L by the lattice's own running
+    /// of 1/g² with ln L, measured between the last two tuned sizes (one loop, 1/2π per unit of ln L, while only one
+    /// is known). It only saves tuning steps; the tuning itself does not depend on it.
+    let nextStart (tuned: (int * float) list) (next: int) : float =
+        match tuned with
+        | (l1, g1) :: (l0, g0) :: _ ->
+            let rate = (1.0 / g1 - 1.0 / g0) / log (float l1 / float l0)
+            1.0 / (1.0 / g1 + rate * log (float next / float l1))
+        | [ l1, g1 ] -> 1.0 / (1.0 / g1 + log (float next / float l1) / (2.0 * Math.PI))
+        | [] -> invalidArg "tuned" "no tuned size to start from"
+
     /// (g², c²) of o3-mc run directories whose box holds at least 8 correlation lengths in both directions at the
     /// finest time step; the others are refused by name.
     let lightPoints (dirs: string list) : (float * Estimate) list =
@@ -111,7 +166,7 @@ module O3McStepScaling =
     let options =
         [ CommandLine.option "u" FloatOption "1.0595" "ū(L) = L·m(L)/c to hold fixed, > 0"
           CommandLine.option "sizes" TextOption "3,4,6,8" "chain lengths L ≥ 3, increasing (each also measured at 2L)"
-          CommandLine.option "start" FloatOption "0.75" "first g² of the smallest L's tuning, > 0"
+          CommandLine.option "start" FloatOption "0.75" "g² the smallest L's tuning starts from, > 0 (each later size starts from the last tuned g², carried by the lattice's own running)"
           CommandLine.optional "light" TextOption "o3-mc run directories (comma-separated) with c² in boxes of 8 correlation lengths; without it c = 1"
           CommandLine.option "light-order" IntOption "2" "coefficients of the c² fit beyond one loop (κ₂ g⁴, κ₃ g⁶, …), 1..4"
           O3Points.option
@@ -143,25 +198,23 @@ module O3McStepScaling =
         let lightPoints = lightPoints c.Light
         let lightFit = if lightPoints.IsEmpty then None else Some(SpeedOfLight.fit c.LightOrder lightPoints)
         let light g2 = match lightFit with Some f -> SpeedOfLight.evaluate f g2 | None -> Estimate.independent 1.0 0.0 1
-        let ubar sites g2 =
-            let m = gap points c.Mc sites g2
+        let toUbar sites (g2, m: Estimate) =
             let speed = sqrt (light g2).Mean
             g2, { m with Mean = float sites * m.Mean / speed; Error = float sites * m.Error / speed }
+        let ubar sites g2 = toUbar sites (g2, gap points c.Mc sites g2)
         // r = d ln σ/d ln u carries a shift of ū(L) to ū(2L) (two-loop perturbation theory).
         let r = StepScaling.logDerivative 2 2.0 c.U
-        let mutable start = c.Start
+        let mutable tuned : (int * float) list = []
         let sizes =
             [ for sites in c.Sizes ->
-                  // Three points: the start, a step assuming ū ∝ g² (the rotor), then the root of the line through both.
-                  let p0 = ubar sites start
-                  let g1 = start * c.U / (snd p0).Mean
-                  let p1 = ubar sites g1
-                  let root, _ = StepScaling.tuneCoupling c.U [ p0; p1 ]
-                  let p2 = ubar sites root.Mean
-                  let tuning = [ p0; p1; p2 ]
+                  let start = if tuned.IsEmpty then c.Start else nextStart tuned sites
+                  let fromStore = stored points c.Mc sites |> List.map (toUbar sites) |> List.filter (nearTarget c.U)
+                  if not fromStore.IsEmpty then
+                      printfn "L = %d: %d stored tuning point(s) near u (g² = %s)" sites (min 3 fromStore.Length) (fromStore |> List.map (fun (g, _) -> g.ToString("G6", invariant)) |> String.concat ", ")
+                  let tuning = tuningPoints c.U (ubar sites) fromStore start
                   let g2, slope = StepScaling.tuneCoupling c.U tuning
-                  printfn "L = %d tuned: g² = %s (next start %s)" sites (Estimate.format g2) (g2.Mean.ToString("R", invariant))
-                  start <- g2.Mean
+                  printfn "L = %d tuned: g² = %s (round trip %s)" sites (Estimate.format g2) (g2.Mean.ToString("R", invariant))
+                  tuned <- (sites, g2.Mean) :: tuned
                   let m2 = gap points c.Mc (2 * sites) g2.Mean
                   let c2 = light g2.Mean
                   let speed = sqrt c2.Mean
@@ -190,8 +243,8 @@ module O3McStepScaling =
               yield ""
               match r.LightFit with
               | Some f ->
-                  yield sprintf "Speed of light: c²(g²) = 1 − g²/π + %s over g² = %g … %g (%d points, χ² = %.2f for %d dof)."
-                            (f.Coefficients |> Array.mapi (fun k v -> sprintf "%.4f g^%d" v (2 * k + 4)) |> String.concat " + ") f.From f.To r.LightPoints.Length f.ChiSquared f.DegreesOfFreedom
+                  yield sprintf "Speed of light: c²(g²) = 1 − g²/π %s over g² = %g … %g (%d points, χ² = %.2f for %d dof)."
+                            (f.Coefficients |> Array.mapi (fun k v -> sprintf "%s %.4f g^%d" (if v < 0.0 then "−" else "+") (abs v) (2 * k + 4)) |> String.concat " ") f.From f.To r.LightPoints.Length f.ChiSquared f.DegreesOfFreedom
               | None -> yield "Speed of light: c = 1 (no --light measurements): Σ carries the O(g²) error of the lattice's c."
               match r.Continuum with
               | Some l ->

@@ -197,21 +197,24 @@ let tests =
               // c² of the infinite chain at strong coupling (a box of 8 sites holds ~40 correlation lengths there).
               let light = Path.Combine(root, "light")
               Expect.equal (Hybrid.Scripting.Catalog.main [ "o3-mc"; "--L"; "8"; "--g2"; "4"; "--extent"; "4"; "--spacings"; "0.1,0.075,0.05"; "--sweeps"; "2000"; "--blocks"; "20"; "--thermal"; "50"; "--out"; light ]) 0 "the c² run"
-              let study points out =
-                  [ "o3-mc-stepscaling"; "--sizes"; "3"; "--start"; "0.7"; "--light"; light; "--light-order"; "1"; "--sweeps"; "3000"; "--blocks"; "30"
+              let studyFrom start points out =
+                  [ "o3-mc-stepscaling"; "--sizes"; "3"; "--start"; start; "--light"; light; "--light-order"; "1"; "--sweeps"; "3000"; "--blocks"; "30"
                     "--thermal"; "50"; "--chains"; "1"; "--extent"; "20"; "--points"; points; "--out"; out ]
+              let study = studyFrom "0.7"
               // Interrupted: killed as soon as its first gap is stored, then run again on the same points directory.
               let points = Path.Combine(root, "points")
               killWhen (study points (Path.Combine(root, "killed"))) (fun () -> Directory.Exists points && Directory.GetFiles(points, "mc-*.json").Length > 0) |> ignore
-              let stored = Directory.GetFiles(points, "mc-*.json").Length
-              Expect.isGreaterThanOrEqual stored 1 "a gap was stored before the kill"
-              let code, out, err = runScript (study points (Path.Combine(root, "resumed")))
+              let snapshot () = Directory.GetFiles(points, "mc-*.json") |> Array.map (fun f -> f, File.GetLastWriteTimeUtc f) |> Set.ofArray
+              let before = snapshot ()
+              Expect.isGreaterThanOrEqual before.Count 1 "a gap was stored before the kill"
+              let code, _, err = runScript (study points (Path.Combine(root, "resumed")))
               Expect.equal code 0 (sprintf "the resumed study finishes; stderr:\n%s" err)
-              let reused = out.Split('\n') |> Array.filter (fun l -> l.StartsWith "reusing ") |> Array.length
-              Expect.equal reused stored "every stored gap is reused, none measured again"
+              let after = snapshot ()
+              Expect.isTrue (Set.isSubset before after) "every gap stored before the kill is reused, none measured again"
               // The same study without interruption gives the same numbers: nothing was lost or measured twice.
               let straight = Path.Combine(root, "straight")
               Expect.equal (Hybrid.Scripting.Catalog.main (study (Path.Combine(root, "points-straight")) straight)) 0 "the uninterrupted study"
+              Expect.equal after.Count (Directory.GetFiles(Path.Combine(root, "points-straight"), "mc-*.json").Length) "as many gaps as without the interruption"
               let resumed = summary (Path.Combine(root, "resumed"))
               for name in [ "sigma_L3"; "g2_L3" ] do
                   Expect.equal (fst (mean resumed [ "observables"; name ])) (fst (mean (summary straight) [ "observables"; name ])) (sprintf "%s bit for bit" name)
@@ -220,7 +223,24 @@ let tests =
               Expect.equal (c2.GetArrayLength()) 1 "κ₂ alone"
               Expect.equal (File.ReadAllLines(Path.Combine(root, "resumed", "tuning.csv")).Length) 4 "three tuning points"
               Expect.isTrue (File.Exists(Path.Combine(root, "resumed", "step-scaling.html"))) "the plot"
+              // Another process started elsewhere (a replica's start, or a whole study reaching this size from a smaller
+              // one) tunes with the stored points: the same root, the same 2L gap, nothing measured.
+              let code, out, err = runScript (studyFrom "0.74" points (Path.Combine(root, "elsewhere")))
+              Expect.equal code 0 (sprintf "the study from another start finishes; stderr:\n%s" err)
+              Expect.stringContains out "3 stored tuning point(s) near u" "the stored tuning is taken"
+              Expect.isFalse (out.Contains "[mc a_t") (sprintf "nothing is measured again:\n%s" out)
+              Expect.equal (fst (mean (summary (Path.Combine(root, "elsewhere"))) [ "observables"; "sigma_L3" ])) (fst (mean resumed [ "observables"; "sigma_L3" ])) "Σ bit for bit"
               Directory.Delete(root, true)
+          }
+
+          test "the next size's tuning starts where the lattice's own running of 1/g² puts it" {
+              // One loop while one size is known: 1/g² grows by ln 2/2π per doubling.
+              let oneLoop = Hybrid.Scripting.O3.O3McStepScaling.nextStart [ 4, 0.7 ] 8
+              Expect.floatClose Accuracy.veryHigh (1.0 / oneLoop) (1.0 / 0.7 + log 2.0 / (2.0 * Math.PI)) "one loop"
+              // Two sizes: their measured rate per unit of ln L, here exactly linear in ln L, is continued.
+              let line l = 1.0 / (1.2 + 0.2 * log (float l))
+              let next = Hybrid.Scripting.O3.O3McStepScaling.nextStart [ 6, line 6; 4, line 4 ] 12
+              Expect.floatClose Accuracy.veryHigh next (line 12) "the running of the last two sizes"
           }
 
           test "o3-vmc resumes from its checkpoint bit for bit" {
