@@ -51,11 +51,20 @@ module O3Gap =
                   "VMC − exact", box (exactValue |> Option.map (fun (x, shift) -> sprintf "%+.2e (%.3gσ)" (e.Mean - x) (O3Reference.sigmaDistance e x shift)) |> Option.defaultValue "—")
                   "relative", box (exactValue |> Option.map (fun (x, _) -> sprintf "%+.1e" ((e.Mean - x) / abs x)) |> Option.defaultValue "—") ]
         let levels = exact |> Option.map (fun e -> e.Levels, e)
+        let e0 = levels |> Option.map (fun (l, c) -> l.GroundEnergy, c.GroundShift)
+        let e1 = levels |> Option.map (fun (l, c) -> l.ExcitedEnergy, l.ExcitedEnergy - c.Coarser.ExcitedEnergy)
+        let gap = levels |> Option.map (fun (l, c) -> l.Gap, c.GapShift)
         Frame.ofRows
-            [ row "E₀" r.Ground.Energy (levels |> Option.map (fun (l, c) -> l.GroundEnergy, c.GroundShift))
-              row "E₁ (l = 1)" r.Excited.Energy (levels |> Option.map (fun (l, c) -> l.ExcitedEnergy, l.ExcitedEnergy - c.Coarser.ExcitedEnergy))
-              row "m(L) = E₁ − E₀" r.Gap (levels |> Option.map (fun (l, c) -> l.Gap, c.GapShift))
-              row "ū = L·m(L)" r.Ubar (levels |> Option.map (fun (l, c) -> float r.Sites * l.Gap, float r.Sites * c.GapShift)) ]
+            [ yield row "E₀" r.Ground.Energy e0
+              yield row "E₁ (l = 1)" r.Excited.Energy e1
+              yield row "m(L) = E₁ − E₀" r.Gap gap
+              yield row "ū = L·m(L)" r.Ubar (levels |> Option.map (fun (l, c) -> float r.Sites * l.Gap, float r.Sites * c.GapShift))
+              match O3Levels.zeroVariance r with
+              | Some(z0, z1, zGap) ->
+                  yield row "E₀, σ² → 0" z0.Energy e0
+                  yield row "E₁, σ² → 0" z1.Energy e1
+                  yield row "m(L), σ² → 0" zGap gap
+              | None -> () ]
 
     let report (r: O3GapResult) =
         let g = r.Result
@@ -65,6 +74,15 @@ module O3Gap =
                         (AnsatzSpec.describeText r.Config.Vmc.Ansatz) r.Config.Vmc.Steps g.Ground.Variance g.Ground.Parameters (g.Ground.TrainSeconds + g.Ground.MeasureSeconds)
                         g.Excited.Variance g.Excited.TailFraction g.Excited.MaxDeviation (g.Excited.TrainSeconds + g.Excited.MeasureSeconds)
               yield Table.toMarkdown (table g r.Exact)
+              match O3Levels.zeroVariance g with
+              | Some(z0, z1, _) ->
+                  let line name (z: Hybrid.Analysis.O3.ZeroVarianceEnergy) (s: StateResult) =
+                      sprintf "%s: dE/dσ² = %s over σ² = %.2e … %.2e of the late training (χ²/dof %.2f), applied to the measured σ² = %.2e."
+                          name (Estimate.format z.Slope) z.VarianceFrom z.VarianceTo z.ChiSquaredPerDof s.Variance
+                  yield "\nZero-variance extrapolation, E = E* + (dE/dσ²)·σ² (the last half of each training in 10 blocks):"
+                  yield "- " + line "ground" z0 g.Ground
+                  yield "- " + line "l = 1" z1 g.Excited
+              | None -> yield "\nNo zero-variance extrapolation: a training curve is missing or its variance no longer moves."
               match r.Exact with
               | Some e -> yield sprintf "\nExact diagonalisation at l_max = %d (truncation shifts: E₀ %.1e, gap %.1e). Targets: E₀ within 2·10⁻⁴ relative, the gap within 0.5%%." e.Levels.LMax (abs e.GroundShift) (abs e.GapShift)
               | None -> yield "\nNo exact diagonalisation at this L (it would not fit the memory budget): VMC alone."
@@ -72,8 +90,10 @@ module O3Gap =
                   yield sprintf "\n**WARNING**: %s." w ]
 
     let observables (g: GapResult) =
-        [ "E0", g.Ground.Energy; "E1", g.Excited.Energy; "gap", g.Gap
-          "ubar", g.Ubar ]
+        [ yield! [ "E0", g.Ground.Energy; "E1", g.Excited.Energy; "gap", g.Gap; "ubar", g.Ubar ]
+          match O3Levels.zeroVariance g with
+          | Some(z0, z1, zGap) -> yield! [ "E0_zero_variance", z0.Energy; "E1_zero_variance", z1.Energy; "gap_zero_variance", zGap ]
+          | None -> () ]
 
     let write (dir: RunDirectory) (r: O3GapResult) =
         Json.write (dir.File "summary.json")

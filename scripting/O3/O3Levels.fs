@@ -51,6 +51,16 @@ module O3Levels =
           Ubar = Estimate.independent (float sites * gap.Mean) (float sites * gap.Error) gap.Samples }
 
     /// The CSV columns of gaps measured at several sizes: L, E₀ and E₁ with their errors.
+    /// Each state's energy carried to zero local-energy variance along its late training (the last half, 10 blocks),
+    /// and the gap between them; None when a state has no training curve (loaded from a points store) or its variance
+    /// no longer moves.
+    let zeroVariance (g: GapResult) : (ZeroVarianceEnergy * ZeroVarianceEnergy * Estimate) option =
+        let carry (s: StateResult) = VarianceExtrapolation.fromTraining 0.5 10 s.Curve s.Energy s.Variance
+        match carry g.Ground, carry g.Excited with
+        | Some e0, Some e1 ->
+            Some(e0, e1, Estimate.independent (e1.Energy.Mean - e0.Energy.Mean) (sqrt (e0.Energy.Error ** 2.0 + e1.Energy.Error ** 2.0)) 1)
+        | _ -> None
+
     let gapColumns (gaps: GapResult list) =
         let column f = [| gaps |> List.map f |> Array.ofList |]
         [ "L", column (fun g -> float g.Sites); "E0", column (fun g -> g.Ground.Energy.Mean); "E0_error", column (fun g -> g.Ground.Energy.Error)

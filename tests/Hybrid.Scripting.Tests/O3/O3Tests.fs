@@ -48,6 +48,12 @@ let tests =
               Expect.isGreaterThan (e1 + 4.0 * e1Error) (exact "E1") "E₁ is an upper bound within 4σ (the l = 1 ansatz is orthogonal to every singlet)"
               Expect.isLessThan (root.GetProperty("states").GetProperty("ground").GetProperty("variance").GetDouble()) 1e-3 "the ground state's local energy is nearly constant"
               Expect.isTrue (File.Exists(Path.Combine(dir, "training-l1.csv"))) "the l = 1 training curve"
+              // Both energies carried to zero variance along their trainings: still the exact levels, within errors that
+              // include the slope's (larger than the plain ones, never smaller).
+              for name in [ "E0"; "E1"; "gap" ] do
+                  let z, zError = mean root [ "observables"; name + "_zero_variance" ]
+                  Expect.isLessThan (abs (z - exact name)) (4.0 * zError) (sprintf "%s at σ² → 0: %g ± %g against %g" name z zError (exact name))
+                  Expect.isGreaterThanOrEqual zError (snd (mean root [ "observables"; name ])) (sprintf "%s: the slope's error is added" name)
               // The plot: (VMC − exact)/|exact| of E₀, E₁ and the gap on a linear axis with the exact line, not energies
               // of −0.6 and +0.5 on one axis that hides differences of 10⁻⁴.
               let chart = chartOf dir "gap.html"
