@@ -107,14 +107,14 @@ public static class RotorChainSpectrum
         var site = SiteBasis.Get(lMax);
         var ground = LowestLevel(site, sites, couplingSquared, 0);
         if (Math.Abs(ground.TotalL2) > TotalL2Tolerance)
-            throw new InvalidOperationException(
+            throw new EigensolverNotConvergedException(
                 $"the lowest M = 0 level of L = {sites}, g² = {Format(couplingSquared)}, l_max = {lMax} has ⟨L²⟩ = {Format(ground.TotalL2)}, not 0: the ground state should be a singlet; the eigensolver did not converge to it");
         // The M = 0 Hamiltonian is garbage now; collect it before the M = 1 one is built, so that the peak is one
         // sector (what EstimateBytes counts) rather than two. Only worth a full collection for large sectors.
         if (ground.Dimension > Eigensolver.SmallDimension) GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
         var excited = LowestLevel(site, sites, couplingSquared, 1);
         if (Math.Abs(excited.TotalL2 - 2) > TotalL2Tolerance)
-            throw new InvalidOperationException(
+            throw new EigensolverNotConvergedException(
                 $"the lowest M = 1 level of L = {sites}, g² = {Format(couplingSquared)}, l_max = {lMax} has ⟨L²⟩ = {Format(excited.TotalL2)}, not 2: it is not the l = 1 level, so E₁ cannot be read off the M = 1 sector here");
         return new RotorChainLevels(sites, couplingSquared, lMax, ground.Energy, excited.Energy, excited.Energy - ground.Energy,
             ground.TotalL2, excited.TotalL2, ground.Dimension, excited.Dimension, ground.Residual, excited.Residual);
@@ -576,7 +576,7 @@ public static class RotorChainSpectrum
     {
         var pair = Lanczos.Lowest(h, Eigensolver);
         if (pair.Converged) return (pair.Value, pair.Vector, pair.Residual);
-        throw new InvalidOperationException(
+        throw new EigensolverNotConvergedException(
             $"Lanczos did not converge for the M = {totalM} sector of L = {sites}, g² = {Format(couplingSquared)}, l_max = {lMax} ({h.Rows} states): residual {pair.Residual.ToString("0.00E+0", CultureInfo.InvariantCulture)} at E = {Format(pair.Value)} after {Eigensolver.MaxRestarts} restarts (needs < {Eigensolver.ResidualTolerance.ToString("0E+0", CultureInfo.InvariantCulture)}·max(1, |E|)); the lowest levels may be nearly degenerate");
     }
 }

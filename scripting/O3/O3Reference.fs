@@ -27,7 +27,7 @@ module O3Reference =
     let solving (f: unit -> 'a) : 'a =
         try
             f ()
-        with :? InvalidOperationException as e when e.Message.StartsWith "Lanczos" ->
+        with :? Hybrid.Numerics.EigensolverNotConvergedException as e ->
             raise (Hybrid.Diagnostics.RunStoppedException(sprintf "exact diagonalisation failed: %s" e.Message))
 
     /// The distance of a VMC estimate from an ED level in standard deviations of both uncertainties: the VMC error and

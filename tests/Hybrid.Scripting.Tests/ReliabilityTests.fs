@@ -80,6 +80,14 @@ let tests =
               Expect.exists warnings (fun w -> w.Contains "split-R̂" || w.Contains "τ_int" || w.Contains "acceptance") (sprintf "a sampler warning: %A" warnings)
               let state = root.GetProperty("state").GetProperty("warnings")
               Expect.isGreaterThan (state.GetArrayLength()) 0 "the state's own warnings"
+              // o3-running marks the same truncation in its table and its warnings, and plots ED with the shift as its error.
+              let running = runInto [ "o3-running"; "--sizes"; "2,3"; "--chains"; "8"; "--measure"; "40"; "--hidden"; "4"; "--g2"; "0.01"; "--steps"; "3" ]
+              let summaryOf (d: string) = JsonDocument.Parse(File.ReadAllText(Path.Combine(d, "summary.json"))).RootElement
+              let runningWarnings = [ for w in (summaryOf running).GetProperty("warnings").EnumerateArray() -> w.GetString() ]
+              Expect.exists runningWarnings (fun w -> w.StartsWith "L = 3" && w.Contains "not converged") (sprintf "o3-running names the unconverged ū: %A" runningWarnings)
+              Expect.isGreaterThan ((summaryOf running).GetProperty("exact_truncation_shift").GetProperty("ubar_L3").GetDouble()) 0.1 "the shift is recorded"
+              Expect.stringContains (File.ReadAllText(Path.Combine(running, "summary.md"))) "NOT converged" "the table marks it"
+              Directory.Delete(running, true)
               let e = root.GetProperty("observables").GetProperty("E")
               let exact = root.GetProperty("exact").GetProperty("E0")
               let shift = exact.GetProperty("error").GetDouble()
@@ -104,7 +112,9 @@ let tests =
 
           test "1.2 a Lanczos failure and a tuning that leaves the range are one-line diagnoses" {
               let stopped = Expect.throwsT<Hybrid.Diagnostics.RunStoppedException>
-              stopped (fun () -> Hybrid.Scripting.O3.O3Reference.solving (fun () -> raise (InvalidOperationException "Lanczos did not converge for the M = 0 sector")) |> ignore) "Lanczos"
+              stopped (fun () -> Hybrid.Scripting.O3.O3Reference.solving (fun () -> raise (Hybrid.Numerics.EigensolverNotConvergedException "Lanczos did not converge for the M = 0 sector")) |> ignore) "Lanczos"
+              // The eigensolver's failure is recognised by its type, not by its message: other errors stay bugs.
+              Expect.throwsT<InvalidOperationException> (fun () -> Hybrid.Scripting.O3.O3Reference.solving (fun () -> raise (InvalidOperationException "Lanczos-like text from elsewhere")) |> ignore) "not a diagnosis"
               stopped (fun () -> Hybrid.Scripting.O3.O3Vmc.checkCoupling 1e5) "a tuned g² of 1e5"
               Hybrid.Scripting.O3.O3Vmc.checkCoupling 1.0
           }
