@@ -134,7 +134,7 @@ module NnftCutoff =
 
     /// The propagator G at separation u for cutoff Λ (the infinite-width kernel of every cos-net variant).
     let private propagator (c: NnftCutoffConfig) (cutoff: float) (x: float[]) (y: float[]) =
-        NnftKernels.cosKernel { InputDimension = c.Dimension; Mass = c.Mass; Cutoff = Some cutoff } x y
+        CosNetKernels.cosKernel { InputDimension = c.Dimension; Mass = c.Mass; Cutoff = Some cutoff } x y
 
     /// H(u) = ∫_{|p|<Λ} dᵈp/(2π)ᵈ e^{ip·u}/(p² + m²)², by a radial composite Gauss–Legendre rule (panels shorter than
     /// half an oscillation of the angular average).
@@ -148,7 +148,7 @@ module NnftCutoff =
             let mutable sum = 0.0
             for i in 0 .. nodes.Length - 1 do
                 let r = nodes.[i]
-                let angular = NnftKernels.cosAngularAverage c.Dimension (r * distance)
+                let angular = CosNetKernels.cosAngularAverage c.Dimension (r * distance)
                 sum <- sum + weights.[i] * r ** float (c.Dimension - 1) * angular / (r * r + c.Mass * c.Mass) ** 2.0
             norm * sum
 
