@@ -153,11 +153,11 @@ module NnftCutoff =
             norm * sum
 
     /// ∂G₂/∂λ and ∂G₄c/∂λ at λ = 0 from plain and W-weighted block sums: ∂E[M]/∂λ = −(E[WM] − E[W]E[M]).
-    let private responses (free: BlockSums) (weighted: BlockSums) =
+    let private responses (seed: int) (free: BlockSums) (weighted: BlockSums) =
         let respond (m: int[] -> float) (w: int[] -> float) (idx: int[]) = -(w idx - w [||] * m idx)
-        let r2 = EnsembleMoments.estimateJoint [ free; weighted ] (fun ms -> respond ms.[0] ms.[1] [| 0; 1 |])
+        let r2 = EnsembleMoments.estimateJoint seed [ free; weighted ] (fun ms -> respond ms.[0] ms.[1] [| 0; 1 |])
         let r4 =
-            EnsembleMoments.estimateJoint [ free; weighted ] (fun ms ->
+            EnsembleMoments.estimateJoint seed [ free; weighted ] (fun ms ->
                 let m, w = ms.[0], ms.[1]
                 let r = respond m w
                 r [| 0; 1; 2; 3 |] - (r [| 0; 1 |] * m [| 2; 3 |] + m [| 0; 1 |] * r [| 2; 3 |]
@@ -184,7 +184,7 @@ module NnftCutoff =
                 Weights = free.Weights
                 Indices = w.Indices.Add(0, [| [||] |])
                 Sums = w.Sums.Add(0, w.Weights |> Array.map (fun s -> [| s |])) }
-        let r2, r4 = responses free weighted
+        let r2, r4 = responses (NnftStudy.bootstrapSeed c.Seed) free weighted
         { Cutoff = cutoff; Width = width; TwoPoint = r2; FourPoint = r4; Seconds = seconds }
 
     /// Fits c₀ + c₁/N + … (up to `order`) to the responses at one cutoff.
