@@ -92,10 +92,11 @@ module EnsembleMoments =
 
     /// Jackknife over blocks of `f`, a function of the moments of several sums over the same blocks (e.g. the free
     /// and the reweighted ensemble, for a difference): the value on all networks, the error from the
-    /// leave-one-block-out values, a 68% block-bootstrap interval (seeded), and a warning when the single-block values
-    /// are heavy-tailed (excess kurtosis beyond 5 standard errors of a Gaussian's), as products of log-normal Gauss-net
+    /// leave-one-block-out values, a 68% block-bootstrap interval (400 resamples of the blocks drawn with
+    /// System.Random(seed), so a run's seed reproduces it), and a warning when the single-block values are
+    /// heavy-tailed (excess kurtosis beyond 5 standard errors of a Gaussian's), as products of log-normal Gauss-net
     /// units are: then the error itself converges slowly and is not to be trusted.
-    let estimateJoint (sums: BlockSums list) (f: (int[] -> float) list -> float) : EnsembleEstimate =
+    let estimateJoint (seed: int) (sums: BlockSums list) (f: (int[] -> float) list -> float) : EnsembleEstimate =
         let s = List.head sums
         let blocks = s.Counts.Length
         for other in sums do
@@ -118,7 +119,7 @@ module EnsembleMoments =
             let mu = Array.average single
             let var = single |> Array.averageBy (fun v -> (v - mu) ** 2.0)
             let kurtosis = if var > 0.0 then (single |> Array.averageBy (fun v -> (v - mu) ** 4.0)) / (var * var) - 3.0 else 0.0
-            let rng = Random(20240607)
+            let rng = Random(seed)
             let resampled =
                 Array.init 400 (fun _ ->
                     let w = Array.zeroCreate blocks
@@ -137,9 +138,10 @@ module EnsembleMoments =
                     Some(sprintf "heavy tails: the %d block values have excess kurtosis %.1f (a Gaussian's would be within ±%.1f), so the error converges slowly and is not trustworthy; draw more networks (or, for Gauss-nets, use a smaller σ_b)" used kurtosis threshold)
                 else None }
 
-    /// Jackknife over blocks of `f`, a function of the moments (see estimateJoint).
-    let estimate (s: BlockSums) (f: (int[] -> float) -> float) : EnsembleEstimate =
-        estimateJoint [ s ] (fun means -> f (List.head means))
+    /// Jackknife over blocks of `f`, a function of the moments, with the bootstrap interval drawn from `seed` (see
+    /// estimateJoint).
+    let estimate (seed: int) (s: BlockSums) (f: (int[] -> float) -> float) : EnsembleEstimate =
+        estimateJoint seed [ s ] (fun means -> f (List.head means))
 
     /// The effective sample size (Σw)²/Σw² of reweighted sums, as a fraction of the networks.
     let effectiveSampleSizeFraction (s: BlockSums) =

@@ -85,7 +85,7 @@ module NnftCorrelators =
 
     /// Analyses block sums (of this run, or merged replicas).
     let analyse (c: NnftCorrelatorsConfig) (sums: BlockSums) (seconds: float) =
-        { Config = c; Sums = sums; Observables = NnftStudy.correlators sums
+        { Config = c; Sums = sums; Observables = NnftStudy.correlators (NnftStudy.bootstrapSeed c.Seed) sums
           Analytic = NnftAnalytic.values c.Network c.Points; Seconds = seconds }
 
     /// Draws the ensemble and analyses it.

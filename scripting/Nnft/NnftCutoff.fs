@@ -134,7 +134,7 @@ module NnftCutoff =
 
     /// The propagator G at separation u for cutoff Λ (the infinite-width kernel of every cos-net variant).
     let private propagator (c: NnftCutoffConfig) (cutoff: float) (x: float[]) (y: float[]) =
-        NnftKernels.cosKernel { InputDimension = c.Dimension; Mass = c.Mass; Cutoff = Some cutoff } x y
+        CosNetKernels.cosKernel { InputDimension = c.Dimension; Mass = c.Mass; Cutoff = Some cutoff } x y
 
     /// H(u) = ∫_{|p|<Λ} dᵈp/(2π)ᵈ e^{ip·u}/(p² + m²)², by a radial composite Gauss–Legendre rule (panels shorter than
     /// half an oscillation of the angular average).
@@ -148,16 +148,16 @@ module NnftCutoff =
             let mutable sum = 0.0
             for i in 0 .. nodes.Length - 1 do
                 let r = nodes.[i]
-                let angular = NnftKernels.cosAngularAverage c.Dimension (r * distance)
+                let angular = CosNetKernels.cosAngularAverage c.Dimension (r * distance)
                 sum <- sum + weights.[i] * r ** float (c.Dimension - 1) * angular / (r * r + c.Mass * c.Mass) ** 2.0
             norm * sum
 
     /// ∂G₂/∂λ and ∂G₄c/∂λ at λ = 0 from plain and W-weighted block sums: ∂E[M]/∂λ = −(E[WM] − E[W]E[M]).
-    let private responses (free: BlockSums) (weighted: BlockSums) =
+    let private responses (seed: int) (free: BlockSums) (weighted: BlockSums) =
         let respond (m: int[] -> float) (w: int[] -> float) (idx: int[]) = -(w idx - w [||] * m idx)
-        let r2 = EnsembleMoments.estimateJoint [ free; weighted ] (fun ms -> respond ms.[0] ms.[1] [| 0; 1 |])
+        let r2 = EnsembleMoments.estimateJoint seed [ free; weighted ] (fun ms -> respond ms.[0] ms.[1] [| 0; 1 |])
         let r4 =
-            EnsembleMoments.estimateJoint [ free; weighted ] (fun ms ->
+            EnsembleMoments.estimateJoint seed [ free; weighted ] (fun ms ->
                 let m, w = ms.[0], ms.[1]
                 let r = respond m w
                 r [| 0; 1; 2; 3 |] - (r [| 0; 1 |] * m [| 2; 3 |] + m [| 0; 1 |] * r [| 2; 3 |]
@@ -184,7 +184,7 @@ module NnftCutoff =
                 Weights = free.Weights
                 Indices = w.Indices.Add(0, [| [||] |])
                 Sums = w.Sums.Add(0, w.Weights |> Array.map (fun s -> [| s |])) }
-        let r2, r4 = responses free weighted
+        let r2, r4 = responses (NnftStudy.bootstrapSeed c.Seed) free weighted
         { Cutoff = cutoff; Width = width; TwoPoint = r2; FourPoint = r4; Seconds = seconds }
 
     /// Fits c₀ + c₁/N + … (up to `order`) to the responses at one cutoff.

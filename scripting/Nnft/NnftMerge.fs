@@ -15,7 +15,10 @@ module NnftMerge =
         let points = [| for p in parameters.["points"].AsArray() -> [| for x in p.AsArray() -> x.GetValue<float>() |] |]
         let network = NetworkSpec.ofJson (parameters.["network"].ToJsonString())
         let sums = NnftStudy.ofMeasurements points.Length (Measurements.concat [ for r in runs -> r.Measurements ])
-        let config = { NnftCorrelators.defaults with Network = network; Points = points }
+        // The replicas' root seed (the seed of a single run) seeds the merged block bootstrap.
+        let root = match parameters.["root_seed"] with null -> parameters.["seed"] | node -> node
+        let seed = root.GetValue<int64>()
+        let config = { NnftCorrelators.defaults with Network = network; Points = points; Seed = seed; RootSeed = seed }
         let result = NnftCorrelators.analyse config sums (0.0)
         NnftCorrelators.write dir result
         // The merged summary says what it merged, on top of what nnft-correlators writes.

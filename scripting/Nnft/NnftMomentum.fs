@@ -135,6 +135,7 @@ module NnftMomentum =
         let e = NetworkEnsemble(network, grid c |> Array.map (fun x -> [| x |]), c.Ensemble, c.Seed, device)
         let sums, seconds = NnftStudy.run "ensemble cos-box" e None false
         let b = NnftStudy.blockSums sums
+        let seed = NnftStudy.bootstrapSeed c.Seed
         let sa2 = network.AmplitudeVariance
         let n = float c.Width
         let g2Exact k = 1.0 / (c.Box * ((2.0 * Math.PI * float k / c.Box) ** 2.0 + c.Mass * c.Mass))
@@ -146,12 +147,12 @@ module NnftMomentum =
                           let vertex = if special then 1.5 * sa2 * sa2 * network.ModeProbability a / n else 0.0
                           let pairs = (if special then 2.0 else 1.0) * g2Exact a * g2Exact bk
                           { Ka = a; Kb = bk
-                            G4c = EnsembleMoments.estimate b (fun m -> fst (connected c a bk m))
-                            Vertex = EnsembleMoments.estimate b (fun m -> snd (connected c a bk m))
+                            G4c = EnsembleMoments.estimate seed b (fun m -> fst (connected c a bk m))
+                            Vertex = EnsembleMoments.estimate seed b (fun m -> snd (connected c a bk m))
                             AnalyticG4c = vertex - pairs / n
                             AnalyticVertex = vertex } ]
         { Config = c; Sums = b; Seconds = seconds; Rows = rows
-          TwoPoint = [ for k in c.Momenta -> k, EnsembleMoments.estimate b (fun m -> (moment c [ k; -k ] m).Real), g2Exact k ] }
+          TwoPoint = [ for k in c.Momenta -> k, EnsembleMoments.estimate seed b (fun m -> (moment c [ k; -k ] m).Real), g2Exact k ] }
 
     let private label (r: MomentumRow) = sprintf "(%d,%d,−%d,−%d)" r.Ka r.Kb r.Ka r.Kb
 

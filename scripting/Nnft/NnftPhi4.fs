@@ -164,13 +164,14 @@ module NnftPhi4 =
         let tree = treeLevel c c.Panels
         let integral = if c.Lambda > 0.0 then -tree / c.Lambda else nan
         let p = c.Points.Length
+        let seed = NnftStudy.bootstrapSeed c.Seed
         [ for i in 0 .. p - 1 do
-              for j in i .. p - 1 -> sprintf "G2_%d_%d" i j, EnsembleMoments.estimate deformed (EnsembleMoments.twoPoint i j)
-          yield "G4c_free", EnsembleMoments.estimate free g4c
-          yield "G4c", EnsembleMoments.estimate deformed g4c
-          yield "delta_G4c", EnsembleMoments.estimateJoint [ free; deformed ] (fun m -> g4c m.[1] - g4c m.[0])
+              for j in i .. p - 1 -> sprintf "G2_%d_%d" i j, EnsembleMoments.estimate seed deformed (EnsembleMoments.twoPoint i j)
+          yield "G4c_free", EnsembleMoments.estimate seed free g4c
+          yield "G4c", EnsembleMoments.estimate seed deformed g4c
+          yield "delta_G4c", EnsembleMoments.estimateJoint seed [ free; deformed ] (fun m -> g4c m.[1] - g4c m.[0])
           // The coupling the data imply at tree level: ΔG₄c = −λ_eff ∫ΠG₂.
-          yield "lambda_eff", EnsembleMoments.estimateJoint [ free; deformed ] (fun m -> -(g4c m.[1] - g4c m.[0]) / integral) ], tree
+          yield "lambda_eff", EnsembleMoments.estimateJoint seed [ free; deformed ] (fun m -> -(g4c m.[1] - g4c m.[0]) / integral) ], tree
 
     /// Reweighting: draws free networks, weights them, analyses both.
     let private reweight (c: NnftPhi4Config) (device: TorchSharp.torch.Device) =

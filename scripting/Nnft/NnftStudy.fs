@@ -55,16 +55,21 @@ module NnftStudy =
     /// The four (six) indices at which G₄ (G₆) is reported: the first points, the last repeated when there are fewer.
     let reportedIndices (points: int) (order: int) = Array.init order (fun i -> min i (points - 1))
 
-    /// G₂ for every pair i ≤ j, then G₄ and G₄c (and G₆c for order 6) at the reported indices, named as in summary.json.
-    let correlators (b: BlockSums) : (string * EnsembleEstimate) list =
+    /// The seed of the block bootstrap of a run's estimates, derived from the run's seed by purpose, so that the
+    /// bootstrap intervals are reproduced by the run's --seed and differ between replicas.
+    let bootstrapSeed (seed: int64) : int = int (Hybrid.Sampling.Seeds.Derive(seed, "block bootstrap") % 1_000_000_007L)
+
+    /// G₂ for every pair i ≤ j, then G₄ and G₄c (and G₆c for order 6) at the reported indices, named as in summary.json;
+    /// the bootstrap intervals are drawn with `seed` (bootstrapSeed of the run's seed).
+    let correlators (seed: int) (b: BlockSums) : (string * EnsembleEstimate) list =
         let p = b.Points
         let q = reportedIndices p 4
         [ for i in 0 .. p - 1 do
-              for j in i .. p - 1 -> sprintf "G2_%d_%d" i j, EnsembleMoments.estimate b (EnsembleMoments.twoPoint i j)
-          yield "G4", EnsembleMoments.estimate b (EnsembleMoments.fourPoint q.[0] q.[1] q.[2] q.[3])
-          yield "G4c", EnsembleMoments.estimate b (EnsembleMoments.connectedFourPoint q.[0] q.[1] q.[2] q.[3])
+              for j in i .. p - 1 -> sprintf "G2_%d_%d" i j, EnsembleMoments.estimate seed b (EnsembleMoments.twoPoint i j)
+          yield "G4", EnsembleMoments.estimate seed b (EnsembleMoments.fourPoint q.[0] q.[1] q.[2] q.[3])
+          yield "G4c", EnsembleMoments.estimate seed b (EnsembleMoments.connectedFourPoint q.[0] q.[1] q.[2] q.[3])
           if b.Sums.ContainsKey 6 then
-              yield "G6c", EnsembleMoments.estimate b (EnsembleMoments.connectedSixPoint (reportedIndices p 6)) ]
+              yield "G6c", EnsembleMoments.estimate seed b (EnsembleMoments.connectedSixPoint (reportedIndices p 6)) ]
 
     /// What each name means, for tables.
     let describe (name: string) =

@@ -118,11 +118,12 @@ module NnftWidth =
                   let sums, seconds = NnftStudy.run (sprintf "width %d" n) e None false
                   let b = NnftStudy.blockSums sums
                   let q = NnftStudy.reportedIndices c.Points.Length 4
+                  let seed = NnftStudy.bootstrapSeed c.Seed
                   let i, j = 0, min 1 (c.Points.Length - 1)
-                  let g2 = EnsembleMoments.estimate b (EnsembleMoments.twoPoint i j)
+                  let g2 = EnsembleMoments.estimate seed b (EnsembleMoments.twoPoint i j)
                   let gp = NnftAnalytic.kernel spec c.Points.[i] c.Points.[j]
                   { Width = n; Sums = b; Seconds = seconds
-                    G4c = EnsembleMoments.estimate b (EnsembleMoments.connectedFourPoint q.[0] q.[1] q.[2] q.[3])
+                    G4c = EnsembleMoments.estimate seed b (EnsembleMoments.connectedFourPoint q.[0] q.[1] q.[2] q.[3])
                     G2 = g2
                     G2Deviation = gp |> Option.map (fun k -> { g2.Estimate with Mean = g2.Estimate.Mean - k })
                     AnalyticG4c = NnftAnalytic.connectedFourPoint spec (q |> Array.map (fun k -> c.Points.[k])) } ]
