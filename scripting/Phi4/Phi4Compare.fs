@@ -44,7 +44,9 @@ module Phi4Compare =
             CommandLine.optional "realnvp-lr" FloatOption "realNVP's Adam learning rate (default as phi4-flow: 1e-3)"
             CommandLine.optional "cnf-lr" FloatOption "continuous flow's Adam learning rate (default as phi4-flow: 5e-3)"
             CommandLine.option "dtype" TextOption "float32" "flows: float32 | float64"
-            CommandLine.option "samples" IntOption "8192" "proposals per flow for independence Metropolis" ]
+            CommandLine.option "samples" IntOption "8192" "proposals per flow for independence Metropolis"
+            CommandLine.optional "checkpoint" TextOption "directory for the flows' checkpoints, realnvp.ckpt and cnf.ckpt (default: checkpoint.bin in each flow's run subdirectory; an existing one is replaced only with --force)"
+            CommandLine.optional "resume" FlagOption "continue each flow from its checkpoint in --checkpoint up to its steps (a flow without one trains from the start; HMC runs again)" ]
         @ CommonOptions.options
 
     /// Validates the command line: one parse feeds every sampler, so they share theory, seed and device.
@@ -61,11 +63,32 @@ module Phi4Compare =
         let shared = pass [ "L"; "m2"; "lambda"; "kappa"; "lambda-tilde"; "seed"; "replica"; "replicas"; "device" ]
         let value n = CommandLine.text o n |> Option.get
         let hmc = Phi4Hmc.configure (CommandLine.parse Phi4Hmc.options (shared @ [ "--chains"; value "chains"; "--trajectories"; value "trajectories" ]))
+        // One checkpoint per flow in the --checkpoint directory, each checked as phi4-flow checks its own (not over a
+        // foreign file or, unless --force, an earlier checkpoint; a resumed one must fit its flow). --resume continues
+        // each flow whose checkpoint is there: a run killed while training the continuous flow trains realNVP no
+        // further (its checkpoint holds its last step) and the continuous flow from its last checkpoint on.
+        let checkpoints = CommandLine.text o "checkpoint"
+        let resume = CommandLine.switch o "resume"
+        match checkpoints, resume with
+        | None, true -> raise (UsageError "--resume needs --checkpoint DIR")
+        | Some d, _ when IO.File.Exists d -> raise (UsageError(sprintf "--checkpoint %s is a file; give a directory (phi4-compare keeps one checkpoint per flow there)" d))
+        | Some d, true when not (IO.Directory.Exists d) -> raise (UsageError(sprintf "--checkpoint %s does not exist, so there is nothing to resume" d))
+        | _ -> ()
+        let checkpoint name =
+            match checkpoints with
+            | Some d ->
+                let file = IO.Path.Combine(d, name + ".ckpt")
+                [ "--checkpoint"; file ]
+                @ (if resume && IO.File.Exists file then [ "--resume" ] else [])
+                @ (if CommandLine.switch o "force" then [ "--force" ] else [])
+            | None -> []
+        let flowOptions = Phi4Flow.options @ [ CommandLine.optional "force" FlagOption "replace an earlier checkpoint" ]
         let flow name steps lr extra =
             let learningRate = match CommandLine.text o lr with Some v -> [ "--lr"; v ] | None -> []
             Phi4Flow.configure (
-                CommandLine.parse Phi4Flow.options
-                    (shared @ [ "--flow"; name; "--steps"; value steps; "--batch"; value "batch"; "--samples"; value "samples"; "--dtype"; value "dtype" ] @ learningRate @ extra))
+                CommandLine.parse flowOptions
+                    (shared @ [ "--flow"; name; "--steps"; value steps; "--batch"; value "batch"; "--samples"; value "samples"; "--dtype"; value "dtype" ]
+                     @ learningRate @ extra @ checkpoint name))
         { Hmc = hmc
           Flows = [ flow "realnvp" "realnvp-steps" "realnvp-lr" []; flow "cnf" "cnf-steps" "cnf-lr" [ "--rk-steps"; value "rk-steps" ] ] }
 

@@ -179,38 +179,39 @@ module Phi4Flow =
                     else FormattableString.Invariant $"{s.Solver.LogQShiftMean:G6}", FormattableString.Invariant $"{s.SolverTolerance:G6}"
                 w.WriteLine(FormattableString.Invariant $"{s.Step},{s.FreeEnergy:G10},{s.FreeEnergyError:G10},{s.EffectiveSampleSize:G10},{s.GradientNorm:G10},{s.LearningRate:G10},{shift},{tolerance},{s.RolledBack}"))
 
-    /// Trains (or resumes) with progress and periodic checkpoints; returns the model, the steps of this run and their
-    /// seconds. Training that stops with a diagnosis leaves its curve so far in training.csv.
+    /// The reverse-KL trainer as the training driver sees it.
+    let private trainee (trainer: ReverseKlTrainer) : Trainee<TrainingStep> =
+        { Step = trainer.Step
+          StepOf = fun s -> s.Step
+          CompletedSteps = fun () -> trainer.CompletedSteps
+          HasEnded = fun () -> trainer.HasEnded
+          Save = fun file header -> trainer.SaveCheckpoint(file, header)
+          Load = fun file header -> trainer.LoadCheckpoint(file, header) }
+
+    /// Trains (or resumes) through the training driver; returns the model, the steps of this run and their seconds.
+    /// Training that stops with a diagnosis leaves its curve so far in training.csv; the solver guard may end it
+    /// before --steps.
     let train (c: Phi4FlowConfig) (checkpoint: string) (dir: RunDirectory) =
         let device = TorchRuntime.Resolve c.Device
         let action = Phi4Action(c.Lattice, c.Couplings)
         let model = FlowDistribution(FlowSpec.build c.Lattice c.Seed c.Flow, c.Lattice)
         use trainer = new ReverseKlTrainer(model, action, c.Training, c.Seed, device)
-        if c.Checkpoint.Resume then
-            trainer.LoadCheckpoint(checkpoint, header c)
-            printfn "resumed from %s at step %d" checkpoint trainer.CompletedSteps
-        let remaining = max 0 (c.Steps - trainer.CompletedSteps)
-        let progress = ProgressReporter("train " + FlowSpec.name c.Flow, remaining, "steps")
-        let every = max 1 (c.Steps / 10)
         let history = ResizeArray<TrainingStep>()
-        let mutable i = 0
-        try
-            while i < remaining && not trainer.HasEnded do
-                i <- i + 1
-                let s = trainer.Step()
-                history.Add s
-                if s.Step % every = 0 then trainer.SaveCheckpoint(checkpoint, header c)
-                if s.RolledBack && not trainer.HasEnded then
-                    eprintfn "step %d: log q moved by %.3g on average between %d and %d RK4 steps (tolerance %.3g); back to the last accurate state, learning rate halved"
-                        s.Step s.Solver.LogQShiftMean s.Solver.Steps (2 * s.Solver.Steps) s.SolverTolerance
-                progress.Report(i, sprintf "F_q %.3f ± %.3f  ESS %.3f  lr %.1e" s.FreeEnergy s.FreeEnergyError s.EffectiveSampleSize s.LearningRate)
-        with :? TrainingDivergenceException ->
-            writeTrainingCurve dir (List.ofSeq history)
-            reraise ()
-        trainer.SaveCheckpoint(checkpoint, header c)
+        let plan =
+            { Name = sprintf "the %s flow" (FlowSpec.displayName c.Flow); Label = "train " + FlowSpec.name c.Flow; Steps = c.Steps
+              Checkpoint = Some(checkpoint, header c); Resume = c.Checkpoint.Resume; Saves = 10 }
+        let outcome =
+            TrainingDriver.runWith plan (trainee trainer)
+                (fun s -> sprintf "F_q %.3f ± %.3f  ESS %.3f  lr %.1e" s.FreeEnergy s.FreeEnergyError s.EffectiveSampleSize s.LearningRate)
+                (fun s ->
+                    history.Add s
+                    if s.RolledBack && not trainer.HasEnded then
+                        eprintfn "step %d: log q moved by %.3g on average between %d and %d RK4 steps (tolerance %.3g); back to the last accurate state, learning rate halved"
+                            s.Step s.Solver.LogQShiftMean s.Solver.Steps (2 * s.Solver.Steps) s.SolverTolerance)
+                (fun () -> writeTrainingCurve dir (List.ofSeq history))
         let ending = Option.ofObj trainer.EndReason
         ending |> Option.iter (eprintfn "%s")
-        model, action, device, List.ofSeq history, progress.Elapsed, ending
+        model, action, device, List.ofSeq history, outcome.Seconds, ending
 
     /// Draws proposals without gradients, measures them, runs independence Metropolis over them.
     let sample (c: Phi4FlowConfig) (model: FlowDistribution) (action: Phi4Action) (device: torch.Device) =

@@ -48,6 +48,17 @@ let runCapturingErrors (argv: string list) =
     finally
         Console.SetError original
 
+/// Runs the command line with stdout captured; returns (exit code, standard output: the progress and resume lines).
+let runCapturingOutput (argv: string list) =
+    let original = Console.Out
+    use writer = new StringWriter()
+    Console.SetOut writer
+    try
+        let code = Catalog.main argv
+        code, writer.ToString()
+    finally
+        Console.SetOut original
+
 /// The chart part of a run's HTML plot (after the inlined plotly.js): what the axes, traces and lines say.
 let chartOf (dir: string) (file: string) =
     let html = File.ReadAllText(Path.Combine(dir, file))

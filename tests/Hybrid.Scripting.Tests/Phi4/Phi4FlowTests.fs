@@ -30,10 +30,44 @@ let tests =
               let dir = newDir ()
               let checkpoint = Path.Combine(dir, "flow.ckpt")
               let first = run [ "phi4-flow"; "--L"; "4"; "--couplings"; "2"; "--steps"; "6"; "--samples"; "64"; "--checkpoint"; checkpoint ]
-              let second = run [ "phi4-flow"; "--L"; "4"; "--couplings"; "2"; "--steps"; "10"; "--samples"; "64"; "--checkpoint"; checkpoint; "--resume" ]
+              let second = Path.Combine(dir, "second")
+              let code, out = runCapturingOutput [ "phi4-flow"; "--L"; "4"; "--couplings"; "2"; "--steps"; "10"; "--samples"; "64"; "--checkpoint"; checkpoint; "--resume"; "--out"; second ]
+              Expect.equal code 0 "the resumed run"
+              // The training driver's resume line: the flow resumes through the one loop every trained experiment shares.
+              Expect.stringContains out (sprintf "resumed the realNVP flow from %s at step 6" checkpoint) "the driver's resume line"
               let steps = File.ReadAllLines(Path.Combine(second, "training.csv")) |> Array.skip 1 |> Array.map (fun l -> int (l.Split(',').[0]))
               Expect.equal steps [| 7 .. 10 |] "the resumed run trains steps 7..10"
-              for d in [ first; second; dir ] do Directory.Delete(d, true)
+              use config = JsonDocument.Parse(File.ReadAllText(Path.Combine(second, "config.json")))
+              Expect.isTrue (config.RootElement.GetProperty("parameters").GetProperty("resume").GetBoolean()) "config.json records the resume"
+              for d in [ first; dir ] do Directory.Delete(d, true)
+          }
+
+          test "phi4-flow killed mid-training resumes from its last tenth-of-the-steps checkpoint to the uninterrupted result" {
+              let root = newDir ()
+              let args = [ "phi4-flow"; "--L"; "4"; "--couplings"; "2"; "--batch"; "16"; "--dtype"; "float64"; "--steps"; "1000"; "--samples"; "256" ]
+              let full = Path.Combine(root, "full")
+              Expect.equal (Hybrid.Scripting.Catalog.main (args @ [ "--out"; full ])) 0 "the uninterrupted run"
+              let checkpoint = Path.Combine(root, "flow.ckpt")
+              Expect.isTrue (killWhen (args @ [ "--checkpoint"; checkpoint; "--out"; Path.Combine(root, "killed") ]) (fun () -> File.Exists checkpoint)) "killed while training"
+              let resumed = Path.Combine(root, "resumed")
+              let code, out = runCapturingOutput (args @ [ "--checkpoint"; checkpoint; "--resume"; "--out"; resumed ])
+              Expect.equal code 0 "the resumed run"
+              // Checkpoints fall on every hundredth step of the 1000: the killed run's last one is one of those.
+              let line = Text.RegularExpressions.Regex.Match(out, "resumed the realNVP flow from .* at step ([0-9]+)")
+              let at = if line.Success then Some(int line.Groups.[1].Value) else None
+              Expect.isTrue (at |> Option.exists (fun n -> n > 0 && n < 1000 && n % 100 = 0)) (sprintf "resumed at a multiple of 100 short of 1000 (%A)" at)
+              let curve dir = File.ReadAllLines(Path.Combine(dir, "training.csv")) |> Array.skip 1 |> Array.map (fun l -> let f = l.Split(',') in int f.[0], float f.[1])
+              let tail = curve resumed
+              Expect.equal (Array.map fst tail) [| at.Value + 1 .. 1000 |] "the resumed run trains the steps after its checkpoint"
+              // The same flow as the uninterrupted run: F_q step by step and the flow-MCMC χ₂ (float64; a resume that lost
+              // Adam's state or the generator would differ in the first digits).
+              let fullCurve = curve full |> Map.ofArray
+              for step, f in tail do
+                  Expect.floatClose { absolute = 1e-9; relative = 1e-9 } f fullCurve.[step] (sprintf "F_q at step %d" step)
+              let chi, _, _ = observable resumed "chi2"
+              let chiFull, _, _ = observable full "chi2"
+              Expect.floatClose { absolute = 1e-9; relative = 1e-9 } chi chiFull "χ₂ of the flow-MCMC chain"
+              Directory.Delete(root, true)
           }
 
           test "a checkpoint of another theory is refused before any work, naming the difference" {
@@ -91,4 +125,38 @@ let tests =
               let curve = File.ReadAllLines(Path.Combine(flow, "training.csv")) |> Array.skip 1 |> Array.map (fun l -> float (l.Split(',').[1]))
               Expect.isLessThan (Array.average curve.[curve.Length - 50 ..]) (Array.average curve.[.. 49]) "training lowered F_q"
               for d in [ hmc; flow ] do Directory.Delete(d, true)
+          } ]
+
+[<Tests>]
+let compareTests =
+    testList
+        "phi4-compare checkpoints"
+        [ test "phi4-compare keeps one checkpoint per flow in --checkpoint DIR and resumes each through the training driver" {
+              let root = newDir ()
+              let checkpoints = Path.Combine(root, "ckpt")
+              let args cnfSteps =
+                  [ "phi4-compare"; "--L"; "4"; "--chains"; "2"; "--trajectories"; "20"; "--realnvp-steps"; "3"; "--cnf-steps"; cnfSteps
+                    "--rk-steps"; "4"; "--batch"; "16"; "--samples"; "64"; "--checkpoint"; checkpoints ]
+              Expect.equal (Hybrid.Scripting.Catalog.main (args "2" @ [ "--out"; Path.Combine(root, "first") ])) 0 "the first run"
+              for name in [ "realnvp.ckpt"; "cnf.ckpt" ] do
+                  Expect.isTrue (File.Exists(Path.Combine(checkpoints, name))) (sprintf "%s written" name)
+              let code, message = runCapturingErrors (args "4" @ [ "--out"; Path.Combine(root, "never") ])
+              Expect.equal code 2 "an earlier checkpoint is not replaced unasked"
+              Expect.stringContains message "already holds a checkpoint" "says so"
+              Expect.isFalse (Directory.Exists(Path.Combine(root, "never"))) "nothing was started"
+              let resumed = Path.Combine(root, "resumed")
+              let code, out = runCapturingOutput (args "4" @ [ "--resume"; "--out"; resumed ])
+              Expect.equal code 0 "the resumed run"
+              Expect.stringContains out (sprintf "resumed the realNVP flow from %s at step 3" (Path.Combine(checkpoints, "realnvp.ckpt"))) "realNVP resumed at its end"
+              Expect.stringContains out (sprintf "resumed the CNF flow from %s at step 2" (Path.Combine(checkpoints, "cnf.ckpt"))) "the CNF resumed"
+              let steps flow = File.ReadAllLines(Path.Combine(resumed, flow, "training.csv")) |> Array.skip 1 |> Array.map (fun l -> int (l.Split(',').[0]))
+              Expect.isEmpty (steps "realnvp") "realNVP trains no further"
+              Expect.equal (steps "cnf") [| 3; 4 |] "the CNF trains steps 3 and 4"
+              let code, message = runCapturingErrors [ "phi4-compare"; "--resume"; "--out"; Path.Combine(root, "never") ]
+              Expect.equal (code, message.Contains "--resume needs --checkpoint DIR") (2, true) (sprintf "--resume without a directory is refused: %s" message)
+              let file = Path.Combine(root, "a-file")
+              File.WriteAllText(file, "")
+              let code, message = runCapturingErrors [ "phi4-compare"; "--checkpoint"; file; "--out"; Path.Combine(root, "never") ]
+              Expect.equal (code, message.Contains "is a file; give a directory") (2, true) (sprintf "a file for the directory is refused: %s" message)
+              Directory.Delete(root, true)
           } ]
