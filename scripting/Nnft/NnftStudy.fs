@@ -83,7 +83,10 @@ module NnftStudy =
     /// Runs (or resumes) an ensemble with progress and a checkpoint every tenth of its chunks; returns the sums and the
     /// seconds this run took.
     let run (label: string) (ensemble: NetworkEnsemble) (checkpoint: string option) (resume: bool) =
-        if resume then ensemble.LoadCheckpoint checkpoint.Value
+        if resume then
+            ensemble.LoadCheckpoint checkpoint.Value
+            // The same line as the training driver's: what was resumed, from where, and how much is left.
+            printfn "resumed %s from %s at chunk %d of %d (%d networks)" label checkpoint.Value ensemble.CompletedChunks ensemble.Chunks ensemble.Sums.Networks
         let remaining = int (ensemble.Chunks - ensemble.CompletedChunks)
         let progress = ProgressReporter(label, remaining, "chunks")
         let every = max 1L (ensemble.Chunks / 10L)
@@ -93,6 +96,7 @@ module NnftStudy =
             networks <- networks + ensemble.Step()
             i <- i + 1
             checkpoint |> Option.iter (fun path -> if ensemble.CompletedChunks % every = 0L then ensemble.SaveCheckpoint path)
+            // The rate counts only this process's networks, so a resumed run reports its own speed.
             progress.Report(i, sprintf "%d networks  %.3g networks/s" ensemble.Sums.Networks (float networks / max 1e-9 progress.Elapsed))
         checkpoint |> Option.iter ensemble.SaveCheckpoint
         ensemble.Sums, progress.Elapsed

@@ -246,9 +246,12 @@ module Phi4Flow =
     /// The flow's figures of merit with errors: ESS (bootstrap), F_q, reweighted −ln Z and χ₂, acceptance along the chain.
     let flowEstimates (c: Phi4FlowConfig) (logWeights: float[]) (chain: IndependenceChain) (proposals: Phi4Series) =
         let n = logWeights.Length
-        let ess = Bootstrap.estimateStatistic 1 200 (fun s -> ImportanceWeights.EffectiveSampleSizeFraction(ReadOnlySpan s.[0])) [| logWeights |]
+        // Bootstrap resamples from the run's seed, so replicas resample independently (offsets 3 and 4: the training,
+        // the sample and the solver check use 0–2).
+        let bootstrapSeed offset = int ((c.Seed + offset) % int64 Int32.MaxValue)
+        let ess = Bootstrap.estimateStatistic (bootstrapSeed 3L) 200 (fun s -> ImportanceWeights.EffectiveSampleSizeFraction(ReadOnlySpan s.[0])) [| logWeights |]
         let struct (free, freeError) = ImportanceWeights.VariationalFreeEnergy(ReadOnlySpan logWeights)
-        let reweightedFree = Bootstrap.estimateStatistic 2 200 (fun s -> ImportanceWeights.ReweightedFreeEnergy(ReadOnlySpan s.[0])) [| logWeights |]
+        let reweightedFree = Bootstrap.estimateStatistic (bootstrapSeed 4L) 200 (fun s -> ImportanceWeights.ReweightedFreeEnergy(ReadOnlySpan s.[0])) [| logWeights |]
         // Weights normalised by their maximum (cancels in ratios); χ₂ = Σ w M²/V / Σ w as a derived ratio of iid means.
         let top = Array.max logWeights
         let w = logWeights |> Array.map (fun l -> exp (l - top))

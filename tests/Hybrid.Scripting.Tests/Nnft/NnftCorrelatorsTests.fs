@@ -81,6 +81,20 @@ let tests =
                   Directory.Delete(root, true)
           }
 
+          test "a resumed ensemble says where it resumed and continues to the same numbers" {
+              let root = newDirectory "hybrid-nnft-resume"
+              let checkpoint = Path.Combine(root, "ensemble.ckpt")
+              let args = [ "nnft-correlators"; "--networks"; "20000"; "--blocks"; "8"; "--checkpoint"; checkpoint ]
+              let straight = Path.Combine(root, "straight")
+              Expect.equal (Hybrid.Scripting.Catalog.main (args @ [ "--out"; straight ])) 0 "the first run"
+              let code, out = runCapturingOutput (args @ [ "--resume"; "--out"; Path.Combine(root, "resumed") ])
+              Expect.equal code 0 "the resumed run"
+              Expect.stringContains out (sprintf "from %s at chunk" checkpoint) "the resume line names the checkpoint and the chunk"
+              let g (dir: string) = let m, e, _ = measured dir "G2_0_1" in m, e
+              Expect.equal (g (Path.Combine(root, "resumed"))) (g straight) "the same numbers"
+              Directory.Delete(root, true)
+          }
+
           test "replicas merge into one ensemble: every block of every replica" {
               let root = newDirectory "hybrid-nnft-merge"
               let replica k =
