@@ -21,7 +21,7 @@ let solution = Path.Combine(root, "Hybrid.sln")
 
 /// Runs a command in the repository root, streaming its output; returns the exit code and,
 /// when asked, the captured standard output.
-let exec (capture: bool) (program: string) (args: string list) =
+let execEchoing (echo: string -> bool) (capture: bool) (program: string) (args: string list) =
     let info = ProcessStartInfo(program, args, WorkingDirectory = root, UseShellExecute = false, RedirectStandardOutput = capture)
     // The test suites and scripts must not inherit a half-set MSBuild environment from dotnet fsi.
     for name in [ "MSBuildSDKsPath"; "MSBUILD_EXE_PATH"; "MSBuildExtensionsPath" ] do
@@ -35,11 +35,13 @@ let exec (capture: bool) (program: string) (args: string list) =
     if capture then
         let mutable line = p.StandardOutput.ReadLine()
         while not (isNull line) do
-            Console.WriteLine line
+            if echo line then Console.WriteLine line
             output.AppendLine line |> ignore
             line <- p.StandardOutput.ReadLine()
     p.WaitForExit()
     p.ExitCode, output.ToString()
+
+let exec (capture: bool) (program: string) (args: string list) = execEchoing (fun _ -> true) capture program args
 
 let dotnet args = exec false "dotnet" args |> fst
 
@@ -73,10 +75,20 @@ let runXunit (project: string) =
         // A crashed host can exit non-zero with every counted test passed: count that as a failure.
         if code <> 0 && counts.Failed = 0 then { counts with Failed = 1 } else counts
 
-/// Expecto suites run as executables, counted from Expecto's closing summary line.
+/// Expecto suites run as executables, counted from Expecto's closing summary line. Each test's duration comes from
+/// Expecto's debug lines (kept out of the log); the slowest are listed after the suite, so that the suite's time has
+/// names attached.
 let runExpecto (project: string) =
-    let code, output = exec true "dotnet" [ "run"; "--project"; project; "-c"; "Release"; "--no-build"; "--"; "--colours"; "0" ]
+    let code, output =
+        execEchoing (fun line -> not (line.Contains " DBG] ")) true "dotnet" [ "run"; "--project"; project; "-c"; "Release"; "--no-build"; "--"; "--colours"; "0"; "--debug" ]
     let plain = Regex.Replace(output, @"\x1b\[[0-9;?]*[A-Za-z]", "")
+    let durations =
+        [ for m in Regex.Matches(plain, @"DBG\] (.+?) passed in (\d+):(\d+):(\d+(?:\.\d+)?)") ->
+              m.Groups.[1].Value, float m.Groups.[2].Value * 3600.0 + float m.Groups.[3].Value * 60.0 + float m.Groups.[4].Value ]
+    if not durations.IsEmpty then
+        printfn "Slowest tests of %s (of %d, %.0f s summed; parallel groups overlap):" (Path.GetFileNameWithoutExtension project) durations.Length (List.sumBy snd durations)
+        for name, seconds in durations |> List.sortByDescending snd |> List.truncate 10 do
+            printfn "  %7.1f s  %s" seconds name
     let m = Regex.Match(plain, @"(\d+) passed, (\d+) ignored, (\d+) failed, (\d+) errored")
     if not m.Success then
         eprintfn "%s: no Expecto summary (exit code %d)" project code
