@@ -45,7 +45,7 @@ module Phi4Compare =
             CommandLine.optional "cnf-lr" FloatOption "continuous flow's Adam learning rate (default as phi4-flow: 5e-3)"
             CommandLine.option "dtype" TextOption "float32" "flows: float32 | float64"
             CommandLine.option "samples" IntOption "8192" "proposals per flow for independence Metropolis" ]
-        @ CommonOptions.options
+        @ CommonOptions.optionsWith (CommonOptions.notMerged "each replica is an independent comparison (its own HMC chains and flows); compare their tables, or merge replicas of phi4-hmc and phi4-flow run separately") "where the tensors live"
 
     /// Validates the command line: one parse feeds every sampler, so they share theory, seed and device.
     let configure (o: ParsedOptions) : Phi4CompareConfig =
