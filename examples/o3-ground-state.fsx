@@ -44,6 +44,7 @@ let vmc : VmcSettings =
       Measurements = (if toy then 20 else 400) // configurations per chain in the final measurement (parameters frozen)
       Chunk = 256
       Seed = 1L
+      Replica = None                          // a single run: its states sample with --seed itself
       Device = Hybrid.Runtime.ComputeDevice.Auto } // CUDA when available
 
 // Both states by VMC (independent chains, so the gap's error is the two errors in quadrature).

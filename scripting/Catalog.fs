@@ -9,6 +9,9 @@ open Hybrid.Scripting.O3
 /// Every experiment that scripts.fsx can run, and the main job.
 module Catalog =
 
+    /// What `merge` combines: the replicas of the experiments that write their samples to measurements.csv.
+    let mergers : Merger list = [ Phi4Merge.merger; NnftMerge.merger; NnqmMerge.merger ]
+
     /// The experiments that the tour and the command line run, by command name.
     let private experiments : Command list =
         [ Experiment.command Phi4Hmc.experiment
@@ -31,7 +34,7 @@ module Catalog =
           Experiment.command O3Light.experiment
           Experiment.command O3StepScaling.experiment
           Experiment.command O3McStepScaling.experiment
-          Merge.command [ Phi4Merge.merger; NnftMerge.merger ] ]
+          Merge.command mergers ]
 
     /// The main job's stops, one per capability; the others join as they land.
     let stops : TourStop list =

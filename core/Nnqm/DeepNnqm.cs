@@ -178,13 +178,16 @@ public sealed class DeepNnqm : nn.Module<Tensor, Tensor>
         return states.GroupBy(s => Math.Round(s.Gap, 10)).Select(g => (g.Key, g.Sum(s => s.Weight))).OrderBy(s => s.Item1).ToList();
     }
 
-    /// <summary>Stationary paths [paths, steps] of y at spacing <paramref name="dt"/>: exact OU inputs, then φ.</summary>
+    /// <summary>
+    /// Stationary paths [paths, steps] of y at spacing <paramref name="dt"/>, returned on the CPU: exact OU inputs, then
+    /// φ, both on the model's device, where <paramref name="generator"/> must live.
+    /// </summary>
     public Tensor SamplePaths(long paths, int steps, double dt, Generator generator)
     {
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         var rates = Rates.cpu().data<double>().ToArray();
-        var u = OrnsteinUhlenbeck.SampleStandardised(rates, paths, steps, dt, generator).to(logRates.device).reshape(-1, Inputs);
+        var u = OrnsteinUhlenbeck.SampleStandardised(rates, paths, steps, dt, generator, logRates.device).reshape(-1, Inputs);
         return forward(u).reshape(paths, steps).cpu().MoveToOuterDisposeScope();
     }
 

@@ -101,9 +101,10 @@ public sealed class KarhunenLoeve
     /// <summary>
     /// The NN-QM model x(t) = Σ_k √λ_k θ_k f_k(t) with θ_k ~ N(0, 1) (a network whose last layer is random), at
     /// <paramref name="times"/> for <paramref name="paths"/> draws of θ: [paths, times], float64. Its covariance is
-    /// the kernel truncated to the modes kept.
+    /// the kernel truncated to the modes kept. The draws are made on <paramref name="device"/> (default the CPU), where
+    /// <paramref name="generator"/> must live.
     /// </summary>
-    public Tensor Sample(IReadOnlyList<double> times, long paths, Generator generator)
+    public Tensor Sample(IReadOnlyList<double> times, long paths, Generator generator, Device? device = null)
     {
         ArgumentNullException.ThrowIfNull(times);
         if (paths < 1) throw new ArgumentException($"paths {paths} is not allowed; it must be ≥ 1");
@@ -113,8 +114,9 @@ public sealed class KarhunenLoeve
             for (int i = 0; i < n; i++)
                 basis[m * n + i] = Math.Sqrt(Eigenvalues[m]) * Mode(m, times[i]);
         using var scope = NewDisposeScope();
-        var theta = randn(new[] { paths, (long)k }, dtype: ScalarType.Float64, generator: generator);
-        return theta.matmul(tensor(basis, new long[] { k, n }, dtype: ScalarType.Float64)).MoveToOuterDisposeScope();
+        var dev = device ?? CPU;
+        var theta = randn(new[] { paths, (long)k }, dtype: ScalarType.Float64, device: dev, generator: generator);
+        return theta.matmul(tensor(basis, new long[] { k, n }, dtype: ScalarType.Float64, device: dev)).MoveToOuterDisposeScope();
     }
 
     /// <summary>

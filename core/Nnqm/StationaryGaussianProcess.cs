@@ -32,8 +32,11 @@ public sealed class StationaryGaussianProcess
     /// <summary>K(t).</summary>
     public double Covariance(double t) => kernel(t);
 
-    /// <summary><paramref name="paths"/> draws of the process at <paramref name="times"/>: [paths, times], float64.</summary>
-    public Tensor Sample(IReadOnlyList<double> times, long paths, Generator generator)
+    /// <summary>
+    /// <paramref name="paths"/> draws of the process at <paramref name="times"/>: [paths, times], float64, made on
+    /// <paramref name="device"/> (default the CPU), where <paramref name="generator"/> must live.
+    /// </summary>
+    public Tensor Sample(IReadOnlyList<double> times, long paths, Generator generator, Device? device = null)
     {
         ArgumentNullException.ThrowIfNull(times);
         if (paths < 1) throw new ArgumentException($"paths {paths} is not allowed; it must be ≥ 1");
@@ -43,9 +46,10 @@ public sealed class StationaryGaussianProcess
             for (int j = 0; j < n; j++)
                 k[i * n + j] = kernel(times[i] - times[j]);
         using var scope = NewDisposeScope();
+        var dev = device ?? CPU;
         var (values, vectors) = linalg.eigh(tensor(k, new long[] { n, n }, dtype: ScalarType.Float64));
-        var root = vectors.mul(values.clamp_min(0).sqrt().unsqueeze(0));          // K = R Rᵀ
-        var xi = randn(new[] { paths, (long)n }, dtype: ScalarType.Float64, generator: generator);
+        var root = vectors.mul(values.clamp_min(0).sqrt().unsqueeze(0)).to(dev);  // K = R Rᵀ
+        var xi = randn(new[] { paths, (long)n }, dtype: ScalarType.Float64, device: dev, generator: generator);
         return xi.matmul(root.t()).MoveToOuterDisposeScope();
     }
 }

@@ -75,7 +75,7 @@ module NnftCutoff =
           CommandLine.option "points" TextOption "0;1;0.4;1.5" "points: G₂ at the first two, G₄c at the first four"
           CommandLine.option "networks" IntOption "400000" "networks per cutoff and width"
           CommandLine.option "blocks" IntOption "64" "blocks for the errors" ]
-        @ CommonOptions.options
+        @ CommonOptions.optionsWith (CommonOptions.notMerged "each replica is an independent set of ensembles; compare their results, or give one run more --networks") "where the tensors live"
 
     let private list (name: string) (what: string) (text: string) (parse: string -> 'a option) =
         text.Split(',', StringSplitOptions.TrimEntries)

@@ -31,4 +31,4 @@ module NnftMerge =
         sprintf "## Merged nnft-correlators: %d run directories, %d networks in %d blocks\n\n%s" runs.Length (Array.sum sums.Counts) sums.Counts.Length (NnftCorrelators.report result)
 
     /// The merger the catalog registers for nnft-correlators.
-    let merger : Merger = { Experiments = [ "nnft-correlators" ]; Merge = mergeInto }
+    let merger : Merger = { Experiments = [ "nnft-correlators" ]; Check = (fun _ -> None); Merge = mergeInto }

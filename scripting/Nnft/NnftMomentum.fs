@@ -57,7 +57,7 @@ module NnftMomentum =
           CommandLine.option "modes" IntOption "4" "mode cutoff K: momenta |k| ≤ K"
           CommandLine.option "momenta" TextOption "1,2,3" "the k > 0 to show (all pairs (k_a, k_b, −k_a, −k_b)), at most 6, each ≤ K" ]
         @ NnftOptions.ensemble
-        @ CommonOptions.options
+        @ CommonOptions.optionsWith (CommonOptions.notMerged "each replica is an independent ensemble; compare their results, or give one run more --networks") "where the tensors live"
 
     /// The grid that resolves every mode exactly: 2K + 2 equally spaced points.
     let grid (c: NnftMomentumConfig) = Array.init (2 * c.Modes + 2) (fun j -> float j * c.Box / float (2 * c.Modes + 2))

@@ -72,7 +72,7 @@ module NnftPhi4 =
             CommandLine.option "trajectories" IntOption "1000" "hmc: trajectories per chain after thermalisation"
             CommandLine.option "thermalization" IntOption "200" "hmc: thermalisation trajectories (step size adapted)" ]
         @ NnftOptions.ensemble
-        @ CommonOptions.options
+        @ CommonOptions.optionsWith (CommonOptions.notMerged "each replica is an independent ensemble (or set of HMC chains); compare their results") "where the tensors live"
 
     /// Composite Gauss–Legendre nodes and weights on [−L/2, L/2]ᵈ, `panels` of 8 nodes per dimension.
     let quadrature (d: int) (box: float) (panels: int) : float[][] * float[] =

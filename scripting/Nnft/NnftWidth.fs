@@ -50,7 +50,7 @@ module NnftWidth =
         @ [ CommandLine.option "widths" TextOption "2,4,8,16,32,64,128" "widths N, comma-separated"
             CommandLine.option "points" TextOption "-0.3;0;0.2;0.5" "points separated by ';', coordinates by ',' (dimension d each)" ]
         @ NnftOptions.ensemble
-        @ CommonOptions.options
+        @ CommonOptions.optionsWith (CommonOptions.notMerged "each replica is an independent scan of the widths; compare their G₄c(N), or merge replicas of nnft-correlators at one width") "where the tensors live"
 
     /// Validates the command line into a configuration.
     let configure (o: ParsedOptions) : NnftWidthConfig =

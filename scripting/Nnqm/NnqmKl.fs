@@ -17,7 +17,10 @@ type NnqmKlConfig =
       Panels: int
       /// Paths sampled from the KL-built process to check its covariance (0: none).
       Paths: int
-      Seed: int64 }
+      /// The seed of the sampled check: --seed, or a replica's seed derived from it.
+      Seed: int64
+      RootSeed: int64
+      Replica: Replica option }
 
 /// The decomposition, its analytic counterpart and the checks.
 type NnqmKlResult =
@@ -40,8 +43,9 @@ module NnqmKl =
           CommandLine.option "T" FloatOption "1" "half-length T > 0 of the interval [−T, T]"
           CommandLine.option "modes" IntOption "6" "leading modes to compute"
           CommandLine.option "panels" IntOption "32" "Gauss–Legendre panels of 8 nodes on [−T, T] (twice as many for the uncertainty)"
-          CommandLine.option "paths" IntOption "20000" "paths sampled from the KL-built process to check its covariance: 0 (none) or 2..10⁷"
-          CommandLine.option "seed" IntOption "1" "random seed of the sampled check" ]
+          CommandLine.option "paths" IntOption "20000" "paths sampled from the KL-built process to check its covariance: 0 (none) or 2..10⁷ (drawn in managed code on the CPU; with the decomposition, one float64 eigenproblem on the CPU, nnqm-kl has no tensors to place and takes no --device)"
+          yield! CommonOptions.seedOptions
+          yield! CommonOptions.replicaOptionsWith (CommonOptions.notMerged "the eigenvalues do not depend on the seed, and each replica repeats the sampled check with its own paths; compare their pulls") ]
 
     /// Validates the command line into a configuration.
     let configure (o: ParsedOptions) : NnqmKlConfig =
@@ -57,13 +61,14 @@ module NnqmKl =
             match CommandLine.intIn o "paths" 0L 10_000_000L |> CommandLine.required "paths" |> int with
             | 1 -> raise (UsageError "--paths 1 is not allowed; it must be 0 (no sampled check) or an integer in 2..10000000")
             | n -> n
-          Seed = CommandLine.intIn o "seed" 0L Int64.MaxValue |> CommandLine.required "seed" }
+          Seed = CommonOptions.seed o; RootSeed = CommonOptions.rootSeed o; Replica = CommonOptions.replica o }
 
     /// The configuration as written to config.json.
     let describe (c: NnqmKlConfig) =
         Json.object
-            [ "process", Json.text "ou"; "omega", Json.number c.Omega; "T", Json.number c.HalfLength; "modes", Json.integer c.Modes
-              "panels", Json.integer c.Panels; "paths", Json.integer c.Paths; "seed", Json.integer c.Seed ]
+            ([ "process", Json.text "ou"; "omega", Json.number c.Omega; "T", Json.number c.HalfLength; "modes", Json.integer c.Modes
+               "panels", Json.integer c.Panels; "paths", Json.integer c.Paths ]
+            @ CommonOptions.describeSeeds c.RootSeed c.Replica)
 
     /// Decomposes, compares and checks.
     let run (c: NnqmKlConfig) (_: RunDirectory) : NnqmKlResult =

@@ -46,7 +46,12 @@ type NnqmRpConfig =
       Threshold: float
       /// Separation D of the clustering check.
       ClusterDistance: float
-      Seed: int64 }
+      /// The seed in use: --seed, or a replica's seed derived from it.
+      Seed: int64
+      RootSeed: int64
+      Replica: Replica option
+      /// Where the processes are sampled and the random network evaluated.
+      Device: ComputeDevice }
 
 /// One process's test, with what theory expects of it.
 type RpOutcome =
@@ -87,7 +92,9 @@ module NnqmRp =
           CommandLine.option "substeps" IntOption "20" "anharmonic: Langevin steps per τ"
           CommandLine.option "threshold" FloatOption "3" "standard errors below zero of λ_min that count as a violation"
           CommandLine.option "cluster-distance" FloatOption "10" "separation D > 0 at which connected correlations must have died out"
-          CommandLine.option "seed" IntOption "1" "random seed" ]
+          yield! CommonOptions.optionsWith
+                     (CommonOptions.notMerged "each replica is an independent test of every process; compare their λ_min/σ (or give one run more --paths)")
+                     "where the processes are sampled and the random network evaluated (the anharmonic diffusion's potential, a Hermite series, is evaluated on the CPU)" ]
 
     /// Validates the command line into a configuration.
     let configure (o: ParsedOptions) : NnqmRpConfig =
@@ -112,21 +119,22 @@ module NnqmRp =
           Substeps = CommandLine.intIn o "substeps" 1L 10_000L |> CommandLine.required "substeps" |> int
           Threshold = CommandLine.positive o "threshold"
           ClusterDistance = CommandLine.positive o "cluster-distance"
-          Seed = CommandLine.intIn o "seed" 0L Int64.MaxValue |> CommandLine.required "seed" }
+          Seed = CommonOptions.seed o; RootSeed = CommonOptions.rootSeed o; Replica = CommonOptions.replica o; Device = CommonOptions.device o }
 
     /// The configuration as written to config.json.
     let describe (c: NnqmRpConfig) =
         Json.object
-            [ "processes", Json.array [ for p in c.Processes -> Json.text (name p) ]
-              "paths", Json.integer c.Paths; "tau", Json.number c.Tau; "points", Json.integer c.Points
-              "omega", Json.number c.Omega; "a", Json.number c.A; "g", Json.number c.G; "width", Json.integer c.Width
-              "inputs", Json.integer c.Inputs; "modes", Json.integer c.Modes; "length", Json.number c.KernelLength
-              "substeps", Json.integer c.Substeps; "threshold", Json.number c.Threshold; "cluster_distance", Json.number c.ClusterDistance
-              "seed", Json.integer c.Seed ]
+            ([ "processes", Json.array [ for p in c.Processes -> Json.text (name p) ]
+               "paths", Json.integer c.Paths; "tau", Json.number c.Tau; "points", Json.integer c.Points
+               "omega", Json.number c.Omega; "a", Json.number c.A; "g", Json.number c.G; "width", Json.integer c.Width
+               "inputs", Json.integer c.Inputs; "modes", Json.integer c.Modes; "length", Json.number c.KernelLength
+               "substeps", Json.integer c.Substeps; "threshold", Json.number c.Threshold; "cluster_distance", Json.number c.ClusterDistance
+               CommonOptions.describeDevice c.Device ]
+            @ CommonOptions.describeSeeds c.RootSeed c.Replica)
 
     let private rows (t: torch.Tensor) =
         let width = int t.shape.[1]
-        let v = t.data<float>().ToArray()
+        let v = (use host = t.cpu() in host.data<float>().ToArray())
         Array.init (int t.shape.[0]) (fun s -> v.[s * width .. (s + 1) * width - 1])
 
     /// Independent windows of a process at times (k − c)τ, k = 0 … 2c, c = points − 1: [paths][2c + 1].
@@ -134,17 +142,18 @@ module NnqmRp =
         let centre = c.Points - 1
         let steps = 2 * centre + 1
         let times = Array.init steps (fun k -> float (k - centre) * c.Tau)
-        use generator = new torch.Generator(uint64 (Seeds.Derive(c.Seed, "rp-" + name p)))
+        let device = TorchRuntime.Resolve c.Device
+        use generator = new torch.Generator(uint64 (Seeds.Derive(c.Seed, "rp-" + name p)), device)
         match p with
         | RpOu ->
-            (use y = OrnsteinUhlenbeck(c.Omega).Sample(int64 c.Paths, steps, c.Tau, generator) in rows y), sprintf "OU, ω = %g" c.Omega
+            (use y = OrnsteinUhlenbeck(c.Omega).Sample(int64 c.Paths, steps, c.Tau, generator, device) in rows y), sprintf "OU, ω = %g" c.Omega
         | RpErfOu ->
-            (use u = OrnsteinUhlenbeck.SampleStandardised([| c.Omega |], int64 c.Paths, steps, c.Tau, generator) in use z = u.squeeze(2).mul(torch.tensor c.A).erf() in rows z), sprintf "erf(%g u), u standardised OU" c.A
+            (use u = OrnsteinUhlenbeck.SampleStandardised([| c.Omega |], int64 c.Paths, steps, c.Tau, generator, device) in use z = u.squeeze(2).mul(TorchSharp.Scalar.op_Implicit c.A).erf() in rows z), sprintf "erf(%g u), u standardised OU" c.A
         | RpDeepOu ->
             let rates = Array.init c.Inputs (fun i -> c.Omega * (1.0 + 0.5 * float i))
-            use stacked = OrnsteinUhlenbeck.SampleStandardised(rates, int64 c.Paths, steps, c.Tau, generator)   // [paths, steps, d]
+            use stacked = OrnsteinUhlenbeck.SampleStandardised(rates, int64 c.Paths, steps, c.Tau, generator, device)   // [paths, steps, d]
             let network = SingleLayerNetwork(NetworkActivation.Erf, c.Inputs, c.Width, 1.5, 0.5)
-            use z = torch.randn([| 1L; int64 network.ParameterCount |], dtype = torch.ScalarType.Float64, generator = generator)
+            use z = torch.randn([| 1L; int64 network.ParameterCount |], dtype = torch.ScalarType.Float64, device = device, generator = generator)
             use y = network.EvaluateStandardised(z, stacked.reshape(-1L, int64 c.Inputs))
             (use w = y.reshape(int64 c.Paths, int64 steps) in rows w),
             sprintf "one random erf network (width %d) of %d OU inputs, rates %s" c.Width c.Inputs (rates |> Array.map (sprintf "%g") |> String.concat ", ")
@@ -152,16 +161,16 @@ module NnqmRp =
             let half = float centre * c.Tau
             let omega = c.Omega
             let kl = KarhunenLoeve.Compute(Func<float, float, float>(fun t s -> exp (-omega * abs (t - s)) / (2.0 * omega)), half, c.Modes, max 16 ((c.Modes + 3) / 4))
-            (use x = kl.Sample(times, int64 c.Paths, generator) in rows x), sprintf "Karhunen–Loève OU on [−%g, %g], %d modes" half half c.Modes
+            (use x = kl.Sample(times, int64 c.Paths, generator, device) in rows x), sprintf "Karhunen–Loève OU on [−%g, %g], %d modes" half half c.Modes
         | RpAnharmonic ->
             let aho = AnharmonicOscillator.Solve(c.G, 2)
-            use diffusion = new ReversibleDiffusion(GroundStatePotential(aho), c.Tau / float c.Substeps, c.Paths, Seeds.Derive(c.Seed, "rp-anharmonic"))
+            use diffusion = new ReversibleDiffusion(GroundStatePotential(aho), c.Tau / float c.Substeps, c.Paths, Seeds.Derive(c.Seed, "rp-anharmonic"), device)
             diffusion.Equilibrate(10.0 / (aho.Energies.[1] - aho.Energies.[0]))
             (use x = diffusion.Record(steps, c.Substeps) in use flat = x.squeeze(2) in rows flat),
             sprintf "anharmonic ground-state diffusion, g = %g (acceptance %.4f)" c.G diffusion.Acceptance
         | RpGaussianKernel ->
             let gp = StationaryGaussianProcess.GaussianKernel(c.KernelLength)
-            (use x = gp.Sample(times, int64 c.Paths, generator) in rows x), sprintf "Gaussian process, kernel e^(−t²/(2·%g²))" c.KernelLength
+            (use x = gp.Sample(times, int64 c.Paths, generator, device) in rows x), sprintf "Gaussian process, kernel e^(−t²/(2·%g²))" c.KernelLength
 
     /// Runs every process's test.
     let run (c: NnqmRpConfig) (_: RunDirectory) : NnqmRpResult =

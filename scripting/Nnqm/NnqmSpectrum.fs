@@ -40,7 +40,12 @@ type NnqmSpectrumConfig =
       States: int
       /// Choose the states (1 … States) and the first lag of the fit by AIC with cut points counted.
       SelectStates: bool
-      Seed: int64 }
+      /// The seed in use: --seed, or a replica's seed derived from it.
+      Seed: int64
+      RootSeed: int64
+      Replica: Replica option
+      /// Where the paths are sampled and the networks evaluated.
+      Device: ComputeDevice }
 
 /// The fitted spectrum and the exact one.
 type NnqmSpectrumResult =
@@ -83,7 +88,8 @@ module NnqmSpectrum =
           CommandLine.option "substeps" IntOption "40" "anharmonic: Langevin steps per Δt (the dynamics err by O(Δt/substeps))"
           yield! NnqmOptions.pathOptions "4000" "independent stationary paths, ≥ 4 (the jackknife needs them)"
           CommandLine.optional "select-states" FlagOption "choose the states (1 … --states, then the most tried) and the fit's first lag (first third) by AIC with cut points counted"
-          CommandLine.option "seed" IntOption "1" "random seed" ]
+          yield! CommonOptions.optionsWith CommonOptions.merged
+                     "where the paths are sampled and the networks evaluated (the anharmonic diffusion's potential, a Hermite series, is evaluated on the CPU)" ]
 
     /// Validates the command line into a configuration.
     let configure (o: ParsedOptions) : NnqmSpectrumConfig =
@@ -100,22 +106,23 @@ module NnqmSpectrum =
           SelectStates = CommandLine.has o "select-states"
           Substeps = CommandLine.intIn o "substeps" 1L 10_000L |> CommandLine.required "substeps" |> int
           Paths = CommandLine.intIn o "paths" 4L 100_000_000L |> CommandLine.required "paths" |> int
-          Seed = CommandLine.intIn o "seed" 0L Int64.MaxValue |> CommandLine.required "seed" }
+          Seed = CommonOptions.seed o; RootSeed = CommonOptions.rootSeed o; Replica = CommonOptions.replica o; Device = CommonOptions.device o }
 
     let private processName p = match p with Ou -> "ou" | ErfOu _ -> "erf-ou" | DeepOu _ -> "deep-ou" | Anharmonic _ -> "anharmonic"
 
     /// The configuration as written to config.json.
     let describe (c: NnqmSpectrumConfig) =
         Json.object
-            [ "process", Json.text (processName c.Process)
-              "a", (match c.Process with ErfOu a -> Json.number a | _ -> null)
-              "g", (match c.Process with Anharmonic g -> Json.number g | _ -> null)
-              "width", (match c.Process with DeepOu(width, _) -> Json.integer width | _ -> null)
-              "sigma_w", (match c.Process with DeepOu(_, sigmaW) -> Json.number sigmaW | _ -> null)
-              "substeps", (match c.Process with Anharmonic _ -> Json.integer c.Substeps | _ -> null)
-              "omega", Json.number c.Omega; "paths", Json.integer c.Paths; "dt", Json.number c.Dt; "T", Json.number c.Length
-              "fit_until", Json.number c.FitUntil; "states", Json.integer c.States
-              "select_states", System.Text.Json.Nodes.JsonValue.Create c.SelectStates; "seed", Json.integer c.Seed ]
+            ([ "process", Json.text (processName c.Process)
+               "a", (match c.Process with ErfOu a -> Json.number a | _ -> null)
+               "g", (match c.Process with Anharmonic g -> Json.number g | _ -> null)
+               "width", (match c.Process with DeepOu(width, _) -> Json.integer width | _ -> null)
+               "sigma_w", (match c.Process with DeepOu(_, sigmaW) -> Json.number sigmaW | _ -> null)
+               "substeps", (match c.Process with Anharmonic _ -> Json.integer c.Substeps | _ -> null)
+               "omega", Json.number c.Omega; "paths", Json.integer c.Paths; "dt", Json.number c.Dt; "T", Json.number c.Length
+               "fit_until", Json.number c.FitUntil; "states", Json.integer c.States
+               "select_states", System.Text.Json.Nodes.JsonValue.Create c.SelectStates; CommonOptions.describeDevice c.Device ]
+            @ CommonOptions.describeSeeds c.RootSeed c.Replica)
 
     /// The exact gaps and weights (lowest first), as many as the fit has states (OU has only one); `oscillator` is
     /// the diagonalised oscillator of an anharmonic run.
@@ -139,38 +146,46 @@ module NnqmSpectrum =
             let kink, uncertainty = SpectralSums.kinkAndUncertainty aho.Energies aho.PositionElements
             kink, Some uncertainty
 
-    /// Samples, measures and fits.
-    let run (c: NnqmSpectrumConfig) (_: RunDirectory) : NnqmSpectrumResult =
-        let clock = Diagnostics.Stopwatch.StartNew()
+    /// Samples the paths of the configuration's process: [paths × steps] row-major, and the Langevin acceptance of
+    /// the anharmonic diffusion.
+    let sample (c: NnqmSpectrumConfig) : float[] * float option =
         let steps = int (c.Length / c.Dt) + 1
-        let lags = int (c.FitUntil / c.Dt)
-        let oscillator = match c.Process with Anharmonic g -> Some(AnharmonicOscillator.Solve(g, SpectralSums.levels c.States)) | _ -> None
-        let gaps, weights = exact c oscillator
+        let device = TorchRuntime.Resolve c.Device
         // The observable's paths [paths, steps]: y itself, erf(a u) of the standardised u = y √(2ω), or the
         // ground-state diffusion of the anharmonic oscillator.
         let observed, acceptance =
             match c.Process with
             | DeepOu(width, sigmaW) ->
-                use generator = new TorchSharp.torch.Generator(uint64 (Seeds.Derive(c.Seed, "paths")))
-                use u = OrnsteinUhlenbeck.SampleStandardised([| c.Omega |], int64 c.Paths, steps, c.Dt, generator)
+                use generator = new TorchSharp.torch.Generator(uint64 (Seeds.Derive(c.Seed, "paths")), device)
+                use u = OrnsteinUhlenbeck.SampleStandardised([| c.Omega |], int64 c.Paths, steps, c.Dt, generator, device)
                 let network = Hybrid.Nnft.SingleLayerNetwork(Hybrid.Nnft.NetworkActivation.Erf, 1, width, sigmaW, 0.0)
-                use z = TorchSharp.torch.randn([| int64 c.Paths; int64 network.ParameterCount |], dtype = TorchSharp.torch.ScalarType.Float64, generator = generator)
+                use z = TorchSharp.torch.randn([| int64 c.Paths; int64 network.ParameterCount |], dtype = TorchSharp.torch.ScalarType.Float64, device = device, generator = generator)
                 network.EvaluateEachStandardised(z, u), None
             | Ou | ErfOu _ ->
-                use generator = new TorchSharp.torch.Generator(uint64 (Seeds.Derive(c.Seed, "paths")))
-                use paths = OrnsteinUhlenbeck(c.Omega).Sample(int64 c.Paths, steps, c.Dt, generator)
+                use generator = new TorchSharp.torch.Generator(uint64 (Seeds.Derive(c.Seed, "paths")), device)
+                use paths = OrnsteinUhlenbeck(c.Omega).Sample(int64 c.Paths, steps, c.Dt, generator, device)
                 (match c.Process with
                  | ErfOu a -> paths.mul(TorchSharp.Scalar.op_Implicit (a * sqrt (2.0 * c.Omega))).erf()
                  | _ -> paths.alias()), None
             | Anharmonic g ->
+                let gaps, _ = exact c (Some(AnharmonicOscillator.Solve(g, SpectralSums.levels c.States)))
                 let potential = GroundStatePotential(AnharmonicOscillator.Solve(g, 2))
-                use diffusion = new ReversibleDiffusion(potential, c.Dt / float c.Substeps, c.Paths, Seeds.Derive(c.Seed, "paths"))
+                use diffusion = new ReversibleDiffusion(potential, c.Dt / float c.Substeps, c.Paths, Seeds.Derive(c.Seed, "paths"), device)
                 // Equilibrium from a narrow start: ten relaxation times of the slowest mode (the lowest gap).
                 diffusion.Equilibrate(10.0 / gaps.[0])
                 let progress = ProgressReporter("diffusion", steps, "points")
                 let recorded = diffusion.Record(steps, c.Substeps, Action<int>(fun k -> progress.Report(k, sprintf "acceptance %.4f" diffusion.Acceptance)))
                 recorded.squeeze(2), Some diffusion.Acceptance
-        let values = (use o = observed in o.data<float>().ToArray())
+        (use o = observed in use host = o.cpu() in host.data<float>().ToArray()), acceptance
+
+    /// Measures and fits sampled paths ([paths × steps] row-major, c.Paths of them): of one run, or of merged replicas.
+    let analyse (c: NnqmSpectrumConfig) (values: float[]) (acceptance: float option) (seconds: float) : NnqmSpectrumResult =
+        let steps = int (c.Length / c.Dt) + 1
+        if values.Length <> c.Paths * steps then
+            invalidArg "values" (sprintf "%d values are not %d paths of %d steps" values.Length c.Paths steps)
+        let lags = int (c.FitUntil / c.Dt)
+        let oscillator = match c.Process with Anharmonic g -> Some(AnharmonicOscillator.Solve(g, SpectralSums.levels c.States)) | _ -> None
+        let gaps, weights = exact c oscillator
         let times, data, fit = PathCorrelators.fitSpectrum values c.Paths steps c.Dt lags c.States c.SelectStates
         let kink = PathCorrelators.kink values c.Paths steps c.Dt
         let gevp = Spectral.gevp c.Dt 1 (PathCorrelators.operatorMatrices values c.Paths steps (lags + 1))
@@ -195,7 +210,26 @@ module NnqmSpectrum =
           Gevp = gevp; ExactGevpGaps = exactGevp
           Kink = kink; ExactKink = exactKink; Uncertainty = uncertainty; ExactUncertainty = exactUncertainty
           FourPoint = fourPoint; ExactFourPoint = exactFourPoint; FourPointLag = fourLag
-          Acceptance = acceptance; Seconds = clock.Elapsed.TotalSeconds }
+          Acceptance = acceptance; Seconds = seconds }
+
+    /// The paths as measurements: one replica per path (each an independent draw), indexed by its time step, in the
+    /// column y. What `merge` joins: the paths of several replicas are one set of independent paths.
+    let toMeasurements (c: NnqmSpectrumConfig) (values: float[]) =
+        let steps = int (c.Length / c.Dt) + 1
+        Measurements.ofColumns [ "y", Array.init c.Paths (fun p -> values.[p * steps .. (p + 1) * steps - 1]) ]
+
+    /// The paths of measurements written by `toMeasurements` ([paths × steps] row-major) and their number.
+    let ofMeasurements (m: Measurements) : float[] * int =
+        let paths = m.["y"]
+        Array.concat paths, paths.Length
+
+    /// Samples, writes the paths to measurements.csv (before the fit, so that they survive a failed one), measures
+    /// and fits.
+    let run (c: NnqmSpectrumConfig) (dir: RunDirectory) : NnqmSpectrumResult =
+        let clock = Diagnostics.Stopwatch.StartNew()
+        let values, acceptance = sample c
+        Measurements.write (dir.File "measurements.csv") (toMeasurements c values)
+        analyse c values acceptance clock.Elapsed.TotalSeconds
 
     /// The Markdown report.
     let report (r: NnqmSpectrumResult) =
@@ -234,7 +268,7 @@ module NnqmSpectrum =
               match r.Acceptance with Some a -> yield sprintf "Langevin acceptance %.4f." a | None -> ()
               match r.Fit.Warning with Some w -> yield "**" + w + "**" | None -> () ]
 
-    /// Writes the run.
+    /// Writes the analysis of the paths (summary, correlator.csv, report, plot); run writes the paths themselves.
     let write (dir: RunDirectory) (r: NnqmSpectrumResult) =
         let list (es: Estimate[]) = Json.array [ for e in es -> Study.estimateJson e ]
         Json.write (dir.File "summary.json")
@@ -252,8 +286,10 @@ module NnqmSpectrum =
                   "acceptance", (match r.Acceptance with Some a -> Json.number a | None -> null)
                   "warning", (match r.Fit.Warning with Some w -> Json.text w | None -> null)
                   "runtime", Json.text TorchRuntime.Description ])
-        Measurements.write (dir.File "measurements.csv")
-            (Measurements.ofColumns [ "t", [| r.Times |]; "correlator", [| r.Correlator.Values |]; "error", [| Array.init r.Times.Length (fun i -> sqrt r.Correlator.Covariance.[i, i]) |] ])
+        AtomicFile.write (dir.File "correlator.csv") (fun w ->
+            w.WriteLine "t,correlator,error"
+            for i in 0 .. r.Times.Length - 1 do
+                w.WriteLine(FormattableString.Invariant $"{r.Times.[i]:R},{r.Correlator.Values.[i]:R},{sqrt r.Correlator.Covariance.[i, i]:R}"))
         AtomicFile.writeText (dir.File "summary.md") (report r)
         let estimates = [ for i in 0 .. r.Times.Length - 1 -> Estimate.independent r.Correlator.Values.[i] (sqrt r.Correlator.Covariance.[i, i]) r.Config.Paths ]
         Study.writePlot dir "correlator.html" "Euclidean two-point function" (sprintf "ω = %g, Δt = %g (index = lag/Δt − 1)" r.Config.Omega r.Config.Dt) (Plots.correlator (Array.ofList estimates))

@@ -29,7 +29,12 @@ type NnqmTrainConfig =
       Length: float
       FitUntil: float
       States: int
+      /// The seed in use: --seed, or a replica's seed derived from it.
       Seed: int64
+      RootSeed: int64
+      Replica: Replica option
+      /// Where the network is trained and its paths sampled.
+      Device: ComputeDevice
       Checkpoint: CheckpointChoice }
 
 type NnqmTrainResult =
@@ -69,7 +74,9 @@ module NnqmTrain =
           CommandLine.option "t-max" FloatOption "3" "largest matching time"
           CommandLine.option "match-points" IntOption "31" "matching times 0 … t-max"
           yield! NnqmOptions.pathOptions "20000" "paths of the trained model for the sampled spectrum, ≥ 4"
-          CommandLine.option "seed" IntOption "1" "random seed"
+          yield! CommonOptions.optionsWith
+                     (CommonOptions.notMerged "each replica trains its own network from its own initialisation, so their spectra are separate results to compare, not samples of one model")
+                     "where the network is trained and its paths are sampled"
           yield! CheckpointOptions.optionsWith "continue training from --checkpoint up to --steps (the same target, network, --lr, --steps and --seed)" ]
 
     /// What a checkpoint of this training must match: the target, the network and everything the steps already taken
@@ -98,7 +105,7 @@ module NnqmTrain =
           MatchPoints = CommandLine.intIn o "match-points" 2L 10_000L |> CommandLine.required "match-points" |> int
           Paths = CommandLine.intIn o "paths" 4L 100_000_000L |> CommandLine.required "paths" |> int
           Dt = dt; Length = length; FitUntil = until; States = states
-          Seed = CommandLine.intIn o "seed" 0L Int64.MaxValue |> CommandLine.required "seed"
+          Seed = CommonOptions.seed o; RootSeed = CommonOptions.rootSeed o; Replica = CommonOptions.replica o; Device = CommonOptions.device o
           Checkpoint = { File = None; Resume = false } }
         |> fun c -> { c with Checkpoint = CheckpointOptions.choice o (checkpointHeader c) }
 
@@ -108,7 +115,8 @@ module NnqmTrain =
             ([ "target", Json.text "anharmonic"; "g", Json.number c.G; "inputs", Json.integer c.Inputs; "width", Json.integer c.Width
                "steps", Json.integer c.Steps; "lr", Json.number c.LearningRate; "t_max", Json.number c.TMax; "match_points", Json.integer c.MatchPoints
                "paths", Json.integer c.Paths; "dt", Json.number c.Dt; "T", Json.number c.Length; "fit_until", Json.number c.FitUntil
-               "states", Json.integer c.States; "seed", Json.integer c.Seed ] @ CheckpointOptions.describe c.Checkpoint)
+               "states", Json.integer c.States; CommonOptions.describeDevice c.Device ]
+             @ CommonOptions.describeSeeds c.RootSeed c.Replica @ CheckpointOptions.describe c.Checkpoint)
 
     /// Trains, samples and fits.
     let run (c: NnqmTrainConfig) (dir: RunDirectory) : NnqmTrainResult =
@@ -123,7 +131,8 @@ module NnqmTrain =
         use model = new DeepNnqm(c.Inputs, c.Width, Array.init c.Inputs (fun i -> 1.0 + 4.0 * float i), Seeds.Derive(c.Seed, "model"))
         let objective = TwoPointMatching(model, matchTimes, target)
         let schedule = LearningRateSchedule(c.LearningRate, [| c.Steps / 2; 5 * c.Steps / 6 |], 0.2)
-        use trainer = new Trainer(model, objective, TrainerOptions(Schedule = schedule, DType = torch.ScalarType.Float64), Seeds.Derive(c.Seed, "trainer"))
+        let device = TorchRuntime.Resolve c.Device
+        use trainer = new Trainer(model, objective, TrainerOptions(Schedule = schedule, DType = torch.ScalarType.Float64), Seeds.Derive(c.Seed, "trainer"), device)
         let curve = ResizeArray<float>()
         // The training curve is kept whatever happens: a run stopped for divergence leaves loss.csv up to its stop.
         let writeCurve () =
@@ -138,7 +147,7 @@ module NnqmTrain =
             writeCurve
         |> ignore
         let losses = curve.ToArray()
-        let rates = (use r = model.Rates.detach() in r.data<float>().ToArray())
+        let rates = (use r = model.Rates.detach() in use host = r.cpu() in host.data<float>().ToArray())
         // A loss that ends above where it started, or a rate that is no longer finite, is a training that ran away
         // (a too large step throws the rates to 10²⁶¹ and leaves the loss finite but large): stop before the spectral
         // fit, whose failure would hide the cause.
@@ -147,10 +156,11 @@ module NnqmTrain =
             raise (Hybrid.Diagnostics.RunStoppedException(
                     sprintf "training diverged: the loss went from %.3g at step 1 to %.3g at step %d (OU rates ω = %s); try a smaller learning rate (now --lr %g)"
                         losses.[0] losses.[losses.Length - 1] losses.Length (rates |> Array.map (sprintf "%.3g") |> String.concat ", ") c.LearningRate))
-        let trained = (use _ = torch.no_grad() in use t = torch.tensor(matchTimes, dtype = torch.ScalarType.Float64) in use g = model.TwoPoint(t) in g.data<float>().ToArray())
+        let trained =
+            (use _ = torch.no_grad() in use t = torch.tensor(matchTimes, dtype = torch.ScalarType.Float64, device = device) in use g = model.TwoPoint(t) in use host = g.cpu() in host.data<float>().ToArray())
         // The sampled check, as a user would read the spectrum of any process.
         let steps = int (c.Length / c.Dt) + 1
-        use generator = new torch.Generator(uint64 (Seeds.Derive(c.Seed, "paths")))
+        use generator = new torch.Generator(uint64 (Seeds.Derive(c.Seed, "paths")), device)
         let values = (use paths = model.SamplePaths(int64 c.Paths, steps, c.Dt, generator) in paths.data<float>().ToArray())
         let _, _, recovered = PathCorrelators.fitSpectrum values c.Paths steps c.Dt (int (c.FitUntil / c.Dt)) c.States false
         // What matching the two-point function leaves open: the four-point function, not trained on.

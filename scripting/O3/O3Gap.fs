@@ -25,7 +25,7 @@ module O3Gap =
     let options =
         [ CommandLine.option "L" IntOption "4" "chain length L ≥ 2"
           CommandLine.option "g2" FloatOption "1" "coupling g², 0.01..100"
-          yield! O3Vmc.options "1500" ]
+          yield! O3Vmc.options "1500" O3Vmc.independentReplicas ]
 
     let configure (o: ParsedOptions) : O3GapConfig =
         let sites = O3Vmc.sites o

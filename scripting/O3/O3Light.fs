@@ -28,7 +28,7 @@ module O3Light =
         [ CommandLine.option "g2" FloatOption "1" "bare coupling g², 0.01..100"
           CommandLine.option "sizes" TextOption "6,12" "chain lengths L ≥ 3 (the lowest momentum 2π/L must differ from π), increasing, comma-separated"
           O3Points.option
-          yield! O3Vmc.options "1500" ]
+          yield! O3Vmc.options "1500" O3Vmc.sharedPointsReplicas ]
 
     let configure (o: ParsedOptions) : SizeScanConfig =
         let c = O3Levels.scan o 1

@@ -138,7 +138,7 @@ module O3Mc =
     let experiment : Experiment<O3McConfig, O3McResult> =
         { Name = "o3-mc"
           Description = "the rotor chain's Euclidean path integral by Wolff clusters: the gap m(L) and E₀ extrapolated a_t → 0, the exact reference beyond ED"
-          Options = O3PathIntegral.options
+          Options = O3PathIntegral.measurementOptions
           Configure = O3PathIntegral.configure
           Describe = O3PathIntegral.describe
           Run = fun c dir -> let r = run c dir in write dir r; r

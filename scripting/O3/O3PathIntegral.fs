@@ -23,7 +23,10 @@ type O3McConfig =
       Sweeps: int
       Blocks: int
       Chains: int
+      /// The root seed (--seed): what a stored gap of a step-scaling study is stamped with, so that replicas share it.
       Seed: int64
+      /// Which replica this run is, if any: it samples with the seed derived from Seed (`O3PathIntegral.seed`).
+      Replica: Replica option
       /// The fit starts at this many 1/m.
       FitStart: float
       /// l_max of the exact diagonalisation printed beside the result (0: none).
@@ -66,7 +69,12 @@ module O3PathIntegral =
     /// (L = 5 at l_max 4 is still 7·10⁻⁴ off, and larger chains do not fit).
     let defaultEdLMax (sites: int) = match sites with 3 -> 6 | 4 -> 5 | _ -> 0
 
-    let options =
+    /// The seed the chains of a configuration sample with: --seed, or a replica's seed derived from it.
+    let seed (c: O3McConfig) = CommonOptions.seedOf c.Seed c.Replica
+
+    /// The options of a path-integral measurement; `replicas` says how the experiment's replicas combine. No --device:
+    /// the cluster sampler is managed code on the CPU (no tensors).
+    let optionsWith (replicas: string) =
         [ CommandLine.option "L" IntOption "4" "chain length L, 3..4096 (periodic)"
           CommandLine.option "g2" FloatOption "1" "coupling g², in (0, 100]"
           CommandLine.option "spacings" TextOption "0.2,0.15,0.1" "time steps a_t, at least three, each in (0, 1] with a_t·g² ≤ 2, comma-separated"
@@ -75,10 +83,20 @@ module O3PathIntegral =
           CommandLine.option "thermal" IntOption "500" "thermalisation sweeps per chain and time step, ≥ 10"
           CommandLine.option "blocks" IntOption "200" "blocks per chain of the correlator's means, 10..10000"
           CommandLine.option "chains" IntOption "2" "independent chains (run in parallel), 1..64"
-          CommandLine.option "seed" IntOption "1" "random seed"
+          yield! CommonOptions.seedOptions
+          yield! CommonOptions.replicaOptionsWith replicas
           CommandLine.option "fit-start" FloatOption "1" "first time of the gap's cosh fit, in units of 1/m, in [0.25, 6]"
           CommandLine.option "heat-bath" IntOption "0" "a heat-bath sweep after every N sweeps of clusters (0: none; the gap does not need them, E₀'s τ_int shrinks with them), 0..1000"
           CommandLine.optional "ed-lmax" IntOption "l_max of the exact diagonalisation beside the result, 0 (none) or 2..6 (default 6 at L = 3, 5 at L = 4, none beyond)" ]
+
+    /// o3-mc's options: its replicas are independent measurements.
+    let measurementOptions =
+        optionsWith (CommonOptions.notMerged "each replica is an independent measurement (in its own pilot box unless --extent is given); with one --extent their a_t → 0 gaps, E₀ and c² are independent estimates, combined weighted by their errors (or give one run more --chains)")
+
+    /// The options as a study that keeps its gaps in a --points directory takes them (o3-mc-stepscaling): its
+    /// replicas share that directory.
+    let options =
+        optionsWith (CommonOptions.notMerged "replicas fill one shared --points directory (e.g. one size each; a gap is stamped with --seed, not K, so any replica reuses it) and a last run on that directory collects them without measuring again; a run without --replica measures exactly the gaps the whole study would")
 
     let private spacings (o: ParsedOptions) (g2: float) =
         let text = CommandLine.text o "spacings" |> CommandLine.required "spacings"
@@ -110,7 +128,6 @@ module O3PathIntegral =
             raise (UsageError(sprintf "--sweeps %d is not allowed with --blocks %d; it must be a multiple of the blocks (e.g. %d)" sweeps blocks (max blocks (sweeps / blocks * blocks))))
         let thermal = CommandLine.intIn o "thermal" 10L 100000000L |> CommandLine.required "thermal" |> int
         let chains = CommandLine.intIn o "chains" 1L 64L |> CommandLine.required "chains" |> int
-        let seed = CommandLine.intIn o "seed" 0L Int64.MaxValue |> CommandLine.required "seed"
         let fitStart =
             match CommandLine.float o "fit-start" with
             | Some k when k >= 0.25 && k <= 6.0 -> k
@@ -127,14 +144,15 @@ module O3PathIntegral =
         for a in spacings do
             CommandLine.validate (fun () -> RotorPathIntegral(sites, RotorPathIntegral.SlicesFor(defaultArg extent (guessedExtent sites g2), a), g2, a)) |> ignore
         { Sites = sites; G2 = g2; Spacings = spacings; Extent = extent; HeatBathEvery = heatBath; ThermalSweeps = thermal; Sweeps = sweeps; Blocks = blocks
-          Chains = chains; Seed = seed; FitStart = fitStart; EdLMax = edLMax }
+          Chains = chains; Seed = CommonOptions.rootSeed o; Replica = CommonOptions.replica o; FitStart = fitStart; EdLMax = edLMax }
 
     let describe (c: O3McConfig) =
         Json.object
-            [ "L", Json.integer (int64 c.Sites); "g2", Json.number c.G2; "spacings", Json.array (c.Spacings |> List.map Json.number)
-              "extent", (match c.Extent with Some t -> Json.number t | None -> Json.text "pilot"); "heat_bath_every", Json.integer (int64 c.HeatBathEvery); "thermal", Json.integer (int64 c.ThermalSweeps); "sweeps", Json.integer (int64 c.Sweeps)
-              "blocks", Json.integer (int64 c.Blocks); "chains", Json.integer (int64 c.Chains); "seed", Json.integer c.Seed
-              "fit_start", Json.number c.FitStart; "ed_lmax", Json.integer (int64 c.EdLMax) ]
+            ([ "L", Json.integer (int64 c.Sites); "g2", Json.number c.G2; "spacings", Json.array (c.Spacings |> List.map Json.number)
+               "extent", (match c.Extent with Some t -> Json.number t | None -> Json.text "pilot"); "heat_bath_every", Json.integer (int64 c.HeatBathEvery); "thermal", Json.integer (int64 c.ThermalSweeps); "sweeps", Json.integer (int64 c.Sweeps)
+               "blocks", Json.integer (int64 c.Blocks); "chains", Json.integer (int64 c.Chains)
+               "fit_start", Json.number c.FitStart; "ed_lmax", Json.integer (int64 c.EdLMax) ]
+            @ CommonOptions.describeSeeds c.Seed c.Replica)
 
     /// Samples one time step with every chain (in parallel) and analyses it.
     let measure (c: O3McConfig) (extent: float) (timeStep: float) : O3McSpacing =
@@ -143,7 +161,7 @@ module O3PathIntegral =
         let clock = Diagnostics.Stopwatch.StartNew()
         let chains =
             Array.Parallel.init c.Chains (fun k ->
-                let sampler = ClusterSampler(lattice, Seeds.Derive(c.Seed, sprintf "o3-mc L=%d g2=%s a_t=%s chain %d" c.Sites (c.G2.ToString("R", invariant)) (timeStep.ToString("R", invariant)) k))
+                let sampler = ClusterSampler(lattice, Seeds.Derive(seed c, sprintf "o3-mc L=%d g2=%s a_t=%s chain %d" c.Sites (c.G2.ToString("R", invariant)) (timeStep.ToString("R", invariant)) k))
                 // Chain 0 speaks for all (they run at the same pace).
                 let report =
                     if k <> 0 then null
@@ -174,7 +192,7 @@ module O3PathIntegral =
         let a = List.head c.Spacings
         let lattice = RotorPathIntegral(c.Sites, RotorPathIntegral.SlicesFor(guessedExtent c.Sites c.G2, a), c.G2, a)
         let sweeps = max 500 (c.Sweeps / 20) / 10 * 10
-        let series = ClusterSampler(lattice, Seeds.Derive(c.Seed, sprintf "o3-mc pilot L=%d g2=%s" c.Sites (c.G2.ToString("R", invariant)))).Run(max 10 (c.ThermalSweeps / 4), sweeps, 10, 0)
+        let series = ClusterSampler(lattice, Seeds.Derive(seed c, sprintf "o3-mc pilot L=%d g2=%s" c.Sites (c.G2.ToString("R", invariant)))).Run(max 10 (c.ThermalSweeps / 4), sweeps, 10, 0)
         let m = (PathIntegral.timeCorrelatorGap lattice.Extent a 1.0 [| series.Correlator |]).Gap.Mean
         if Double.IsFinite m && m > 0.0 then min lattice.Extent (12.0 / m) else lattice.Extent
 

@@ -31,7 +31,7 @@ module O3Running =
         [ CommandLine.option "g2" FloatOption "1" "bare coupling g², 0.01..100"
           CommandLine.option "sizes" TextOption "3,4,6,8,12,16" "chain lengths L, increasing, comma-separated"
           O3Points.option
-          yield! O3Vmc.options "1500" ]
+          yield! O3Vmc.options "1500" O3Vmc.sharedPointsReplicas ]
 
     let run (c: SizeScanConfig) (dir: RunDirectory) : O3RunningResult =
         let clock = Diagnostics.Stopwatch.StartNew()

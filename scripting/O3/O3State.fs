@@ -28,7 +28,7 @@ module O3State =
         [ CommandLine.option "L" IntOption "4" "chain length L ≥ 2"
           CommandLine.option "g2" FloatOption "1" "coupling g², 0.01..100"
           CommandLine.option "state" TextOption "ground" "ground (singlet) | l1 (lowest l = 1 state at zero momentum)"
-          yield! O3Vmc.options "1500"
+          yield! O3Vmc.options "1500" O3Vmc.independentReplicas
           yield! CheckpointOptions.options ]
 
     let configure (o: ParsedOptions) : O3StateConfig =

@@ -79,9 +79,9 @@ module O3StepScaling =
           CommandLine.option "sizes" TextOption "4,6,8,12,16" "chain lengths L (each is doubled), increasing, comma-separated"
           CommandLine.option "tune-points" IntOption "3" "gap measurements per size to tune g² (≥ 2)"
           CommandLine.optional "no-light" FlagOption "skip the speed of light (three more states per size) and Σ in units where c = 1"
-          CommandLine.optional "start" FloatOption "g² the first size's tuning starts from (default 0.8·u; each later size starts from the previous size's g², printed as 'next start' once it is tuned): a size run alone as a replica, given that value, measures the points the whole study would"
+          CommandLine.optional "start" FloatOption "g² the first size's tuning starts from (default 0.8·u; each later size starts from the previous size's g², printed as 'next start' once it is tuned): a size run alone in another process, given that value, measures the points the whole study would (exactly so without --replica)"
           O3Points.option
-          yield! O3Vmc.options "1500" ]
+          yield! O3Vmc.options "1500" O3Vmc.sharedPointsReplicas ]
 
     let configure (o: ParsedOptions) : O3StepScalingConfig =
         let u = CommandLine.positive o "u"

@@ -38,7 +38,11 @@ type VmcSettings =
       Measurements: int
       /// Configurations per local-energy evaluation (bounds the memory).
       Chunk: int
+      /// The root seed (--seed): what a measured state is stamped with (O3Points), so that replicas share points.
       Seed: int64
+      /// Which replica this run is, if any: its states are trained and sampled with the seed derived from Seed
+      /// (`O3Vmc.seed`).
+      Replica: Replica option
       /// Where the network, the chains and the local energies live (auto: CUDA when available).
       Device: ComputeDevice }
 
@@ -77,6 +81,9 @@ type StateResult =
 /// reconfiguration (minSR when parameters outnumber samples), then measure its energy with frozen parameters.
 module O3Vmc =
 
+    /// The seed the states of a run are trained and sampled with: --seed, or a replica's seed derived from it.
+    let seed (s: VmcSettings) = CommonOptions.seedOf s.Seed s.Replica
+
     /// The checkpoint header of a state: training resumes only into the same ansatz, state, chain and coupling, and
     /// with the same optimiser, step, diagonal shift, chains, samples per chain and seed (what the saved optimiser and
     /// sampler were made with, and what the steps already taken ran with), so that every mismatch is named before any
@@ -87,7 +94,7 @@ module O3Vmc =
                 [ "ansatz", AnsatzSpec.describe s.Ansatz; "state", Json.text (RotorState.name state)
                   "optimizer", Json.text (match s.Optimizer with Sr -> "sr" | Adam -> "adam"); "lr", Json.number s.LearningRate
                   "diag_shift", Json.number s.DiagonalShift; "chains", Json.integer (int64 s.Chains)
-                  "samples_per_chain", Json.integer (int64 s.SamplesPerChain); "seed", Json.integer s.Seed ]
+                  "samples_per_chain", Json.integer (int64 s.SamplesPerChain); "seed", Json.integer (seed s) ]
         CheckpointHeader("o3-vmc", model.ToJsonString(), RotorChainHamiltonian(sites, g2).Describe(), "Float64")
 
     /// The range of g² every O(3) experiment accepts. Below 0.01 exact diagonalisation at the l_max a reference can
@@ -133,7 +140,7 @@ module O3Vmc =
     let runState (sites: int) (g2: float) (state: RotorState) (s: VmcSettings) (checkpoint: (string * bool) option) : StateResult =
         checkCoupling g2
         let clock = Stopwatch.StartNew()
-        let seed = Seeds.Derive(s.Seed, sprintf "o3 %s L=%d g2=%g" (RotorState.name state) sites g2)
+        let seed = Seeds.Derive(seed s, sprintf "o3 %s L=%d g2=%g" (RotorState.name state) sites g2)
         let device = TorchRuntime.Resolve s.Device
         let psi = AnsatzSpec.build sites (Seeds.Derive(seed, "ansatz")) state s.Ansatz
         let module' = psi :?> torch.nn.Module
@@ -221,8 +228,16 @@ module O3Vmc =
                 [ "step", [| steps |]; "energy", [| r.Curve |> Array.map (fun (e, _, _) -> e) |]
                   "error", [| r.Curve |> Array.map (fun (_, e, _) -> e) |]; "variance", [| r.Curve |> Array.map (fun (_, _, v) -> v) |] ])
 
-    /// The options shared by the VMC experiments.
-    let options (steps: string) =
+    /// How the replicas of a VMC experiment that trains its own states (o3-vmc, o3-gap) combine.
+    let independentReplicas =
+        CommonOptions.notMerged "each replica trains its own networks, so their energies are separate variational results (upper bounds for a ground state) to compare, not samples of one state"
+
+    /// How the replicas of a VMC study that keeps its states in --points (o3-running, o3-light, o3-stepscaling) combine.
+    let sharedPointsReplicas =
+        CommonOptions.notMerged "replicas fill one shared --points directory (e.g. one size each; a state is stamped with --seed, not K, so any replica reuses it) and a last run on that directory collects them without measuring again; a run without --replica measures exactly the states the whole study would"
+
+    /// The options shared by the VMC experiments; `replicas` says how the experiment's replicas combine.
+    let options (steps: string) (replicas: string) =
         [ CommandLine.option "ansatz" TextOption "window" "wavefunction: jastrow | mlp | window (star and the Gram matrix of a window of sites) | mp (message passing along the chain)"
           CommandLine.option "hidden" TextOption "16,16" "hidden widths of the network, comma-separated (mlp, window, mp: an embedding, then one round of messages per further layer)"
           CommandLine.optional "window" IntOption "window width in sites, 2..L (default min(L, 6) on each chain)"
@@ -235,8 +250,7 @@ module O3Vmc =
           CommandLine.option "samples-per-chain" IntOption "4" "configurations per chain per training step (one sweep apart)"
           CommandLine.option "measure" IntOption "400" "configurations per chain in the final measurement"
           CommandLine.option "chunk" IntOption "256" "configurations per local-energy evaluation (bounds memory)"
-          CommandLine.option "seed" IntOption "1" "random seed"
-          CommandLine.option "device" TextOption "auto" "auto | cpu | cuda: where the network, the chains and the local energies live" ]
+          yield! CommonOptions.optionsWith replicas "where the network, the chains and the local energies live" ]
 
     /// --L (≥ 2).
     let sites (o: ParsedOptions) = CommandLine.intIn o "L" 2L 4096L |> CommandLine.required "L" |> int
@@ -282,16 +296,19 @@ module O3Vmc =
           SamplesPerChain = CommandLine.intIn o "samples-per-chain" 1L 100_000L |> CommandLine.required "samples-per-chain" |> int
           Measurements = CommandLine.intIn o "measure" 4L 100_000_000L |> CommandLine.required "measure" |> int
           Chunk = CommandLine.intIn o "chunk" 1L 1_000_000L |> CommandLine.required "chunk" |> int
-          Seed = CommandLine.intIn o "seed" 0L Int64.MaxValue |> CommandLine.required "seed"
+          Seed = CommonOptions.rootSeed o
+          Replica = CommonOptions.replica o
           Device = CommonOptions.device o }
 
     /// The settings as JSON: what a measured state depends on (the stamp of a points file). The device is not part of
-    /// it: a state measured on a GPU and one measured on the CPU are the same measurement.
+    /// it: a state measured on a GPU and one measured on the CPU are the same measurement; nor is the replica: the
+    /// seed is the root seed, so that the replicas of a study fill and reuse one points directory.
     let describeSettings (s: VmcSettings) =
         [ "ansatz", AnsatzSpec.describe s.Ansatz; "optimizer", Json.text (match s.Optimizer with Sr -> "sr" | Adam -> "adam"); "steps", Json.integer (int64 s.Steps); "lr", Json.number s.LearningRate
           "diag_shift", Json.number s.DiagonalShift; "chains", Json.integer (int64 s.Chains); "samples_per_chain", Json.integer (int64 s.SamplesPerChain)
           "measure", Json.integer (int64 s.Measurements); "chunk", Json.integer (int64 s.Chunk); "seed", Json.integer s.Seed ]
 
-    /// The settings and the device, for config.json.
+    /// The settings, the seeds (the one in use, the root, the replica) and the device, for config.json.
     let describeRun (s: VmcSettings) =
-        describeSettings s @ [ "device", Json.text ((string s.Device).ToLowerInvariant()) ]
+        (describeSettings s |> List.filter (fun (key, _) -> key <> "seed"))
+        @ CommonOptions.describeSeeds s.Seed s.Replica @ [ CommonOptions.describeDevice s.Device ]

@@ -47,7 +47,7 @@ module Phi4Compare =
             CommandLine.option "samples" IntOption "8192" "proposals per flow for independence Metropolis"
             CommandLine.optional "checkpoint" TextOption "directory for the flows' checkpoints, realnvp.ckpt and cnf.ckpt (default: checkpoint.bin in each flow's run subdirectory; an existing one is replaced only with --force)"
             CommandLine.optional "resume" FlagOption "continue each flow from its checkpoint in --checkpoint up to its steps (a flow without one trains from the start; HMC runs again)" ]
-        @ CommonOptions.options
+        @ CommonOptions.optionsWith (CommonOptions.notMerged "each replica is an independent comparison (its own HMC chains and flows); compare their tables, or merge replicas of phi4-hmc and phi4-flow run separately") "where the tensors live"
 
     /// Validates the command line: one parse feeds every sampler, so they share theory, seed and device.
     let configure (o: ParsedOptions) : Phi4CompareConfig =

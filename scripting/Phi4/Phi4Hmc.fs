@@ -17,7 +17,10 @@ type Phi4HmcConfig =
       Thermalization: int
       Trajectories: int
       Hmc: HmcOptions
+      /// The seed in use: the root seed, or a replica's seed derived from it.
       Seed: int64
+      /// The root seed (--seed).
+      RootSeed: int64
       /// Which of several independent runs this is (seeds derived from the root seed), if any.
       Replica: Replica option
       Device: ComputeDevice }
@@ -75,6 +78,7 @@ module Phi4Hmc =
           Trajectories = CommandLine.intIn o "trajectories" 2L 100_000_000L |> CommandLine.required "trajectories" |> int
           Hmc = hmc
           Seed = CommonOptions.seed o
+          RootSeed = CommonOptions.rootSeed o
           Replica = CommonOptions.replica o
           Device = CommonOptions.device o }
 
@@ -92,6 +96,7 @@ module Phi4Hmc =
                 "integrator", Json.text (string c.Hmc.Integrator)
                 "target_acceptance", Json.number c.Hmc.TargetAcceptance
                 "seed", Json.integer c.Seed
+                "root_seed", Json.integer c.RootSeed
                 "replica", (match c.Replica with Some r -> Json.integer r.Index | None -> null)
                 "replicas", (match c.Replica with Some r -> Json.integer r.Count | None -> null)
                 "device", Json.text ((string c.Device).ToLowerInvariant()) ])

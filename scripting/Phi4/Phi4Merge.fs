@@ -63,4 +63,4 @@ module Phi4Merge =
         report
 
     /// The merger the catalog registers for phi4-hmc and phi4-flow.
-    let merger : Merger = { Experiments = [ "phi4-hmc"; "phi4-flow" ]; Merge = mergeInto }
+    let merger : Merger = { Experiments = [ "phi4-hmc"; "phi4-flow" ]; Check = (fun _ -> None); Merge = mergeInto }

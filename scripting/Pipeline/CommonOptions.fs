@@ -9,15 +9,36 @@ type Replica =
     { Index: int
       Count: int }
 
-/// Options every sampling experiment shares: the root seed, replicas of independent runs, the device.
+/// Options every experiment that samples or trains shares, in three groups: the seed (--seed), replicas of independent
+/// runs (--replica K --replicas N, each replica's seed derived from --seed by Seeds.Replica) and the device (--device).
+/// An experiment takes the seed group, the replica group where it samples (with a help text that says how its
+/// replicas combine) and the device group where its tensors can live on a GPU.
 module CommonOptions =
 
-    /// --seed, --replica, --replicas, --device.
-    let options =
-        [ CommandLine.option "seed" IntOption "1" "random seed (of the whole set of replicas)"
-          CommandLine.optional "replica" IntOption "this run's replica index K in 0..N−1 (with --replicas N): independent seeds derived from --seed (replicas of phi4-hmc, phi4-flow and nnft-correlators combine with 'merge')"
-          CommandLine.optional "replicas" IntOption "the number N of replicas (with --replica K)"
-          CommandLine.option "device" TextOption "auto" "auto | cpu | cuda" ]
+    /// --seed.
+    let seedOptions =
+        [ CommandLine.option "seed" IntOption "1" "random seed (with --replica: the root seed of the set of replicas, each replica's own seed derived from it)" ]
+
+    /// How the replicas of an experiment that `merge` reads combine.
+    let merged = "the replicas combine with 'merge' into one analysis of all their samples"
+
+    /// How the replicas of an experiment that `merge` does not read combine: `how`.
+    let notMerged (how: string) = sprintf "'merge' does not combine them: %s" how
+
+    /// --replica K, --replicas N; `combine` says how this experiment's replicas combine (`merged`, or `notMerged` how).
+    let replicaOptionsWith (combine: string) =
+        [ CommandLine.optional "replica" IntOption (sprintf "this run's replica index K in 0..N−1 (with --replicas N): its seed is derived from --seed and K, independent of the other replicas'; %s" combine)
+          CommandLine.optional "replicas" IntOption "the number N of replicas (with --replica K)" ]
+
+    /// --device; `what` says what lives on it.
+    let deviceOptionsWith (what: string) =
+        [ CommandLine.option "device" TextOption "auto" (sprintf "auto | cpu | cuda: %s (auto: CUDA when available)" what) ]
+
+    /// --seed, --replica, --replicas (replicas that `combine` as it says), --device (with `what` on it).
+    let optionsWith (combine: string) (what: string) = seedOptions @ replicaOptionsWith combine @ deviceOptionsWith what
+
+    /// --seed, --replica, --replicas, --device, for an experiment whose replicas `merge` combines.
+    let options = optionsWith merged "where the tensors live"
 
     /// The replica, if the run is one of a set; both options or neither.
     let replica (o: ParsedOptions) : Replica option =
@@ -32,11 +53,14 @@ module CommonOptions =
     /// The root seed as given.
     let rootSeed (o: ParsedOptions) = CommandLine.intIn o "seed" 0L Int64.MaxValue |> CommandLine.required "seed"
 
+    /// The seed a run with root seed `root` uses: the root itself, or for a replica the seed derived from it.
+    let seedOf (root: int64) (replica: Replica option) =
+        match replica with
+        | None -> root
+        | Some r -> Seeds.Replica(root, r.Index)
+
     /// The seed this run uses: the root seed, or for a replica a seed derived from it (Seeds.Replica).
-    let seed (o: ParsedOptions) =
-        match replica o with
-        | None -> rootSeed o
-        | Some r -> Seeds.Replica(rootSeed o, r.Index)
+    let seed (o: ParsedOptions) = seedOf (rootSeed o) (replica o)
 
     /// The device choice, checked to be usable here (e.g. `cuda` without a GPU is refused before any work).
     let device (o: ParsedOptions) =
@@ -47,17 +71,20 @@ module CommonOptions =
             raise (UsageError e.Message)
         choice
 
-    /// The replica part of config.json from a configuration's root seed and replica (nothing for a single run).
-    let describeReplicaOf (rootSeed: int64) (replica: Replica option) =
-        match replica with
-        | None -> []
-        | Some r -> [ "root_seed", Json.integer rootSeed; "replica", Json.integer r.Index; "replicas", Json.integer r.Count ]
+    /// The device of config.json: auto, cpu or cuda.
+    let describeDevice (device: ComputeDevice) = "device", Json.text ((string device).ToLowerInvariant())
 
-    /// The replica part of config.json (root seed, replica index and count; nothing for a single run).
-    let describeReplica (o: ParsedOptions) =
-        match replica o with
-        | None -> []
-        | Some r -> [ "root_seed", Json.integer (rootSeed o); "replica", Json.integer r.Index; "replicas", Json.integer r.Count ]
+    /// The seed part of config.json: the seed the run used, the root seed it comes from, the replica index and count
+    /// (null for a single run, whose seed is the root seed).
+    let describeSeeds (rootSeed: int64) (replica: Replica option) =
+        [ "seed", Json.integer (seedOf rootSeed replica)
+          "root_seed", Json.integer rootSeed
+          "replica", (match replica with Some r -> Json.integer r.Index | None -> null)
+          "replicas", (match replica with Some r -> Json.integer r.Count | None -> null) ]
+
+    /// The replica part of config.json beside a seed written on its own: the root seed, the replica index and count
+    /// (null for a single run).
+    let describeReplicaOf (rootSeed: int64) (replica: Replica option) = describeSeeds rootSeed replica |> List.tail
 
 /// Where a training run keeps its checkpoint, and whether it resumes from it.
 type CheckpointChoice =

@@ -18,6 +18,9 @@ type ReplicaRun =
 type Merger =
     { /// The experiments it merges, e.g. phi4-hmc, phi4-flow.
       Experiments: string list
+      /// Why a run that merge has read cannot be merged (its measurements do not hold what the analysis needs), if
+      /// so: checked for every run before anything is written.
+      Check: ReplicaRun -> string option
       Merge: ReplicaRun list -> RunDirectory -> string }
 
 /// Combining the run directories of independent replicas (e.g. the jobs of a Slurm array, each run with
@@ -59,7 +62,11 @@ module Merge =
         let measurements =
             try Measurements.read measurementsFile
             with :? InvalidDataException as e -> raise (UsageError e.Message)
-        { Path = dir; Experiment = experiment; Parameters = parameters; Measurements = measurements }
+        let run = { Path = dir; Experiment = experiment; Parameters = parameters; Measurements = measurements }
+        let merger = mergers |> List.find (fun m -> List.contains experiment m.Experiments)
+        match merger.Check run with
+        | Some reason -> raise (UsageError(sprintf "run directory '%s' cannot be merged: %s" dir reason))
+        | None -> run
 
     /// Differences of the parameters that must agree, named key by key.
     let private differences (a: ReplicaRun) (b: ReplicaRun) =
@@ -80,7 +87,7 @@ module Merge =
         "merge — combine the run directories of independent replicas of one experiment into one analysis\n\n"
         + "Usage: dotnet fsi scripts.fsx merge DIR DIR... [--out DIR] [--force]\n\n"
         + sprintf "Every directory must be a complete run of one of %s, of the same experiment and parameters (seeds differ);\n" (mergers |> List.collect (fun m -> m.Experiments) |> String.concat ", ")
-        + "each Markov chain of each directory is one replica of the Γ-method, so the merged error is that of one run over all chains."
+        + "the samples of every directory (Markov chains, blocks of networks, paths) are analysed together, so the merged error is that of one run over all of them."
 
     /// Runs `merge DIR... [--out DIR] [--force]`; returns the exit code.
     let execute (mergers: Merger list) (argv: string list) : int =
