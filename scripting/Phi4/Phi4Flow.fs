@@ -26,6 +26,8 @@ type Phi4FlowConfig =
       Samples: int
       Seed: int64
       /// Which of several independent runs this is (seeds derived from the root seed), if any.
+      /// The --seed the replica seeds derive from (the seed itself for a single run).
+      RootSeed: int64
       Replica: Replica option
       Device: ComputeDevice
       /// Where the checkpoint is written, and whether training resumes from it.
@@ -128,6 +130,7 @@ module Phi4Flow =
           Steps = steps
           Samples = CommandLine.intIn o "samples" 2L 100_000_000L |> CommandLine.required "samples" |> int
           Seed = CommonOptions.seed o
+          RootSeed = CommonOptions.rootSeed o
           Replica = CommonOptions.replica o
           Device = CommonOptions.device o
           Checkpoint = checkpoint }
@@ -159,12 +162,9 @@ module Phi4Flow =
                 "solver_relative_tolerance", Json.number c.Training.SolverRelativeTolerance
                 "solver_backoffs", Json.integer c.Training.MaxSolverBackoffs
                 "dtype", Json.text (string c.Training.DType)
-                "samples", Json.integer c.Samples
-                "seed", Json.integer c.Seed
-                "replica", (match c.Replica with Some r -> Json.integer r.Index | None -> null)
-                "replicas", (match c.Replica with Some r -> Json.integer r.Count | None -> null)
-                "device", Json.text ((string c.Device).ToLowerInvariant())
-              ]
+                "samples", Json.integer c.Samples ]
+            @ CommonOptions.describeSeeds c.RootSeed c.Replica
+            @ [ "device", Json.text ((string c.Device).ToLowerInvariant()) ]
             @ CheckpointOptions.describe c.Checkpoint)
 
     let private header (c: Phi4FlowConfig) = checkpointHeader c.Flow c.Lattice c.Couplings c.Training.DType

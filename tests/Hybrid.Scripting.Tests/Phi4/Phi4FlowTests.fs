@@ -39,6 +39,8 @@ let tests =
               Expect.equal steps [| 7 .. 10 |] "the resumed run trains steps 7..10"
               use config = JsonDocument.Parse(File.ReadAllText(Path.Combine(second, "config.json")))
               Expect.isTrue (config.RootElement.GetProperty("parameters").GetProperty("resume").GetBoolean()) "config.json records the resume"
+              let parameters = config.RootElement.GetProperty("parameters")
+              Expect.equal (parameters.GetProperty("root_seed").GetInt64()) (parameters.GetProperty("seed").GetInt64()) "a single run's seed is its root seed, both recorded"
               for d in [ first; dir ] do Directory.Delete(d, true)
           }
 
