@@ -15,20 +15,24 @@ type ContinuumFit =
       /// The slope A.
       Slope: float
       ChiSquaredPerDof: float
+      /// The fit's weight in the model average (Akaike: ∝ exp(−(χ² + 2k + 2·N_cut)/2), normalised over the fits).
+      Weight: float
       /// f of the form, for drawing it.
       Basis: float -> float }
 
-/// The continuum limit: every form's fit over each fit range, the chosen central value and the spread of the fits as a
-/// systematic error.
+/// The continuum limit: every form's fit over each fit range, their model average, and the spread of the fits.
 type ContinuumLimit =
     { Fits: ContinuumFit list
-      /// The central value with its statistical error: the fit of smallest χ²/dof, or a/L over all sizes when no fit
-      /// has degrees of freedom left (at accessible L the cutoff effects look like O(a)).
+      /// The model average's statistical part: Σ wᵢσᵢ with error √(Σ wᵢ δσᵢ²).
       Central: Estimate
-      /// Half the spread of σ between the fits (forms and ranges).
+      /// The model average's spread between the fits, √(Σ wᵢσᵢ² − (Σ wᵢσᵢ)²): forms and ranges that describe the
+      /// data and disagree make it large; a form that does not describe the data carries no weight.
       Systematic: float
       /// Central with statistical and systematic errors in quadrature.
-      Combined: Estimate }
+      Combined: Estimate
+      /// Half the unweighted spread of σ over every fit, good or bad: a cruder, more pessimistic measure, reported
+      /// beside the average.
+      Spread: float }
 
 /// The Lüscher–Weisz–Wolff running coupling ū(L) = L·m(L) of the O(3) σ-model and its step-scaling function
 /// σ(2, u) = ū(2L) at ū(L) = u: perturbation theory, tuning a coupling to a target ū on noisy data, and the continuum
@@ -125,26 +129,40 @@ module StepScaling =
     let forms : (string * (float -> float)) list =
         [ "a/L", id; "(a/L)²", (fun x -> x * x); "(a/L)²|ln(a/L)|³", (fun x -> x * x * (abs (log x)) ** 3.0) ]
 
-    /// Fits Σ(a/L) = σ + A·f(a/L) for each form to Σ measured at lattice sizes L (a/L = 1/L), over all sizes and, when
-    /// three or more remain, without the smallest: at the coarsest lattice the higher orders of the cutoff effects weigh
-    /// most, so the range is varied as well as the form.
+    /// Fits Σ(a/L) = σ + A·f(a/L) for each form over every fit range that keeps at least three sizes (all sizes, then
+    /// without the smallest, and so on: at the coarsest lattices the higher orders of the cutoff effects weigh most), and
+    /// averages the fits with Akaike weights, wᵢ ∝ exp(−(χ²ᵢ + 2k + 2·N_cut,ᵢ)/2) with k = 2 parameters and N_cut the
+    /// sizes a range drops (Jay and Neil, Phys. Rev. D 103, 114502 (2021), arXiv:2008.01069). The average's variance
+    /// adds the weighted spread of the fits to their weighted statistical variance, so forms and ranges that describe the
+    /// data equally well and disagree widen the error, while a form the data reject (large χ²) drops out instead of
+    /// setting it. With only two sizes there is one fit per form and no χ²; the forms are then weighted equally.
     let extrapolate (points: (int * Estimate) list) : ContinuumLimit =
         if points.Length < 2 then invalidArg "points" "a continuum extrapolation needs Σ at two or more sizes"
         let points = points |> List.sortBy fst
-        let fitOver (range: (int * Estimate) list) =
+        let fitOver (cut: int) (range: (int * Estimate) list) =
             let xs = range |> List.map (fun (l, _) -> 1.0 / float l) |> Array.ofList
             let data = LeastSquares.ofErrors (range |> List.map (fun (_, e) -> e.Mean) |> Array.ofList) (range |> List.map (fun (_, e) -> e.Error) |> Array.ofList)
             [ for name, f in forms ->
                   let model = { ParameterNames = [| "sigma"; "A" |]; Priors = [| Flat; Flat |]; Predict = fun p -> xs |> Array.map (fun x -> p.[0] + p.[1] * f x) }
                   let r = LeastSquares.fit model data (LeastSquares.options [| (snd (List.last range)).Mean; 0.0 |])
+                  let chi2 = if range.Length > 2 then r.ChiSquaredPerDof * float (range.Length - 2) else 0.0
                   { Form = name; From = fst (List.head range); Sigma = Estimate.independent r.Parameters.[0] r.Errors.[0] range.Length
-                    Slope = r.Parameters.[1]; ChiSquaredPerDof = r.ChiSquaredPerDof; Basis = f } ]
-        let fits = fitOver points @ (if points.Length >= 4 then fitOver (List.tail points) else [])
-        let central =
-            match fits |> List.filter (fun f -> Double.IsFinite f.ChiSquaredPerDof) with
-            | [] -> (List.head fits).Sigma
-            | fitted -> (fitted |> List.minBy (fun f -> f.ChiSquaredPerDof)).Sigma
-        let sigmas = fits |> List.map (fun f -> f.Sigma.Mean)
-        let systematic = (List.max sigmas - List.min sigmas) / 2.0
-        { Fits = fits; Central = central; Systematic = systematic
-          Combined = Estimate.independent central.Mean (sqrt (central.Error ** 2.0 + systematic ** 2.0)) points.Length }
+                    Slope = r.Parameters.[1]; ChiSquaredPerDof = r.ChiSquaredPerDof
+                    // Log-weight for now; normalised below.
+                    Weight = -0.5 * (chi2 + 2.0 * 2.0 + 2.0 * float cut); Basis = f } ]
+        let ranges = if points.Length < 3 then [ 0, points ] else [ for cut in 0 .. points.Length - 3 -> cut, List.skip cut points ]
+        let raw = ranges |> List.collect (fun (cut, range) -> fitOver cut range)
+        let top = raw |> List.map (fun f -> f.Weight) |> List.filter Double.IsFinite |> List.max
+        let unnormalised = raw |> List.map (fun f -> if Double.IsFinite f.Weight && Double.IsFinite f.Sigma.Mean then exp (f.Weight - top) else 0.0)
+        let total = List.sum unnormalised
+        let fits = List.map2 (fun f w -> { f with Weight = w / total }) raw unnormalised
+        let used = fits |> List.filter (fun f -> f.Weight > 0.0)
+        let mean = used |> List.sumBy (fun f -> f.Weight * f.Sigma.Mean)
+        let statistical = sqrt (used |> List.sumBy (fun f -> f.Weight * f.Sigma.Error ** 2.0))
+        let systematic = sqrt (max 0.0 ((used |> List.sumBy (fun f -> f.Weight * f.Sigma.Mean ** 2.0)) - mean * mean))
+        let sigmas = fits |> List.map (fun f -> f.Sigma.Mean) |> List.filter Double.IsFinite
+        { Fits = fits
+          Central = Estimate.independent mean statistical points.Length
+          Systematic = systematic
+          Combined = Estimate.independent mean (sqrt (statistical ** 2.0 + systematic ** 2.0)) points.Length
+          Spread = (List.max sigmas - List.min sigmas) / 2.0 }

@@ -43,7 +43,7 @@ public sealed class Trainer : IDisposable
         if (parameters.Count == 0) throw new ArgumentException("the model has no parameters to train");
         optimizer = options.Optimizer switch
         {
-            OptimizerKind.Adam => optim.Adam(parameters, options.Schedule.Initial, options.AdamBetas.Beta1, options.AdamBetas.Beta2),
+            OptimizerKind.Adam => new Hybrid.Training.Adam(parameters, options.Schedule.Initial, options.AdamBetas.Beta1, options.AdamBetas.Beta2),
             OptimizerKind.Sgd => optim.SGD(parameters, options.Schedule.Initial),
             _ => throw new ArgumentException($"optimizer {options.Optimizer} is not allowed; use Adam or Sgd"),
         };

@@ -248,12 +248,11 @@ module O3McStepScaling =
               | None -> yield "Speed of light: c = 1 (no --light measurements): Σ carries the O(g²) error of the lattice's c."
               match r.Continuum with
               | Some l ->
-                  let central = l.Fits |> List.tryFind (fun f -> f.Sigma.Mean = l.Central.Mean) |> Option.defaultValue (List.head l.Fits)
-                  yield sprintf "Continuum, central (%s from L = %d): σ(2, %g) = %s, systematic %.4f; combined %s%s."
-                            central.Form central.From c.U (Estimate.format l.Central) l.Systematic (Estimate.format l.Combined)
-                            (match StepScaling.continuumAt c.U with Some x -> sprintf " against the exact %.6f (%+.1f%%)" x (100.0 * (l.Combined.Mean / x - 1.0)) | None -> "")
+                  yield sprintf "Continuum, the model average of every form and fit range (Akaike weights): σ(2, %g) = %s (statistical %.4f, systematic %.4f)%s. Half the spread of all fits, good or bad: %.4f."
+                            c.U (Estimate.format l.Combined) l.Central.Error l.Systematic
+                            (match StepScaling.continuumAt c.U with Some x -> sprintf " against the exact %.6f (%+.1f%%, %.1fσ)" x (100.0 * (l.Combined.Mean / x - 1.0)) ((l.Combined.Mean - x) / l.Combined.Error) | None -> "") l.Spread
                   for f in l.Fits do
-                      yield sprintf "- %s from L = %d: %s (χ²/dof %.2f)" f.Form f.From (Estimate.format f.Sigma) f.ChiSquaredPerDof
+                      yield sprintf "- %s from L = %d: %s (χ²/dof %.2f, weight %.3f)" f.Form f.From (Estimate.format f.Sigma) f.ChiSquaredPerDof f.Weight
               | None -> yield "One size: no continuum extrapolation." ]
 
     let write (dir: RunDirectory) (r: O3McStepScalingResult) =

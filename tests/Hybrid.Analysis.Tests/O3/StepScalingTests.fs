@@ -67,7 +67,7 @@ let tests =
               Expect.isGreaterThan (abs (line.Mean - 0.79)) (5.0 * g2.Error) "a line through the outer points misses by many errors"
           }
 
-          test "continuum extrapolation recovers σ of data with known cutoff effects, and the forms' spread is the systematic" {
+          test "continuum extrapolation recovers σ of data with known cutoff effects; forms the data reject carry no weight" {
               let sizes = [ 4; 6; 8; 12; 16 ]
               let exact = 1.261210
               let points = [ for l in sizes -> l, Estimate.independent (exact + 0.8 / float l) 1e-4 100 ]
@@ -76,12 +76,31 @@ let tests =
               Expect.floatClose { absolute = 1e-8; relative = 0.0 } linear.Sigma.Mean exact "the a/L form is exact here"
               Expect.floatClose { absolute = 1e-6; relative = 0.0 } linear.Slope 0.8 "its slope"
               Expect.isLessThan linear.ChiSquaredPerDof 1e-6 "and fits perfectly"
-              Expect.equal (limit.Fits |> List.map (fun f -> f.From) |> List.distinct) [ 4; 6 ] "over all sizes and without the smallest"
+              Expect.equal (limit.Fits |> List.map (fun f -> f.From) |> List.distinct) [ 4; 6; 8 ] "every range that keeps three sizes"
               for f in limit.Fits |> List.filter (fun f -> f.Form = "a/L") do
                   Expect.floatClose { absolute = 1e-8; relative = 0.0 } f.Sigma.Mean exact (sprintf "the a/L form from L = %d" f.From)
-              Expect.isGreaterThan limit.Systematic 1e-3 "the wrong forms disagree, and that disagreement is reported"
-              Expect.isGreaterThan limit.Combined.Error limit.Central.Error "the combined error includes it"
+              Expect.floatClose { absolute = 1e-12; relative = 0.0 } (limit.Fits |> List.sumBy (fun f -> f.Weight)) 1.0 "normalised weights"
+              // The wrong forms miss by thousands of errors: they drop out of the average instead of setting its error.
+              Expect.isGreaterThan linear.Weight 0.5 "the full-range a/L fit dominates (its cut costs nothing)"
+              Expect.floatClose { absolute = 1e-6; relative = 0.0 } limit.Combined.Mean exact "the average is the exact σ"
+              Expect.isLessThan limit.Systematic 1e-5 "no spread among the fits that describe the data"
+              Expect.isGreaterThan limit.Spread 1e-3 "the unweighted spread still reports the rejected forms"
               Expect.throwsT<ArgumentException> (fun () -> StepScaling.extrapolate [ 4, Estimate.independent 1.0 0.1 1 ] |> ignore) "two sizes at least"
               let three = StepScaling.extrapolate (points |> List.take 3)
               Expect.equal (three.Fits |> List.map (fun f -> f.From) |> List.distinct) [ 4 ] "with three sizes the range is not cut to two"
+          }
+
+          test "forms that describe the data equally well and disagree widen the averaged error" {
+              // Noisy data (0.5%) from a (a/L)² law: a/L and (a/L)² both fit within χ², with different σ.
+              let exact = 1.261210
+              let noise = [ 0.3; -0.5; 0.2; -0.1; 0.4 ]
+              let sizes = [ 3; 4; 6; 8; 12 ]
+              let points = List.map2 (fun l n -> l, Estimate.independent (exact + 2.0 / float (l * l) + n * 0.006) 0.006 100) sizes noise
+              let limit = StepScaling.extrapolate points
+              let good = limit.Fits |> List.filter (fun f -> f.Weight > 0.05)
+              Expect.isGreaterThan (good |> List.map (fun f -> f.Form) |> List.distinct |> List.length) 1 "more than one form carries weight"
+              let lo, hi = good |> List.map (fun f -> f.Sigma.Mean) |> List.min, good |> List.map (fun f -> f.Sigma.Mean) |> List.max
+              Expect.isGreaterThan limit.Systematic (0.1 * (hi - lo)) "their disagreement is in the systematic error"
+              Expect.isGreaterThan limit.Combined.Error limit.Central.Error "and in the combined error"
+              Expect.isLessThan (abs (limit.Combined.Mean - exact)) (3.0 * limit.Combined.Error) "which covers the truth"
           } ]
