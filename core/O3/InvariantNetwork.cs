@@ -25,6 +25,22 @@ public sealed record SiteJet(Tensor Value, Tensor Gradient, Tensor Laplacian, in
     public Tensor SumGradient() => RotorChain.GatherOffsets(Gradient, Origin);
 }
 
+/// <summary>How the first layer of an <see cref="InvariantNetwork"/> places the invariants' gradients into the per-site slots.</summary>
+public enum SlotRoute
+{
+    /// <summary>
+    /// Work in proportion to the non-zeros of the feature → slot map: a slot that several features feed takes one
+    /// matrix product of their gradients with their weight columns, a run of slots fed by one feature each takes a
+    /// broadcast multiply-add in place. No intermediate of the gradient's size. The default.
+    /// </summary>
+    Sparse,
+    /// <summary>
+    /// A dense contraction with the one-hot [2K, D] feature → slot map: D-fold more work than its non-zeros, and a
+    /// [B, L, 2K, 3, H] intermediate. Kept as the reference the sparse route is tested against.
+    /// </summary>
+    Dense,
+}
+
 /// <summary>
 /// One scalar per site of the rotor chain from that site's pair invariants x_i (a <see cref="PairFeatures"/> set, e.g.
 /// n_i·n_{i+1}, …, n_i·n_{i+R}), with the same weights at every site: f_i = s·x_i + w_out·tanh(W_k … tanh(W_1 x_i + b_1) … + b_k). Built on invariants it
@@ -57,7 +73,10 @@ public sealed class InvariantNetwork : nn.Module
     private readonly List<Parameter> ordered = new();
     private readonly int[] hidden;
     private readonly int messageRange;
-    private readonly Tensor slots;     // [2K, D]: one-hot offset a of each feature, then offset b
+    private readonly Tensor slots;     // [2K, D]: one-hot offset a of each feature, then offset b (the dense route)
+    private readonly SlotPiece[][] pieces;   // the sparse route's placement of the first sites' gradients, then the second's
+    // The pieces' feature indices as tensors, by device: built once, not copied from the host on every evaluation.
+    private readonly Dictionary<string, Tensor[][]> pieceIndices = new();
     // Reframe's slot maps by (shift, slots, chain length, device): the same few for every forward pass, so built once
     // rather than copied from the host on every layer of every evaluation.
     private readonly Dictionary<(long Shift, long Count, int Sites, string Device), Tensor> slotMaps = new();
@@ -91,6 +110,7 @@ public sealed class InvariantNetwork : nn.Module
             map[(features.Count + k) * features.Offsets + features.Pairs[k].B] = 1;
         }
         slots = tensor(map, new long[] { 2 * features.Count, features.Offsets }, dtype: dtype);
+        pieces = new[] { SlotPiece.Plan(features.Pairs.Select(p => p.A).ToArray()), SlotPiece.Plan(features.Pairs.Select(p => p.B).ToArray()) };
         register_buffer("slots", slots);
         using var generator = new Generator(unchecked((ulong)seed));
         using (no_grad())
@@ -123,6 +143,12 @@ public sealed class InvariantNetwork : nn.Module
 
     /// <summary>R: each hidden layer after the first reads the sites i − R … i + R (0: a per-site MLP).</summary>
     public int MessageRange => messageRange;
+
+    /// <summary>
+    /// How the first layer places the invariants' gradients into the slots (<see cref="SlotRoute.Sparse"/> unless
+    /// comparing): the routes agree to rounding.
+    /// </summary>
+    public SlotRoute SlotRoute { get; set; } = SlotRoute.Sparse;
 
     /// <summary>The parameters in the order the functional methods take their weights.</summary>
     public IReadOnlyList<Parameter> Ordered => ordered;
@@ -185,18 +211,79 @@ public sealed class InvariantNetwork : nn.Module
     }
 
     // The first linear map, on the invariants: feature k = (a, b) moves only with the site's neighbours at offsets a and
-    // b, so its two tangent derivatives, times the feature's column of W, land in those two slots of the gradient (a
-    // contraction with the one-hot map feature → slot). Contracting the pair at once would materialise a
-    // [B, L, K, D, 3, H] product (1.8 GB at L = 64 for 64 configurations); this way the largest intermediate is
-    // [B, L, 2K, 3, H].
+    // b, so its two tangent derivatives, times the feature's column of W, land in those two slots of the gradient.
+    // The sparse route adds them in piece by piece (see SlotPiece), so nothing of the result's size is allocated
+    // beside it. The dense route contracts both sides with the one-hot map feature → slot instead: D-fold more work
+    // than its non-zeros, with a [B, L, 2K, 3, H] intermediate. (Contracting the pair at once would materialise a
+    // [B, L, K, D, 3, H] product, 1.8 GB at L = 64 for 64 configurations.)
     private Jet InputLayer(Tensor c, Tensor gradientAtFirst, Tensor gradientAtSecond, Tensor w)
     {
         var value = Apply(c, w);                                                              // [B, L, H]
-        var columns = w.t().reshape(1, 1, w.shape[1], 1, w.shape[0]);                          // [1, 1, K, 1, H]
-        var weighted = cat(new[] { gradientAtFirst.unsqueeze(-1) * columns, gradientAtSecond.unsqueeze(-1) * columns }, 2);
-        var gradient = einsum("blkch,kd->bldch", weighted, slots);                            // [B, L, D, 3, H]
+        Tensor gradient;                                                                      // [B, L, D, 3, H]
+        if (SlotRoute == SlotRoute.Dense)
+        {
+            var columns = w.t().reshape(1, 1, w.shape[1], 1, w.shape[0]);                      // [1, 1, K, 1, H]
+            var weighted = cat(new[] { gradientAtFirst.unsqueeze(-1) * columns, gradientAtSecond.unsqueeze(-1) * columns }, 2);
+            gradient = einsum("blkch,kd->bldch", weighted, slots);
+        }
+        else
+        {
+            long width = w.shape[0];
+            gradient = zeros(new[] { c.shape[0], c.shape[1], Features.Offsets, 3, width }, dtype: value.dtype, device: value.device);
+            var indices = PieceIndices(c.device);
+            for (int side = 0; side < 2; side++)
+            {
+                var rows = side == 0 ? gradientAtFirst : gradientAtSecond;                    // [B, L, K, 3]
+                for (int p = 0; p < pieces[side].Length; p++)
+                {
+                    using var scope = NewDisposeScope();
+                    var piece = pieces[side][p];
+                    var g = rows.index_select(2, indices[side][p]);                           // [B, L, n, 3]
+                    var columns = w.index_select(1, indices[side][p]);                       // [H, n]
+                    if (piece.Shared) gradient.select(2, piece.Start).add_(g.transpose(2, 3).matmul(columns.t()));
+                    else gradient.narrow(2, piece.Start, piece.Length).addcmul_(g.unsqueeze(-1), columns.t().reshape(1, 1, piece.Length, 1, width), 1.0);
+                }
+            }
+        }
         var laplacian = Apply(c.mul(-4), w);
         return new Jet(value, gradient, laplacian, 0);
+    }
+
+    /// <summary>The pieces' feature indices on <paramref name="device"/>, [side][piece].</summary>
+    private Tensor[][] PieceIndices(Device device)
+    {
+        var key = device.ToString();
+        if (!pieceIndices.TryGetValue(key, out var indices))
+        {
+            indices = pieces.Select(side => side.Select(p => tensor(p.Features, device: device).DetachFromDisposeScope()).ToArray()).ToArray();
+            pieceIndices[key] = indices;
+        }
+        return indices;
+    }
+
+    /// <summary>
+    /// One piece of the sparse placement of one side's gradients (the features' first sites, or their second): a
+    /// slot <see cref="Start"/> that several features feed (<see cref="Shared"/>: Σ_k ∇x_k ⊗ W[:, k], a matrix product
+    /// over them), or the run of <see cref="Length"/> slots from <see cref="Start"/> that one feature each feeds (slot
+    /// Start + j gets ∇x_k ⊗ W[:, k] of the j-th feature, a broadcast multiply-add).
+    /// </summary>
+    private sealed record SlotPiece(bool Shared, long Start, long Length, long[] Features)
+    {
+        /// <summary>The pieces of one side, from each feature's slot on that side, by ascending slot.</summary>
+        public static SlotPiece[] Plan(int[] slotOfFeature)
+        {
+            var result = new List<SlotPiece>();
+            foreach (var group in Enumerable.Range(0, slotOfFeature.Length).GroupBy(k => slotOfFeature[k]).OrderBy(g => g.Key))
+            {
+                var features = group.Select(k => (long)k).ToArray();
+                var last = result.Count > 0 ? result[^1] : null;
+                if (features.Length > 1) result.Add(new SlotPiece(true, group.Key, 1, features));
+                else if (last is { Shared: false } && last.Start + last.Length == group.Key)
+                    result[^1] = last with { Length = last.Length + 1, Features = last.Features.Append(features[0]).ToArray() };
+                else result.Add(new SlotPiece(false, group.Key, 1, features));
+            }
+            return result.ToArray();
+        }
     }
 
     /// <summary>A round of messages on the values alone: Σ_r W_r h_{i+r}, W_r the r-th block of columns of w.</summary>
@@ -262,6 +349,8 @@ public sealed class InvariantNetwork : nn.Module
         {
             foreach (var t in slotMaps.Values) t.Dispose();
             slotMaps.Clear();
+            foreach (var t in pieceIndices.Values.SelectMany(side => side.SelectMany(p => p))) t.Dispose();
+            pieceIndices.Clear();
         }
         base.Dispose(disposing);
     }

@@ -52,6 +52,17 @@ public sealed class IsovectorWavefunction : nn.Module<Tensor, Tensor>, IRotorWav
     /// <summary>The momentum index k (p = 2πk/L).</summary>
     public int Momentum { get; }
 
+    /// <summary>How both networks' first layers place gradients into slots (see <see cref="InvariantNetwork.SlotRoute"/>).</summary>
+    public SlotRoute SlotRoute
+    {
+        get => envelope.SlotRoute;
+        set
+        {
+            envelope.SlotRoute = value;
+            weights.SlotRoute = value;
+        }
+    }
+
     /// <inheritdoc/>
     public IReadOnlyList<long> ConfigurationShape => new long[] { Sites, 3 };
 

@@ -39,6 +39,13 @@ public sealed class SingletWavefunction : nn.Module<Tensor, Tensor>, IRotorWavef
     /// <summary>The per-site network.</summary>
     public InvariantNetwork Network => network;
 
+    /// <summary>How the network's first layer places gradients into slots (see <see cref="InvariantNetwork.SlotRoute"/>).</summary>
+    public SlotRoute SlotRoute
+    {
+        get => network.SlotRoute;
+        set => network.SlotRoute = value;
+    }
+
     /// <inheritdoc/>
     public IReadOnlyList<long> ConfigurationShape => new long[] { Sites, 3 };
 

@@ -17,11 +17,11 @@ namespace Hybrid.Bench.O3;
 public static class LocalEnergyThroughput
 {
     // The experiments' default ansatz: the star with a window of min(L, 6) sites, tanh layers 16, 16.
-    private static SingletWavefunction Ansatz(int sites, int width, Device device) =>
+    internal static SingletWavefunction Ansatz(int sites, int width, Device device) =>
         Randomised(new SingletWavefunction(sites, new[] { width, width }, 1, PairFeatures.StarAndWindow(sites / 2, Math.Min(6, sites))), device);
 
     // The message-passing ansatz (`--ansatz mp --hidden 16,16,16`): the star embedded, two rounds of range-1 messages.
-    private static SingletWavefunction MessagePassing(int sites, Device device) =>
+    internal static SingletWavefunction MessagePassing(int sites, Device device) =>
         Randomised(new SingletWavefunction(sites, new[] { 16, 16, 16 }, 1, messageRange: 1), device);
 
     private static SingletWavefunction Randomised(SingletWavefunction psi, Device device)
@@ -49,7 +49,7 @@ public static class LocalEnergyThroughput
     // the peak memory of the work (libtorch's CPU allocations are invisible to the .NET heap counters). Freed memory
     // goes back to the system first (glibc's malloc_trim), or a later evaluation would reuse what an earlier one
     // left and seem to need nothing.
-    private static long PeakRise(Action work)
+    internal static long PeakRise(Action work)
     {
         var process = Process.GetCurrentProcess();
         GC.Collect();
