@@ -278,16 +278,21 @@ module O3McStepScaling =
         let xs = r.Sizes |> List.map (fun s -> 1.0 / float s.Sites)
         Study.writePlot dir "step-scaling.html" "Σ(2, u, a/L) on the exact reference, against the continuum σ" (sprintf "u = %g" r.Config.U)
             (Plots.againstCurves "Σ against a/L" "a/L" "Σ(2, u, a/L)"
-                [ "path integral ± 1σ", List.map2 (fun x (s: O3McStepScalingSize) -> x, s.Sigma) xs r.Sizes ]
+                [ yield "path integral ± 1σ", List.map2 (fun x (s: O3McStepScalingSize) -> x, s.Sigma) xs r.Sizes
+                  // The continuum value the study reports, at a/L = 0 with its full error (statistical and systematic).
+                  match r.Continuum with
+                  | Some l -> yield "continuum, model average ± 1σ", [ 0.0, l.Combined ]
+                  | None -> () ]
                 [ match StepScaling.continuumAt r.Config.U with
                   | Some exact -> yield "exact σ(2, u) (TBA)", [| 0.0; List.max xs |], [| exact; exact |]
                   | None -> ()
-                  // Each continuum fit from the smallest L, drawn to a/L = 0.
+                  // The fits that carry the average (weight ≥ 0.1), each over its range and on to a/L = 0.
                   match r.Continuum with
                   | Some l ->
-                      let grid = Array.init 41 (fun k -> List.max xs * float k / 40.0)
-                      for f in l.Fits |> List.filter (fun f -> f.From = List.head r.Config.Sizes) do
-                          yield sprintf "fit %s: σ = %s" f.Form (Estimate.format f.Sigma), grid, grid |> Array.map (fun x -> f.Sigma.Mean + f.Slope * f.Basis x)
+                      for f in l.Fits |> List.filter (fun f -> f.Weight >= 0.1) do
+                          let upper = 1.0 / float f.From
+                          let grid = Array.init 41 (fun k -> upper * float k / 40.0)
+                          yield sprintf "fit %s from L = %d (weight %.2f): σ = %s" f.Form f.From f.Weight (Estimate.format f.Sigma), grid, grid |> Array.map (fun x -> f.Sigma.Mean + f.Slope * f.Basis x)
                   | None -> () ])
 
     let experiment : Experiment<O3McStepScalingConfig, O3McStepScalingResult> =
