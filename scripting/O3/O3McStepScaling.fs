@@ -61,6 +61,11 @@ module O3McStepScaling =
 
     let private fileName (sites: int) (g2: float) = FormattableString.Invariant $"mc-L{sites}-g2-{g2:R}.json"
 
+    /// The extrapolated gap a stored point holds.
+    let private storedGap (o: JsonNode) =
+        let e = o.["gap"]
+        Estimate.independent (e.["mean"].GetValue<float>()) (e.["error"].GetValue<float>()) (e.["samples"].GetValue<int>())
+
     /// The gap m(L) at g², a_t → 0: from the points directory when there, else measured with o3-mc and stored.
     let gap (points: string option) (settings: O3McConfig) (sites: int) (g2: float) : Estimate =
         // The same coupling to rounding: a root recomputed from the same tuning points in another order may differ in
@@ -82,9 +87,8 @@ module O3McStepScaling =
                     let o = JsonNode.Parse(File.ReadAllText f)
                     if o.["settings"].ToJsonString() <> expected then None
                     else
-                        let e = o.["gap"]
                         printfn "reusing %s" f
-                        Some(Estimate.independent (e.["mean"].GetValue<float>()) (e.["error"].GetValue<float>()) (e.["samples"].GetValue<int>())))
+                        Some(storedGap o))
         match stored with
         | Some e -> e
         | None ->
@@ -107,8 +111,7 @@ module O3McStepScaling =
             [ for f in Directory.GetFiles(d, sprintf "mc-L%d-g2-*.json" sites) do
                   let o = JsonNode.Parse(File.ReadAllText f)
                   if o.["settings"].ToJsonString() = expected && o.["L"].GetValue<int>() = sites then
-                      let e = o.["gap"]
-                      yield o.["g2"].GetValue<float>(), Estimate.independent (e.["mean"].GetValue<float>()) (e.["error"].GetValue<float>()) (e.["samples"].GetValue<int>()) ]
+                      yield o.["g2"].GetValue<float>(), storedGap o ]
             |> List.sortBy fst
         | _ -> []
 

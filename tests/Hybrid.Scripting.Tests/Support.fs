@@ -37,27 +37,22 @@ let observable (dir: string) (name: string) =
     let o = summary.RootElement.GetProperty("observables").GetProperty(name)
     o.GetProperty("mean").GetDouble(), o.GetProperty("error").GetDouble(), o.GetProperty("tau_int").GetDouble()
 
-/// Runs the command line with stderr captured; returns (exit code, stderr text).
-let runCapturingErrors (argv: string list) =
-    let original = Console.Error
+/// Runs the command line with one console stream redirected; returns (exit code, what it wrote there).
+let private runCapturing (get: unit -> TextWriter) (set: TextWriter -> unit) (argv: string list) =
+    let original = get ()
     use writer = new StringWriter()
-    Console.SetError writer
+    set writer
     try
         let code = Catalog.main argv
         code, writer.ToString()
     finally
-        Console.SetError original
+        set original
+
+/// Runs the command line with stderr captured; returns (exit code, stderr text).
+let runCapturingErrors (argv: string list) = runCapturing (fun () -> Console.Error) Console.SetError argv
 
 /// Runs the command line with stdout captured; returns (exit code, standard output: the progress and resume lines).
-let runCapturingOutput (argv: string list) =
-    let original = Console.Out
-    use writer = new StringWriter()
-    Console.SetOut writer
-    try
-        let code = Catalog.main argv
-        code, writer.ToString()
-    finally
-        Console.SetOut original
+let runCapturingOutput (argv: string list) = runCapturing (fun () -> Console.Out) Console.SetOut argv
 
 /// The chart part of a run's HTML plot (after the inlined plotly.js): what the axes, traces and lines say.
 let chartOf (dir: string) (file: string) =
