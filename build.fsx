@@ -75,35 +75,79 @@ let runXunit (project: string) =
         // A crashed host can exit non-zero with every counted test passed: count that as a failure.
         if code <> 0 && counts.Failed = 0 then { counts with Failed = 1 } else counts
 
+/// Expecto's debug lines "NAME passed in h:mm:ss" as (name, seconds).
+let expectoDurations (plain: string) =
+    [ for m in Regex.Matches(plain, @"DBG\] (.+?) passed in (\d+):(\d+):(\d+(?:\.\d+)?)") ->
+          m.Groups.[1].Value, float m.Groups.[2].Value * 3600.0 + float m.Groups.[3].Value * 60.0 + float m.Groups.[4].Value ]
+
+/// Expecto's closing summary as (passed, ignored, failed + errored), or None if the suite printed none.
+let expectoSummary (plain: string) =
+    let m = Regex.Match(plain, @"(\d+) passed, (\d+) ignored, (\d+) failed, (\d+) errored")
+    if m.Success then
+        let n (i: int) = int m.Groups.[i].Value
+        Some(n 1, n 2, n 3 + n 4)
+    else None
+
+let printSlowest (project: string) (durations: (string * float) list) =
+    if not durations.IsEmpty then
+        printfn "Slowest tests of %s (of %d, %.0f s summed; parallel groups overlap):" (Path.GetFileNameWithoutExtension project) durations.Length (List.sumBy snd durations)
+        for name, seconds in durations |> List.sortByDescending snd |> List.truncate 10 do
+            printfn "  %7.1f s  %s" seconds name
+
+let stripColours (text: string) = Regex.Replace(text, @"\x1b\[[0-9;?]*[A-Za-z]", "")
+
 /// Expecto suites run as executables, counted from Expecto's closing summary line. Each test's duration comes from
 /// Expecto's debug lines (kept out of the log); the slowest are listed after the suite, so that the suite's time has
 /// names attached.
 let runExpecto (project: string) =
     let code, output =
         execEchoing (fun line -> not (line.Contains " DBG] ")) true "dotnet" [ "run"; "--project"; project; "-c"; "Release"; "--no-build"; "--"; "--colours"; "0"; "--debug" ]
-    let plain = Regex.Replace(output, @"\x1b\[[0-9;?]*[A-Za-z]", "")
-    let durations =
-        [ for m in Regex.Matches(plain, @"DBG\] (.+?) passed in (\d+):(\d+):(\d+(?:\.\d+)?)") ->
-              m.Groups.[1].Value, float m.Groups.[2].Value * 3600.0 + float m.Groups.[3].Value * 60.0 + float m.Groups.[4].Value ]
-    if not durations.IsEmpty then
-        printfn "Slowest tests of %s (of %d, %.0f s summed; parallel groups overlap):" (Path.GetFileNameWithoutExtension project) durations.Length (List.sumBy snd durations)
-        for name, seconds in durations |> List.sortByDescending snd |> List.truncate 10 do
-            printfn "  %7.1f s  %s" seconds name
-    let m = Regex.Match(plain, @"(\d+) passed, (\d+) ignored, (\d+) failed, (\d+) errored")
-    if not m.Success then
+    let plain = stripColours output
+    printSlowest project (expectoDurations plain)
+    match expectoSummary plain with
+    | None ->
         eprintfn "%s: no Expecto summary (exit code %d)" project code
         { Passed = 0; Failed = 1; Skipped = 0 }
-    else
-        let n (i: int) = int m.Groups.[i].Value
-        let counts = { Passed = n 1; Skipped = n 2; Failed = n 3 + n 4 }
+    | Some(passed, ignored, failed) ->
+        let counts = { Passed = passed; Skipped = ignored; Failed = failed }
         if code <> 0 && counts.Failed = 0 then { counts with Failed = 1 } else counts
+
+/// An Expecto suite as `workers` processes at once that share its cases through a claims folder (each case runs in
+/// the first worker to reach it; see the suite's Main.fs). The first worker's log streams, the others' follow it.
+/// A case one worker ran is ignored by the others: with C claimed cases, the ignored counts sum to (workers − 1)·C
+/// plus workers times the suite's own ignored cases.
+let runExpectoShared (workers: int) (project: string) =
+    let claims = Directory.CreateTempSubdirectory("hybrid-claims").FullName
+    try
+        let start (i: int) =
+            Threading.Tasks.Task.Run(fun () ->
+                execEchoing (fun line -> i = 0 && not (line.Contains " DBG] ")) true "dotnet"
+                    [ "run"; "--project"; project; "-c"; "Release"; "--no-build"; "--"; "--colours"; "0"; "--debug"; "--claims"; claims ])
+        let results = [ for i in 0 .. workers - 1 -> start i ] |> List.map (fun t -> t.Result)
+        for i, (_, output) in List.indexed results |> List.tail do
+            printfn "--- worker %d of %s ---" (i + 1) (Path.GetFileNameWithoutExtension project)
+            for line in output.Split('\n') do
+                if not (line.Contains " DBG] ") && line.Trim() <> "" then printfn "%s" (line.TrimEnd())
+        let plains = results |> List.map (snd >> stripColours)
+        printSlowest project (plains |> List.collect expectoDurations)
+        let claimed = Directory.GetFiles(claims).Length
+        match plains |> List.map expectoSummary with
+        | summaries when summaries |> List.forall Option.isSome ->
+            let passed, ignored, failed = summaries |> List.choose id |> List.reduce (fun (a, b, c) (d, e, f) -> a + d, b + e, c + f)
+            let counts = { Passed = passed; Skipped = (ignored - (workers - 1) * claimed) / workers; Failed = failed }
+            if results |> List.exists (fun (code, _) -> code <> 0) && counts.Failed = 0 then { counts with Failed = 1 } else counts
+        | _ ->
+            eprintfn "%s: a worker printed no Expecto summary (exit codes %A)" project (results |> List.map fst)
+            { Passed = 0; Failed = 1; Skipped = 0 }
+    finally
+        Directory.Delete(claims, true)
 
 let test () =
     build ()
     let suites =
         [ runXunit "tests/Hybrid.Core.Tests/Hybrid.Core.Tests.csproj"
           runExpecto "tests/Hybrid.Analysis.Tests/Hybrid.Analysis.Tests.fsproj"
-          runExpecto "tests/Hybrid.Scripting.Tests/Hybrid.Scripting.Tests.fsproj" ]
+          runExpectoShared 2 "tests/Hybrid.Scripting.Tests/Hybrid.Scripting.Tests.fsproj" ]
     let total = suites |> List.fold add { Passed = 0; Failed = 0; Skipped = 0 }
     let skipped = if total.Skipped > 0 then sprintf ", %d skipped" total.Skipped else ""
     printfn "Tests: %d passed, %d failed%s" total.Passed total.Failed skipped

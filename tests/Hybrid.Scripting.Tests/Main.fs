@@ -1,6 +1,36 @@
 module Hybrid.Scripting.Tests.Main
 
+open System
+open System.IO
 open Expecto
+
+/// Marks `test`'s cases so that each runs in the first worker process to reach it: a case claims its name by creating
+/// a file in `folder` (atomic on every file system the suites run on); a worker that finds the claim taken skips the
+/// case. Two workers walking the same list in the same order thus share it as they go, each taking the next case
+/// nobody has started, which balances them whatever the cases cost.
+let private claimEach (folder: string) (test: Test) =
+    let claim (name: string) =
+        let digest = Security.Cryptography.SHA256.HashData(Text.Encoding.UTF8.GetBytes name) |> Convert.ToHexString
+        try
+            use _ = new FileStream(Path.Combine(folder, digest), FileMode.CreateNew)
+            true
+        with :? IOException -> false
+    let rec wrap (path: string list) (test: Test) =
+        match test with
+        | TestCase(code, state) ->
+            let name = path |> List.rev |> String.concat "/"
+            let guard () = if not (claim name) then skiptest "run by the other worker"
+            let code =
+                match code with
+                | Sync run -> Sync(fun () -> guard (); run ())
+                | SyncWithCancel run -> SyncWithCancel(fun token -> guard (); run token)
+                | Async run -> Async(async { guard (); return! run })
+                | AsyncFsCheck(config, stress, run) -> AsyncFsCheck(config, stress, fun c -> async { guard (); return! run c })
+            TestCase(code, state)
+        | TestLabel(label, inner, state) -> TestLabel(label, wrap (label :: path) inner, state)
+        | TestList(tests, state) -> TestList(tests |> List.map (wrap path), state)
+        | Test.Sequenced(method, inner) -> Test.Sequenced(method, wrap path inner)
+    wrap [] test
 
 [<EntryPoint>]
 let main argv =
@@ -20,5 +50,16 @@ let main argv =
             |> testList "scripting"
         | Some other -> testSequencedGroup "in-process" other
         | None -> testList "scripting" []
+    // `--claims FOLDER`: one of several worker processes sharing the cases through FOLDER (`build.fsx test` starts
+    // two, one per core: the in-process cases, serial within a process, then run two at a time). A case another worker
+    // ran is reported as ignored here.
+    let tests, argv =
+        match Array.tryFindIndex ((=) "--claims") argv with
+        | Some i when i + 1 < argv.Length && Directory.Exists argv.[i + 1] ->
+            claimEach argv.[i + 1] tests, Array.append argv.[.. i - 1] argv.[i + 2 ..]
+        | Some i ->
+            eprintfn "--claims needs an existing folder, not %s" (if i + 1 < argv.Length then argv.[i + 1] else "nothing")
+            exit 2
+        | None -> tests, argv
     try runTestsWithCLIArgs [ Parallel_Workers 2 ] argv tests
     finally Hybrid.Scripting.Tests.Support.removeDirectories ()

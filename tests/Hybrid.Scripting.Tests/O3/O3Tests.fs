@@ -5,6 +5,8 @@ open System.IO
 open System.Text.Json
 open Expecto
 open Hybrid.Scripting.Tests.Support
+open Hybrid.Scripting.O3
+open Hybrid.Scripting.Pipeline
 
 let private summary (dir: string) = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "summary.json"))).RootElement
 
@@ -247,6 +249,37 @@ let tests =
               let line l = 1.0 / (1.2 + 0.2 * log (float l))
               let next = Hybrid.Scripting.O3.O3McStepScaling.nextStart [ 6, line 6; 4, line 4 ] 12
               Expect.floatClose Accuracy.veryHigh next (line 12) "the running of the last two sizes"
+          }
+
+          test "the step-scaling plot shows Σ per size against a/L, the model average at a/L = 0, the exact σ and the fits that carry it" {
+              // The reference table's five sizes (docs/o3-sigma-model.md), written as the study writes a result: the
+              // end-to-end test above has one size, which leaves the continuum part of the plot empty.
+              let config = O3McStepScaling.configure (CommandLine.parse O3McStepScaling.options [ "--sizes"; "3,4,6,8,12" ])
+              let e (m: float) (s: float) = Hybrid.Analysis.Statistics.Estimate.independent m s 1000
+              let table = [ 3, 1.2897, 0.0058; 4, 1.2947, 0.0040; 6, 1.2791, 0.0039; 8, 1.2735, 0.0037; 12, 1.2677, 0.0049 ]
+              let sizes =
+                  [ for l, s, ds in table ->
+                        { Sites = l; Tuning = [ 0.7, e 1.0595 0.002 ]; G2 = e 0.7 0.001; Slope = 1.0; Light = e 0.77 0.001
+                          GapDouble = e (s / float (2 * l)) (ds / float (2 * l)); Sigma = e s ds } : O3McStepScalingSize ]
+              let continuum = Hybrid.Analysis.O3.StepScaling.extrapolate [ for l, s, ds in table -> l, e s ds ]
+              let result = { Config = config; LightFit = None; LightPoints = []; Sizes = sizes; Continuum = Some continuum }
+              let dir = newDirectory "hybrid-o3-ss-plot"
+              O3McStepScaling.write { Path = dir } result
+              let chart = chartOf dir "step-scaling.html"
+              Expect.stringContains chart "\"title\":{\"text\":\"a/L\"}" "a/L on the x-axis"
+              Expect.stringContains chart "Σ(2, u, a/L)" "Σ on the y-axis"
+              Expect.isFalse (chart.Contains "\"type\":\"log\"") "linear axes"
+              Expect.stringContains chart "\"name\":\"path integral ± 1σ\"" "the measured Σ"
+              Expect.stringContains chart "\"name\":\"continuum, model average ± 1σ\"" "the continuum value"
+              Expect.stringContains chart "\"name\":\"exact σ(2, u) (TBA)\"" "the exact value beside it"
+              let drawn = continuum.Fits |> List.filter (fun f -> f.Weight >= 0.1)
+              Expect.isNonEmpty drawn "some fits carry weight"
+              for f in drawn do
+                  Expect.stringContains chart (sprintf "fit %s from L = %d" f.Form f.From) "each fit that carries the average is drawn"
+              for f in continuum.Fits |> List.filter (fun f -> f.Weight < 0.1) do
+                  Expect.isFalse (chart.Contains(sprintf "\"name\":\"fit %s from L = %d (" f.Form f.From)) "fits without weight are left out"
+              // Error bars on the measured points: every size's error is in the chart.
+              Expect.stringContains chart "\"error_y\"" "error bars"
           }
 
           test "o3-vmc resumes from its checkpoint bit for bit" {
