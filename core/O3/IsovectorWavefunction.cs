@@ -137,7 +137,7 @@ public sealed class IsovectorWavefunction : nn.Module<Tensor, Tensor>, IRotorWav
     {
         private readonly SiteTermCache envelope;
         private readonly SiteTermCache weights;
-        private readonly Tensor phases;
+        private readonly Tensor phases;   // [L, U]: cos(p i) of the terms a move of each site touches
         private Tensor logAbs;
         private Tensor sum;
         private (Tensor Change, Tensor Sum)? pending;
@@ -147,9 +147,10 @@ public sealed class IsovectorWavefunction : nn.Module<Tensor, Tensor>, IRotorWav
             this.envelope = envelope;
             this.weights = weights;
             using var scope = NewDisposeScope();
-            this.phases = phases.DetachFromDisposeScope();
+            var table = weights.TermTable;
+            this.phases = phases.index_select(0, table.reshape(-1)).view_as(table).DetachFromDisposeScope();   // φ of each touched term, [L, U]
             var n = weights.Positions;
-            sum = ((1 + weights.Values()) * this.phases * n.select(2, 2)).sum(1).DetachFromDisposeScope();
+            sum = ((1 + weights.Values()) * phases * n.select(2, 2)).sum(1).DetachFromDisposeScope();
             logAbs = (envelope.Values().sum(1) + sum.abs().log()).DetachFromDisposeScope();
         }
 
@@ -163,7 +164,7 @@ public sealed class IsovectorWavefunction : nn.Module<Tensor, Tensor>, IRotorWav
             var zOld = z.gather(1, terms);
             // The touched terms start with the moved site itself (δ = 0).
             var zNew = cat(new[] { vector.narrow(1, 2, 1), zOld.narrow(1, 1, zOld.shape[1] - 1) }, 1);
-            var phi = phases.index_select(0, terms.reshape(-1)).view_as(terms);
+            var phi = phases.index_select(0, site);
             var sumChange = (phi * ((1 + w + wChange) * zNew - (1 + w) * zOld)).sum(1);
             var newSum = sum + sumChange;
             var change = envelopeChange.sum(1) + newSum.abs().log() - sum.abs().log();
