@@ -126,7 +126,8 @@ public sealed class IsovectorWavefunction : nn.Module<Tensor, Tensor>, IRotorWav
     public ISiteUpdateCache CreateSiteCache(Tensor x)
     {
         RotorChain.CheckConfigurations(x, Sites);
-        return new SiteCache(envelope.CreateSiteCache(x), weights.CreateSiteCache(x), Phases(x));
+        using var phases = Phases(x);
+        return new SiteCache(envelope.CreateSiteCache(x), weights.CreateSiteCache(x), phases);
     }
 
     /// <summary>

@@ -68,7 +68,8 @@ public sealed class MetropolisHastings : IDisposable
             currentAction = action.Action(state).DetachFromDisposeScope();
         if (!currentAction.isfinite().all().item<bool>())
             throw new ArgumentException($"the initial configurations have a non-finite action under {action.Describe()}");
-        if (evaluation == MoveEvaluation.Local) cache = ((ILocalAction)action).CreateSiteCache(state);
+        if (evaluation == MoveEvaluation.Local)
+            using (NewDisposeScope()) cache = ((ILocalAction)action).CreateSiteCache(state);
     }
 
     /// <summary>Whether <paramref name="action"/> and <paramref name="proposal"/> allow <see cref="MoveEvaluation.Local"/>.</summary>
@@ -151,6 +152,8 @@ public sealed class MetropolisHastings : IDisposable
     /// </summary>
     public void Reevaluate()
     {
+        // In a scope of its own: the evaluation's intermediates are freed now, not when the collector finds them.
+        using var scope = NewDisposeScope();
         Tensor fresh;
         using (no_grad()) fresh = action.Action(state).DetachFromDisposeScope();
         currentAction.Dispose();
@@ -216,7 +219,7 @@ public sealed class MetropolisHastings : IDisposable
         if (cache is not null)
         {
             cache.Dispose();
-            cache = ((ILocalAction)action).CreateSiteCache(state);
+            using (NewDisposeScope()) cache = ((ILocalAction)action).CreateSiteCache(state);
         }
         stepsSinceRefresh = 0;
         Proposal.Scale = scale;
