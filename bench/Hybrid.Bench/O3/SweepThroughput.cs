@@ -16,7 +16,7 @@ namespace Hybrid.Bench.O3;
 public static class SweepThroughput
 {
     private const int Chains = 128;
-    private const int Repetitions = 3;
+    private const int Repetitions = 5;
     private const double MinSeconds = 1.0;
     private const int MemorySteps = 10_000;
 
