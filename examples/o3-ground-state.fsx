@@ -45,7 +45,8 @@ let vmc : VmcSettings =
       Chunk = 256
       Seed = 1L
       Replica = None                          // a single run: its states sample with --seed itself
-      Device = Hybrid.Runtime.ComputeDevice.Auto } // CUDA when available
+      Device = Hybrid.Runtime.ComputeDevice.Auto // CUDA when available
+      Moves = Hybrid.Sampling.MoveEvaluation.Local } // single-site moves evaluated from cached site terms
 
 // Both states by VMC (independent chains, so the gap's error is the two errors in quadrature).
 let result = O3Levels.gap None sites g2 vmc

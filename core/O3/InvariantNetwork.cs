@@ -197,6 +197,12 @@ public sealed class InvariantNetwork : nn.Module
         return new Jet(skip.Value + top.Value, aligned + top.Gradient, skip.Laplacian + top.Laplacian, top.Origin).Output();
     }
 
+    /// <summary>
+    /// The site outputs of configurations <paramref name="n"/> [B, L, 3] with what a move of one site needs to update
+    /// them locally (see <see cref="SiteTermCache"/>); not for message-passing networks (<see cref="MessageRange"/> &gt; 0).
+    /// </summary>
+    public SiteTermCache CreateSiteCache(Tensor n) => new(this, n);
+
     /// <summary>The network as a JSON fragment.</summary>
     public string Describe() =>
         $"{{\"features\":{Features.Describe()},\"hidden\":[{string.Join(",", hidden)}]{(messageRange == 0 ? "" : $",\"messageRange\":{messageRange}")}}}";

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Hybrid.Vmc;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -15,7 +16,7 @@ namespace Hybrid.O3;
 /// standing wave of momenta ±2πk/L, for the one-particle dispersion. It has nodes where ẑ·V = 0; ln|ψ₁| and its derivatives are taken
 /// away from them, where the local energy has its heavy tails.
 /// </summary>
-public sealed class IsovectorWavefunction : nn.Module<Tensor, Tensor>, IRotorWavefunction
+public sealed class IsovectorWavefunction : nn.Module<Tensor, Tensor>, IRotorWavefunction, ILocalUpdateWavefunction
 {
     private readonly InvariantNetwork envelope;
     private readonly InvariantNetwork weights;
@@ -117,6 +118,80 @@ public sealed class IsovectorWavefunction : nn.Module<Tensor, Tensor>, IRotorWav
 
     /// cos(p j) of each site, [L], on the device and dtype of <paramref name="x"/>.
     private Tensor Phases(Tensor x) => tensor(phases, dtype: x.dtype, device: x.device);
+
+    /// <inheritdoc/>
+    public bool SupportsLocalUpdates => envelope.MessageRange == 0 && weights.MessageRange == 0;
+
+    /// <inheritdoc/>
+    public ISiteUpdateCache CreateSiteCache(Tensor x)
+    {
+        RotorChain.CheckConfigurations(x, Sites);
+        using var phases = Phases(x);
+        return new SiteCache(envelope.CreateSiteCache(x), weights.CreateSiteCache(x), phases);
+    }
+
+    /// <summary>
+    /// ln|ψ₁| = Σ_i f_u(x_i) + ln|s|, s = Σ_i (1 + w_i) φ_i z_i: a move of site j changes the envelope terms and the
+    /// weights w_i it touches, and z_j; s is cached and updated by the touched terms' change.
+    /// </summary>
+    private sealed class SiteCache : ISiteUpdateCache
+    {
+        private readonly SiteTermCache envelope;
+        private readonly SiteTermCache weights;
+        private readonly Tensor phases;   // [L, U]: cos(p i) of the terms a move of each site touches
+        private Tensor logAbs;
+        private Tensor sum;
+        private (Tensor Change, Tensor Sum)? pending;
+
+        public SiteCache(SiteTermCache envelope, SiteTermCache weights, Tensor phases)
+        {
+            this.envelope = envelope;
+            this.weights = weights;
+            using var scope = NewDisposeScope();
+            var table = weights.TermTable;
+            this.phases = phases.index_select(0, table.reshape(-1)).view_as(table).DetachFromDisposeScope();   // φ of each touched term, [L, U]
+            var n = weights.Positions;
+            sum = ((1 + weights.Values()) * phases * n.select(2, 2)).sum(1).DetachFromDisposeScope();
+            logAbs = (envelope.Values().sum(1) + sum.abs().log()).DetachFromDisposeScope();
+        }
+
+        public Tensor LogAbs => logAbs;
+
+        public Tensor LogAbsChange(Tensor site, Tensor vector)
+        {
+            var z = weights.Positions.select(2, 2);
+            var (_, _, envelopeChange) = envelope.Propose(site, vector);
+            var (terms, w, wChange) = weights.Propose(site, vector);
+            var zOld = z.gather(1, terms);
+            // The touched terms start with the moved site itself (δ = 0).
+            var zNew = cat(new[] { vector.narrow(1, 2, 1), zOld.narrow(1, 1, zOld.shape[1] - 1) }, 1);
+            var phi = phases.index_select(0, site);
+            var sumChange = (phi * ((1 + w + wChange) * zNew - (1 + w) * zOld)).sum(1);
+            var newSum = sum + sumChange;
+            var change = envelopeChange.sum(1) + newSum.abs().log() - sum.abs().log();
+            pending = (change, newSum);
+            return change;
+        }
+
+        public void Accept(Tensor accept)
+        {
+            var (change, newSum) = pending ?? throw new InvalidOperationException("no move was proposed");
+            envelope.Accept(accept);
+            weights.Accept(accept);
+            logAbs.add_(where(accept, change, zeros_like(change)));
+            sum.copy_(where(accept, newSum, sum));
+            pending = null;
+        }
+
+        public void Dispose()
+        {
+            envelope.Dispose();
+            weights.Dispose();
+            phases.Dispose();
+            logAbs.Dispose();
+            sum.Dispose();
+        }
+    }
 
     /// <inheritdoc/>
     public override Tensor forward(Tensor x) => LogAbs(x);

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Hybrid.Vmc;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -13,7 +14,7 @@ namespace Hybrid.O3;
 /// ground state is. Without hidden layers it is the two-body Jastrow wavefunction ln ψ = Σ_r v_r Σ_i n_i·n_{i+r}; with a
 /// message range the network passes messages along the chain (see <see cref="InvariantNetwork"/>).
 /// </summary>
-public sealed class SingletWavefunction : nn.Module<Tensor, Tensor>, IRotorWavefunction
+public sealed class SingletWavefunction : nn.Module<Tensor, Tensor>, IRotorWavefunction, ILocalUpdateWavefunction
 {
     private readonly InvariantNetwork network;
 
@@ -66,6 +67,54 @@ public sealed class SingletWavefunction : nn.Module<Tensor, Tensor>, IRotorWavef
         var (c, atFirst, atSecond) = RotorChain.PairInvariants(n, network.Features);
         var jet = network.SiteJets(c, atFirst, atSecond);
         return new WavefunctionDerivatives(jet.Value.sum(1), jet.SumGradient(), jet.Laplacian.sum(1));
+    }
+
+    /// <inheritdoc/>
+    public bool SupportsLocalUpdates => network.MessageRange == 0;
+
+    /// <inheritdoc/>
+    public ISiteUpdateCache CreateSiteCache(Tensor x)
+    {
+        RotorChain.CheckConfigurations(x, Sites);
+        return new SiteCache(network.CreateSiteCache(x));
+    }
+
+    /// <summary>ln ψ = Σ_i f_i: a move changes it by the change of the site terms it touches.</summary>
+    private sealed class SiteCache : ISiteUpdateCache
+    {
+        private readonly SiteTermCache terms;
+        private Tensor logAbs;
+        private Tensor? change;
+
+        public SiteCache(SiteTermCache terms)
+        {
+            this.terms = terms;
+            using var scope = NewDisposeScope();
+            logAbs = terms.Values().sum(1).DetachFromDisposeScope();
+        }
+
+        public Tensor LogAbs => logAbs;
+
+        public Tensor LogAbsChange(Tensor site, Tensor vector)
+        {
+            var (_, _, c) = terms.Propose(site, vector);
+            change = c.sum(1);
+            return change;
+        }
+
+        public void Accept(Tensor accept)
+        {
+            var c = change ?? throw new InvalidOperationException("no move was proposed");
+            terms.Accept(accept);
+            logAbs.add_(where(accept, c, zeros_like(c)));
+            change = null;
+        }
+
+        public void Dispose()
+        {
+            terms.Dispose();
+            logAbs.Dispose();
+        }
     }
 
     /// <inheritdoc/>

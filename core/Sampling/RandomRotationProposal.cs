@@ -7,7 +7,10 @@ namespace Hybrid.Sampling;
 /// <summary>Which unit vectors of a configuration a <see cref="RandomRotationProposal"/> moves.</summary>
 public enum RotationMove
 {
-    /// <summary>One site per chain, chosen uniformly: small moves that keep the acceptance high at any chain length.</summary>
+    /// <summary>
+    /// One site per chain, chosen uniformly: small moves that keep the acceptance high at any chain length. Only the
+    /// chosen site's vector is turned, so a sampler whose target supports it can evaluate the move locally.
+    /// </summary>
     SingleSite,
     /// <summary>Every site at once, each by its own rotation: collective moves that decorrelate long-wavelength modes.</summary>
     AllSites,
@@ -19,7 +22,7 @@ public enum RotationMove
 /// density, so the proposal is symmetric and the Hastings correction is zero. Vectors are renormalised after the turn,
 /// so rounding never lets them drift off the sphere.
 /// </summary>
-public sealed class RandomRotationProposal : IProposal
+public sealed class RandomRotationProposal : ISiteProposal
 {
     private double scale;
 
@@ -33,6 +36,9 @@ public sealed class RandomRotationProposal : IProposal
 
     /// <summary>Which sites move.</summary>
     public RotationMove Move { get; }
+
+    /// <inheritdoc/>
+    public bool MovesOneSite => Move == RotationMove.SingleSite;
 
     /// <summary>The largest rotation angle (radians), in (0, π]; larger values are held at π.</summary>
     public double Scale
@@ -49,25 +55,42 @@ public sealed class RandomRotationProposal : IProposal
     public (Tensor Proposed, Tensor LogCorrection) Propose(Tensor x, Generator generator)
     {
         if (x.dim() != 3 || x.shape[2] != 3) throw new ArgumentException($"configurations of shape [{string.Join(", ", x.shape)}] do not fit; expected [batch, sites, 3]");
-        long batch = x.shape[0], sites = x.shape[1];
-        var rotated = Rotate(x, generator);
+        long batch = x.shape[0];
         Tensor proposed;
-        if (Move == RotationMove.AllSites) proposed = rotated;
+        if (Move == RotationMove.AllSites) proposed = Rotate(x, generator);
         else
         {
-            var site = randint(sites, new long[] { batch }, dtype: ScalarType.Int64, device: x.device, generator: generator);
-            var mask = nn.functional.one_hot(site, sites).to(ScalarType.Bool).unsqueeze(-1);
-            proposed = where(mask, rotated, x);
+            var (site, vector) = ProposeSite(x, generator);
+            var index = site.view(batch, 1, 1).expand(batch, 1, 3);
+            proposed = x.scatter(1, index, vector.unsqueeze(1));
         }
         return (proposed, zeros(new long[] { batch }, dtype: x.dtype, device: x.device));
     }
 
-    /// <summary>Every vector of <paramref name="x"/> turned by its own random rotation (Rodrigues' formula).</summary>
+    /// <summary>
+    /// A single-site move of every chain of <paramref name="x"/> [B, sites, 3]: the site, uniform in 0 … sites − 1 ([B],
+    /// int64), and its turned vector [B, 3]. The random numbers are drawn in this order (sites, axes, angles), the same
+    /// whether the move is then applied to the whole configuration (<see cref="Propose"/>) or evaluated locally, so that
+    /// both routes of a sampler follow identical chains.
+    /// </summary>
+    public (Tensor Site, Tensor Vector) ProposeSite(Tensor x, Generator generator)
+    {
+        if (x.dim() != 3 || x.shape[2] != 3) throw new ArgumentException($"configurations of shape [{string.Join(", ", x.shape)}] do not fit; expected [batch, sites, 3]");
+        if (Move != RotationMove.SingleSite) throw new InvalidOperationException("only a single-site proposal moves one site");
+        long batch = x.shape[0], sites = x.shape[1];
+        var site = randint(sites, new long[] { batch }, dtype: ScalarType.Int64, device: x.device, generator: generator);
+        var current = x.gather(1, site.view(batch, 1, 1).expand(batch, 1, 3)).squeeze(1);
+        return (site, Rotate(current, generator));
+    }
+
+    /// <summary>Every vector of <paramref name="x"/> ([…, 3]) turned by its own random rotation (Rodrigues' formula).</summary>
     private Tensor Rotate(Tensor x, Generator generator)
     {
         var axis = randn(x.shape, dtype: x.dtype, device: x.device, generator: generator);
         axis = axis / axis.norm(-1, keepdim: true);
-        var angle = (rand(new long[] { x.shape[0], x.shape[1], 1 }, dtype: x.dtype, device: x.device, generator: generator) * 2 - 1) * scale;
+        var angleShape = x.shape.ToArray();
+        angleShape[^1] = 1;
+        var angle = (rand(angleShape, dtype: x.dtype, device: x.device, generator: generator) * 2 - 1) * scale;
         var cos = angle.cos();
         var turned = x * cos + linalg.cross(axis, x) * angle.sin() + axis * (axis * x).sum(-1, keepdim: true) * (1 - cos);
         return turned / turned.norm(-1, keepdim: true);

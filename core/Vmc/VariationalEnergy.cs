@@ -68,6 +68,8 @@ public sealed class VariationalEnergy : ITrainingObjective
     public (Tensor Configurations, double Acceptance) Draw(int samplesPerChain)
     {
         if (samplesPerChain < 1) throw new ArgumentException($"samples per chain {samplesPerChain} is not allowed; it must be ≥ 1");
+        // The parameters may have changed since the chains last evaluated ψ: start from their current |ψ|².
+        Sampler.Reevaluate();
         var taken = new List<Tensor>();
         long accepted = 0, proposed = 0;
         for (int s = 0; s < samplesPerChain; s++)

@@ -44,7 +44,11 @@ type VmcSettings =
       /// (`O3Vmc.seed`).
       Replica: Replica option
       /// Where the network, the chains and the local energies live (auto: CUDA when available).
-      Device: ComputeDevice }
+      Device: ComputeDevice
+      /// How the chains evaluate a single-site move (--moves): Local from cached site terms where the ansatz allows
+      /// it (not message passing, which falls back to Full), or Full re-evaluation of ln ψ. Both take the same decisions
+      /// up to rounding, so, like the device, it is no part of a state's stamp.
+      Moves: MoveEvaluation }
 
 /// A trained and measured variational state.
 type StateResult =
@@ -148,9 +152,12 @@ module O3Vmc =
         module'.``to``(torch.ScalarType.Float64).``to``(device) |> ignore
         let hamiltonian = RotorChainHamiltonian(sites, g2, LaplacianRoute.Forward, s.Chunk)
         use start = new torch.Generator(uint64 (Seeds.Derive(seed, "start")))
+        let target = BornDensity(psi)
+        let proposal = RandomRotationProposal(RotationMove.SingleSite, 1.0)
+        let moves = if s.Moves = MoveEvaluation.Local && MetropolisHastings.SupportsLocal(target, proposal) then MoveEvaluation.Local else MoveEvaluation.Full
         use sampler =
-            new MetropolisHastings(BornDensity(psi), RandomRotationProposal(RotationMove.SingleSite, 1.0), s.Chains, Seeds.Derive(seed, "sampler"),
-                                   0.5, device, RotorChain.Uniform(int64 s.Chains, sites, start, device))
+            new MetropolisHastings(target, proposal, s.Chains, Seeds.Derive(seed, "sampler"),
+                                   0.5, device, RotorChain.Uniform(int64 s.Chains, sites, start, device), moves)
         sampler.Thermalize(max 200 (20 * sites), true)
         let objective = VariationalEnergy(psi, hamiltonian, sampler, s.SamplesPerChain, sites)
         let transform : IGradientTransform =
@@ -250,6 +257,7 @@ module O3Vmc =
           CommandLine.option "samples-per-chain" IntOption "4" "configurations per chain per training step (one sweep apart)"
           CommandLine.option "measure" IntOption "400" "configurations per chain in the final measurement"
           CommandLine.option "chunk" IntOption "256" "configurations per local-energy evaluation (bounds memory)"
+          CommandLine.option "moves" TextOption "local" "how the chains evaluate a single-site move: local (from cached site terms; mp falls back to full) | full (ln ψ re-evaluated)"
           yield! CommonOptions.optionsWith replicas "where the network, the chains and the local energies live" ]
 
     /// --L (≥ 2).
@@ -298,7 +306,12 @@ module O3Vmc =
           Chunk = CommandLine.intIn o "chunk" 1L 1_000_000L |> CommandLine.required "chunk" |> int
           Seed = CommonOptions.rootSeed o
           Replica = CommonOptions.replica o
-          Device = CommonOptions.device o }
+          Device = CommonOptions.device o
+          Moves =
+            match (CommandLine.text o "moves" |> Option.defaultValue "local").ToLowerInvariant() with
+            | "local" -> MoveEvaluation.Local
+            | "full" -> MoveEvaluation.Full
+            | other -> raise (UsageError(sprintf "--moves %s is not known; allowed: local, full" other)) }
 
     /// The settings as JSON: what a measured state depends on (the stamp of a points file). The device is not part of
     /// it: a state measured on a GPU and one measured on the CPU are the same measurement; nor is the replica: the
@@ -312,3 +325,4 @@ module O3Vmc =
     let describeRun (s: VmcSettings) =
         (describeSettings s |> List.filter (fun (key, _) -> key <> "seed"))
         @ CommonOptions.describeSeeds s.Seed s.Replica @ [ CommonOptions.describeDevice s.Device ]
+        @ [ "moves", Json.text (match s.Moves with MoveEvaluation.Full -> "full" | _ -> "local") ]

@@ -308,6 +308,18 @@ let tests =
               Directory.Delete(straight, true)
           }
 
+          test "o3-vmc's local moves and --moves full train and measure the same state" {
+              // Both routes draw the same random numbers and take the same decisions, so the chains, the training and
+              // the measurement agree to rounding.
+              let common = [ "o3-vmc"; "--L"; "4"; "--g2"; "1.5"; "--chains"; "8"; "--measure"; "10"; "--hidden"; "4"; "--steps"; "6" ]
+              let local = runInto common
+              let full = runInto (common @ [ "--moves"; "full" ])
+              let energy dir = fst (mean (summary dir) [ "observables"; "E" ])
+              Expect.floatClose { absolute = 1e-10; relative = 1e-10 } (energy local) (energy full) "the same energy on both routes"
+              Directory.Delete(local, true)
+              Directory.Delete(full, true)
+          }
+
           test "bad input is refused before any work" {
               refused [ "o3-ed"; "--L"; "1" ] "L 1"
               refused [ "o3-ed"; "--g2"; "0" ] "--g2 0"
@@ -320,6 +332,7 @@ let tests =
               refused [ "o3-vmc"; "--ansatz"; "mp"; "--hidden"; "16" ] "--hidden 16"
               refused [ "o3-vmc"; "--ansatz"; "mp"; "--range"; "9" ] "--range 9"
               refused [ "o3-vmc"; "--optimizer"; "lbfgs" ] "--optimizer lbfgs"
+              refused [ "o3-vmc"; "--moves"; "sideways" ] "--moves sideways"
               refused [ "o3-gap"; "--g2"; "-1" ] "--g2 -1"
               refused [ "o3-gap"; "--L"; "1" ] "L 1"
               refused [ "o3-gap"; "--device"; "tpu" ] "tpu"
