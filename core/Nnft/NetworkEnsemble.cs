@@ -84,7 +84,8 @@ public sealed record EnsembleOptions
 }
 
 /// <summary>
-/// An ensemble of random networks evaluated at fixed points, chunk by chunk: each chunk's networks come from a
+/// An ensemble of random networks evaluated at fixed points, chunk by chunk, by the fused CPU kernel or by libtorch
+/// tensors (<see cref="EnsembleOptions.Engine"/>): each chunk's networks come from a
 /// generator seeded by the run's seed and the chunk's index alone (<see cref="Seeds.Derive"/>), so a run is the same
 /// however it is cut by checkpoints, and replicas with derived seeds are independent. The products go into
 /// <see cref="CorrelatorSums"/> (float64, memory independent of the ensemble size); the analysis forms G₂, G₄ and
@@ -114,15 +115,14 @@ public sealed class NetworkEnsemble
         Options = options;
         Seed = seed;
         Device = device ?? CPU;
-        var refusal = FusedRefusal(architecture, options, Device);
-        if (options.Engine == EnsembleEngine.Fused && refusal is not null) throw new ArgumentException(refusal);
-        Engine = options.Engine == EnsembleEngine.Tensor || refusal is not null ? EnsembleEngine.Tensor : EnsembleEngine.Fused;
+        Engine = EngineFor(architecture, options, Device);
         if (Engine == EnsembleEngine.Fused) fused = new FusedSingleLayerEnsemble((SingleLayerNetwork)architecture, Inputs, options.DType);
         // A multiple of the blocks, so that every chunk starts at block 0 and blocks stay within one network of each other.
-        // The fused route keeps only φ of a chunk: 256 networks a block make the accumulation's dot products long.
+        // The fused route keeps only φ of a chunk: 256 networks a block make the accumulation's dot products long
+        // (φ at most 4·10⁶ floats, at least one network a block).
         long wanted = options.ChunkSize > 0
             ? options.ChunkSize
-            : Engine == EnsembleEngine.Fused ? 256L * options.Blocks
+            : Engine == EnsembleEngine.Fused ? Math.Max(options.Blocks, Math.Min(256L * options.Blocks, 4_000_000L / inputs.Count))
             : Math.Clamp(4_000_000 / Math.Max(1, architecture.WorkingSetPerNetwork(inputs.Count + (options.Deformation?.Nodes.Count ?? 0))), 1, 1 << 20);
         ChunkSize = (int)((Math.Min(wanted, options.Networks) + options.Blocks - 1) / options.Blocks * options.Blocks);
         Chunks = (options.Networks + ChunkSize - 1) / ChunkSize;
@@ -144,6 +144,21 @@ public sealed class NetworkEnsemble
             nodeWeights = tensor(deformation.NodeWeights.ToArray(), dtype: ScalarType.Float64, device: Device);
         }
         points = tensor(all.SelectMany(x => x).ToArray(), new long[] { all.Length, architecture.InputDimension }, dtype: options.DType, device: Device);
+    }
+
+    /// <summary>
+    /// The route an ensemble of <paramref name="architecture"/> with <paramref name="options"/> on
+    /// <paramref name="device"/> takes: <see cref="EnsembleEngine.Fused"/> or <see cref="EnsembleEngine.Tensor"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">The options ask for the fused engine where it does not apply (the message says why).</exception>
+    public static EnsembleEngine EngineFor(INetworkArchitecture architecture, EnsembleOptions options, Device device)
+    {
+        ArgumentNullException.ThrowIfNull(architecture);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(device);
+        var refusal = FusedRefusal(architecture, options, device);
+        if (options.Engine == EnsembleEngine.Fused && refusal is not null) throw new ArgumentException(refusal);
+        return options.Engine == EnsembleEngine.Tensor || refusal is not null ? EnsembleEngine.Tensor : EnsembleEngine.Fused;
     }
 
     /// <summary>Why the fused engine does not cover this ensemble; null when it does.</summary>
