@@ -7,8 +7,9 @@ namespace Hybrid.Nnft;
 /// Standard normal numbers drawn eight streams at a time: eight xoshiro256** generators, each seeded by
 /// <see cref="Seeds.Derive"/>(seed, "lane k"), stepped together in one 512-bit vector, and turned into normals by
 /// Box–Muller, r = √(−2 ln u₁), (r cos 2πu₂, r sin 2πu₂). The code uses only <see cref="Vector512{T}"/> operations
-/// whose results IEEE 754 fixes (integer arithmetic, conversions, +, ×, √) and .NET's vector log and sin/cos, so the
-/// numbers do not depend on whether the machine runs 512-bit vectors natively or as two 256-bit halves.
+/// whose results IEEE 754 fixes (integer arithmetic, conversions, +, ×, √) and .NET's vector log and sin/cos (whose
+/// multiply-adds are fused where the CPU has FMA), so the numbers do not depend on whether the machine runs 512-bit
+/// vectors natively or as two 256-bit halves, on any x64 with FMA.
 /// </summary>
 /// <remarks>
 /// u₁ lies in (0, 1] (31 random bits and half a step in float32, 53 bits in float64), so the radius is finite and
@@ -81,9 +82,9 @@ public sealed class GaussianLanes
     public void Fill(Span<Vector512<double>> into)
     {
         if (into.Length % 2 != 0) throw new ArgumentException($"{into.Length} vectors is not allowed; Box–Muller fills pairs");
-        var step = Vector512.Create(1.0 / 9007199254740992.0);           // 2⁻⁵³
-        var half = Vector512.Create(1.0 / 18014398509481984.0);          // 2⁻⁵⁴: u₁ > 0
-        var angle = Vector512.Create(2 * Math.PI / 9007199254740992.0);  // 2π · 2⁻⁵³
+        var step = Vector512.Create(1.0 / 9007199254740992.0);               // 2⁻⁵³
+        var half = Vector512.Create(1.0 / 18014398509481984.0);              // 2⁻⁵⁴: u₁ > 0
+        var angle = Vector512.Create(Math.PI / 2 / 9007199254740992.0);      // π/2 · 2⁻⁵³
         var centre = Vector512.Create(1L << 52);
         var minusTwo = Vector512.Create(-2.0);
         for (int i = 0; i < into.Length; i += 2)
@@ -92,10 +93,34 @@ public sealed class GaussianLanes
             var b = NextBits();
             var u1 = Vector512.ConvertToDouble((a >>> 11).AsInt64()) * step + half;
             var r = Vector512.Sqrt(Vector512.Log(u1) * minusTwo);
-            var theta = Vector512.ConvertToDouble((b >>> 11).AsInt64() - centre) * angle;
-            var (sin, cos) = Vector512.SinCos(theta);
+            // θ = qπ/2 + t, the quadrant q from the two low bits and t ∈ [−π/4, π/4) from the top 53: uniform on the
+            // circle, with sine and cosine from polynomials on |t| ≤ π/4 alone (.NET's float64 vector sine differs
+            // in the last bit between 512- and 256-bit hardware; these operations do not).
+            var t = Vector512.ConvertToDouble((b >>> 11).AsInt64() - centre) * angle;
+            var (sin, cos) = QuadrantSinCos(t, b & Vector512.Create(3UL));
             into[i] = r * cos;
             into[i + 1] = r * sin;
         }
+    }
+
+    /// <summary>sin and cos of qπ/2 + t for |t| ≤ π/4 (fdlibm's kernels, below 1 ulp), rotated exactly by the quadrant q.</summary>
+    public static (Vector512<double> Sin, Vector512<double> Cos) QuadrantSinCos(Vector512<double> t, Vector512<ulong> quadrant)
+    {
+        var z = t * t;
+        var s = Vector512.Create(2.75573137070700676789e-06) + z * (Vector512.Create(-2.50507602534068634195e-08) + z * Vector512.Create(1.58969099521155010221e-10));
+        s = Vector512.Create(8.33333333332248946124e-03) + z * (Vector512.Create(-1.98412698298579493134e-04) + z * s);
+        var sin = t + z * t * (Vector512.Create(-1.66666666666666324348e-01) + z * s);
+        var c = Vector512.Create(-2.75573143513906633035e-07) + z * (Vector512.Create(2.08757232129817482790e-09) + z * Vector512.Create(-1.13596475577881948265e-11));
+        c = z * (Vector512.Create(4.16666666666666019037e-02) + z * (Vector512.Create(-1.38888888888741095749e-03) + z * (Vector512.Create(2.48015872894767294178e-05) + z * c)));
+        var hz = z * Vector512.Create(0.5);
+        var w = Vector512.Create(1.0) - hz;
+        var cos = w + (((Vector512.Create(1.0) - w) - hz) + z * c);
+        // q odd: swap; sin negative for q = 2, 3; cos negative for q = 1, 2.
+        var swap = Vector512.Equals(quadrant & Vector512.Create(1UL), Vector512.Create(1UL)).AsDouble();
+        var x = Vector512.ConditionalSelect(swap, cos, sin);
+        var y = Vector512.ConditionalSelect(swap, sin, cos);
+        var sinSign = ((quadrant >>> 1) << 63).AsDouble();
+        var cosSign = (((quadrant ^ (quadrant >>> 1)) & Vector512.Create(1UL)) << 63).AsDouble();
+        return (x ^ sinSign, y ^ cosSign);
     }
 }

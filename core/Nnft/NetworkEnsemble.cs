@@ -255,7 +255,7 @@ public sealed class NetworkEnsemble
 
     /// <summary>
     /// What a checkpoint of this ensemble carries (and a resumed one must match). The fused route adds
-    /// "engine": "fused" to the target; without it the target is the tensor route's, as before the fused route existed.
+    /// "engine": "fused" to the target; the tensor route's target has no engine, so its checkpoints keep their header.
     /// </summary>
     public CheckpointHeader Header => new(
         "nnft-ensemble", Architecture.Describe(),
