@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using static TorchSharp.torch;
 
 namespace Hybrid.Nnft;
@@ -16,6 +18,7 @@ public sealed class CorrelatorSums
     private readonly double[] weightSums, weightSquares;
     private readonly long[] pairFirst, pairSecond, tripleFirst, tripleSecond, tripleThird;
     private readonly long[] quadFlat, sextetFlat;   // positions in the flattened QᵀQ and TᵀT
+    private double[] scratch = Array.Empty<double>();  // the host route's transposed block (fields, pairs, triples)
 
     /// <summary>Empty sums for <paramref name="points"/> points in <paramref name="blocks"/> blocks, up to order 4 or 6.</summary>
     public CorrelatorSums(int points, int blocks, int maxOrder)
@@ -137,6 +140,148 @@ public sealed class CorrelatorSums
         var ws = wByBlock.sum(new long[] { 1 }).cpu().data<double>().ToArray();
         var w2 = wByBlock.square().sum(new long[] { 1 }).cpu().data<double>().ToArray();
         for (int b = 0; b < Blocks; b++) { weightSums[b] += ws[b]; weightSquares[b] += w2[b]; }
+    }
+
+    /// <summary>
+    /// As <see cref="Add(Tensor, long, Tensor?)"/> from fields on the host, <paramref name="phi"/>[r·P + p] the field of
+    /// network <paramref name="firstNetwork"/> + r at point p, with optional <paramref name="weights"/> [M] (empty for
+    /// weight 1): the same sums, block by block, as dot products over the block's networks of the pair (and triple)
+    /// products, and only for the multisets accumulated.
+    /// </summary>
+    public void Add(ReadOnlySpan<double> phi, long firstNetwork, ReadOnlySpan<double> weights = default)
+    {
+        if (phi.Length % Points != 0) throw new ArgumentException($"{phi.Length} fields do not fit; expected networks × {Points}");
+        if (firstNetwork < 0 || firstNetwork % Blocks != 0) throw new ArgumentException($"first network {firstNetwork} is not allowed; it must be a multiple of the {Blocks} blocks");
+        int rows = phi.Length / Points;
+        bool weighted = !weights.IsEmpty;
+        if (weighted && weights.Length != rows) throw new ArgumentException($"{weights.Length} weights do not fit; expected {rows}");
+        int groups = (rows + Blocks - 1) / Blocks;
+        // Each block's networks side by side, padded with zeros to whole vectors: the padding adds nothing to any sum.
+        int stride = (groups + Vector512<double>.Count - 1) / Vector512<double>.Count * Vector512<double>.Count;
+        var pairs = indices[2];
+        int triples = tripleFirst.Length;
+        int rowsNeeded = 1 + Points + pairs.Length * (weighted ? 2 : 1) + (MaxOrder == 6 ? triples * (weighted ? 2 : 1) : 0);
+        if (scratch.Length < rowsNeeded * stride) scratch = new double[rowsNeeded * stride];
+        var all = scratch.AsSpan(0, rowsNeeded * stride);
+        Span<double> Row(Span<double> s, int r) => s.Slice(r * stride, stride);
+        for (int b = 0; b < Blocks; b++)
+        {
+            int inBlock = rows / Blocks + (b < rows % Blocks ? 1 : 0);
+            counts[b] += inBlock;
+            if (inBlock == 0) continue;
+            all.Clear();
+            var w = Row(all, 0);
+            for (int g = 0; g < inBlock; g++)
+            {
+                int r = g * Blocks + b;
+                w[g] = weighted ? weights[r] : 1;
+                for (int p = 0; p < Points; p++) all[(1 + p) * stride + g] = phi[r * Points + p];
+            }
+            int pairRow = 1 + Points, weightedPairRow = pairRow + (weighted ? pairs.Length : 0);
+            for (int a = 0; a < pairs.Length; a++)
+                Multiply(Row(all, 1 + pairs[a][0]), Row(all, 1 + pairs[a][1]), Row(all, pairRow + a));
+            if (weighted)
+                for (int a = 0; a < pairs.Length; a++) Multiply(w, Row(all, pairRow + a), Row(all, weightedPairRow + a));
+            var target1 = sums[1][b];
+            for (int p = 0; p < Points; p++) target1[p] += Dot(w, Row(all, 1 + p));
+            var target2 = sums[2][b];
+            for (int a = 0; a < pairs.Length; a++) target2[a] += Dot(w, Row(all, pairRow + a));
+            Products(sums[4][b], quadFlat, pairs.Length, all, weightedPairRow, pairRow, stride);
+            if (MaxOrder == 6)
+            {
+                int tripleRow = weightedPairRow + pairs.Length, weightedTripleRow = tripleRow + (weighted ? triples : 0);
+                for (int t = 0; t < triples; t++)
+                {
+                    var row = Row(all, tripleRow + t);
+                    Multiply(Row(all, 1 + (int)tripleFirst[t]), Row(all, 1 + (int)tripleSecond[t]), row);
+                    Multiply(row, Row(all, 1 + (int)tripleThird[t]), row);
+                    if (weighted) Multiply(w, row, Row(all, weightedTripleRow + t));
+                }
+                Products(sums[6][b], sextetFlat, triples, all, weightedTripleRow, tripleRow, stride);
+            }
+            if (weighted)
+            {
+                double total = 0;
+                for (int g = 0; g < inBlock; g++) total += w[g];
+                weightSums[b] += total;
+                weightSquares[b] += Dot(w, w);
+            }
+            else
+            {
+                weightSums[b] += inBlock;
+                weightSquares[b] += inBlock;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Adds to <paramref name="target"/>[m] the dot product of rows left + a and right + c, (a, c) = flat[m] as
+    /// a·<paramref name="factors"/> + c: the 4-point (6-point) sums from pair (triple) products. Runs of multisets with
+    /// the same left factor (consecutive in lexicographic order) share its loads, four at a time.
+    /// </summary>
+    private static void Products(double[] target, long[] flat, int factors, Span<double> all, int left, int right, int stride)
+    {
+        var rows = MemoryMarshal.Cast<double, Vector512<double>>(all);
+        int vectors = stride / Vector512<double>.Count;
+        int m = 0;
+        while (m < flat.Length)
+        {
+            int a = (int)(flat[m] / factors);
+            int run = 1;
+            while (run < 4 && m + run < flat.Length && flat[m + run] / factors == a) run++;
+            var x = rows.Slice((left + a) * vectors, vectors);
+            if (run == 4)
+            {
+                var y0 = rows.Slice((right + (int)(flat[m] % factors)) * vectors, vectors);
+                var y1 = rows.Slice((right + (int)(flat[m + 1] % factors)) * vectors, vectors);
+                var y2 = rows.Slice((right + (int)(flat[m + 2] % factors)) * vectors, vectors);
+                var y3 = rows.Slice((right + (int)(flat[m + 3] % factors)) * vectors, vectors);
+                Vector512<double> s0 = default, s1 = default, s2 = default, s3 = default;
+                for (int v = 0; v < vectors; v++)
+                {
+                    var xv = x[v];
+                    s0 = Vector512.FusedMultiplyAdd(xv, y0[v], s0);
+                    s1 = Vector512.FusedMultiplyAdd(xv, y1[v], s1);
+                    s2 = Vector512.FusedMultiplyAdd(xv, y2[v], s2);
+                    s3 = Vector512.FusedMultiplyAdd(xv, y3[v], s3);
+                }
+                target[m] += Total(s0);
+                target[m + 1] += Total(s1);
+                target[m + 2] += Total(s2);
+                target[m + 3] += Total(s3);
+            }
+            else
+                for (int j = 0; j < run; j++)
+                    target[m + j] += Dot(MemoryMarshal.Cast<Vector512<double>, double>(x), MemoryMarshal.Cast<Vector512<double>, double>(rows.Slice((right + (int)(flat[m + j] % factors)) * vectors, vectors)));
+            m += run;
+        }
+    }
+
+    /// <summary>Σ xᵢyᵢ over whole vectors, in a fixed order (the same on every machine).</summary>
+    private static double Dot(ReadOnlySpan<double> x, ReadOnlySpan<double> y)
+    {
+        var xs = MemoryMarshal.Cast<double, Vector512<double>>(x);
+        var ys = MemoryMarshal.Cast<double, Vector512<double>>(y);
+        Vector512<double> s = default;
+        for (int v = 0; v < xs.Length; v++) s = Vector512.FusedMultiplyAdd(xs[v], ys[v], s);
+        return Total(s);
+    }
+
+    /// <summary>z = x ⊙ y over whole vectors.</summary>
+    private static void Multiply(ReadOnlySpan<double> x, ReadOnlySpan<double> y, Span<double> z)
+    {
+        var xs = MemoryMarshal.Cast<double, Vector512<double>>(x);
+        var ys = MemoryMarshal.Cast<double, Vector512<double>>(y);
+        var zs = MemoryMarshal.Cast<double, Vector512<double>>(z);
+        for (int v = 0; v < zs.Length; v++) zs[v] = xs[v] * ys[v];
+    }
+
+    /// <summary>The sum of a vector's lanes by halves: element-wise additions, so the same whatever the vector hardware.</summary>
+    private static double Total(Vector512<double> s)
+    {
+        var h = s.GetLower() + s.GetUpper();
+        var q = h.GetLower() + h.GetUpper();
+        return q.GetElement(0) + q.GetElement(1);
     }
 
     /// <summary>Adds [B, combos] to the sums of <paramref name="order"/>.</summary>

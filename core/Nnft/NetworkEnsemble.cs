@@ -65,6 +65,12 @@ public sealed record EnsembleOptions
     /// <summary>Floating-point type in which networks are evaluated (sums are always float64).</summary>
     public ScalarType DType { get; init; } = ScalarType.Float64;
 
+    /// <summary>
+    /// How networks are drawn and evaluated: the fused CPU kernel or libtorch tensors (Auto: fused where it covers the
+    /// ensemble). The two draw different random streams, so a checkpoint of one is refused by the other.
+    /// </summary>
+    public EnsembleEngine Engine { get; init; } = EnsembleEngine.Auto;
+
     /// <summary>Throws an <see cref="ArgumentException"/> naming the first bad value.</summary>
     public void Validate()
     {
@@ -73,11 +79,13 @@ public sealed record EnsembleOptions
         if (Blocks < 2) throw new ArgumentException($"blocks {Blocks} is not allowed; it must be ≥ 2");
         if (MaxOrder is not (4 or 6)) throw new ArgumentException($"maximal order {MaxOrder} is not allowed; use 4 or 6");
         if (DType is not (ScalarType.Float32 or ScalarType.Float64)) throw new ArgumentException($"dtype {DType} is not allowed; use Float32 or Float64");
+        if (!Enum.IsDefined(Engine)) throw new ArgumentException($"engine {Engine} is not allowed; use Auto, Fused or Tensor");
     }
 }
 
 /// <summary>
-/// An ensemble of random networks evaluated at fixed points, chunk by chunk: each chunk's networks come from a
+/// An ensemble of random networks evaluated at fixed points, chunk by chunk, by the fused CPU kernel or by libtorch
+/// tensors (<see cref="EnsembleOptions.Engine"/>): each chunk's networks come from a
 /// generator seeded by the run's seed and the chunk's index alone (<see cref="Seeds.Derive"/>), so a run is the same
 /// however it is cut by checkpoints, and replicas with derived seeds are independent. The products go into
 /// <see cref="CorrelatorSums"/> (float64, memory independent of the ensemble size); the analysis forms G₂, G₄ and
@@ -88,6 +96,8 @@ public sealed class NetworkEnsemble
     private readonly Tensor points;
     private readonly Tensor? nodeWeights;
     private readonly Tensor? projection;
+    private readonly FusedSingleLayerEnsemble? fused;
+    private double[] fields = Array.Empty<double>();   // the fused route's φ of one chunk
 
     /// <summary>An ensemble of <paramref name="architecture"/> at <paramref name="inputs"/> (each of length d).</summary>
     public NetworkEnsemble(INetworkArchitecture architecture, IReadOnlyList<double[]> inputs, EnsembleOptions options, long seed, Device? device = null)
@@ -105,9 +115,14 @@ public sealed class NetworkEnsemble
         Options = options;
         Seed = seed;
         Device = device ?? CPU;
+        Engine = EngineFor(architecture, options, Device);
+        if (Engine == EnsembleEngine.Fused) fused = new FusedSingleLayerEnsemble((SingleLayerNetwork)architecture, Inputs, options.DType);
         // A multiple of the blocks, so that every chunk starts at block 0 and blocks stay within one network of each other.
+        // The fused route keeps only φ of a chunk: 256 networks a block make the accumulation's dot products long
+        // (φ at most 4·10⁶ floats, at least one network a block).
         long wanted = options.ChunkSize > 0
             ? options.ChunkSize
+            : Engine == EnsembleEngine.Fused ? Math.Max(options.Blocks, Math.Min(256L * options.Blocks, 4_000_000L / inputs.Count))
             : Math.Clamp(4_000_000 / Math.Max(1, architecture.WorkingSetPerNetwork(inputs.Count + (options.Deformation?.Nodes.Count ?? 0))), 1, 1 << 20);
         ChunkSize = (int)((Math.Min(wanted, options.Networks) + options.Blocks - 1) / options.Blocks * options.Blocks);
         Chunks = (options.Networks + ChunkSize - 1) / ChunkSize;
@@ -130,6 +145,31 @@ public sealed class NetworkEnsemble
         }
         points = tensor(all.SelectMany(x => x).ToArray(), new long[] { all.Length, architecture.InputDimension }, dtype: options.DType, device: Device);
     }
+
+    /// <summary>
+    /// The route an ensemble of <paramref name="architecture"/> with <paramref name="options"/> on
+    /// <paramref name="device"/> takes: <see cref="EnsembleEngine.Fused"/> or <see cref="EnsembleEngine.Tensor"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">The options ask for the fused engine where it does not apply (the message says why).</exception>
+    public static EnsembleEngine EngineFor(INetworkArchitecture architecture, EnsembleOptions options, Device device)
+    {
+        ArgumentNullException.ThrowIfNull(architecture);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(device);
+        var refusal = FusedRefusal(architecture, options, device);
+        if (options.Engine == EnsembleEngine.Fused && refusal is not null) throw new ArgumentException(refusal);
+        return options.Engine == EnsembleEngine.Tensor || refusal is not null ? EnsembleEngine.Tensor : EnsembleEngine.Fused;
+    }
+
+    /// <summary>Why the fused engine does not cover this ensemble; null when it does.</summary>
+    private static string? FusedRefusal(INetworkArchitecture architecture, EnsembleOptions options, Device device) =>
+        device.type != DeviceType.CPU ? $"the fused engine runs on the CPU, not on {device.type}"
+        : options.Projection is not null ? "the fused engine does not project the fields; use the tensor engine"
+        : options.Deformation is not null ? "the fused engine does not reweight to a deformation; use the tensor engine"
+        : FusedSingleLayerEnsemble.Refusal(architecture, options.DType);
+
+    /// <summary>The route that draws and evaluates the networks: <see cref="EnsembleEngine.Fused"/> or <see cref="EnsembleEngine.Tensor"/>.</summary>
+    public EnsembleEngine Engine { get; }
 
     /// <summary>The architecture.</summary>
     public INetworkArchitecture Architecture { get; }
@@ -169,14 +209,13 @@ public sealed class NetworkEnsemble
     public long Step()
     {
         if (IsComplete) throw new InvalidOperationException("the ensemble is complete");
-        using var scope = NewDisposeScope();
         long c = CompletedChunks;
         long count = Math.Min(ChunkSize, Options.Networks - c * ChunkSize);
+        if (fused is not null) return StepFused(c, (int)count);
+        using var scope = NewDisposeScope();
         using var generator = new Generator((ulong)Seeds.Derive(Seed, FormattableString.Invariant($"chunk {c}")), Device);
         var phi = Architecture.Evaluate(count, points, generator);
-        if (!isfinite(phi).all().item<bool>())
-            throw new NetworkDivergenceException(FormattableString.Invariant(
-                $"networks of chunk {c} gave non-finite outputs ({Architecture.Kind}, {Architecture.Describe()}): the activations overflow at these inputs; use smaller σ_W or σ_b, inputs nearer 0, or float64"));
+        if (!isfinite(phi).all().item<bool>()) throw Divergence(c);
         if (projection is not null && Options.Deformation is null) phi = phi.matmul(projection);
         if (Options.Deformation is { } deformation)
         {
@@ -197,17 +236,39 @@ public sealed class NetworkEnsemble
         return count;
     }
 
-    /// <summary>What a checkpoint of this ensemble carries (and a resumed one must match).</summary>
+    /// <summary>The fused route's step: the same chunk seed, the kernel's own streams, the sums from host memory.</summary>
+    private long StepFused(long c, int count)
+    {
+        int size = count * Sums.Points;
+        if (fields.Length < size) fields = new double[size];
+        var phi = fields.AsSpan(0, size);
+        fused!.Evaluate(Seeds.Derive(Seed, FormattableString.Invariant($"chunk {c}")), count, phi);
+        foreach (double v in phi)
+            if (!double.IsFinite(v)) throw Divergence(c);
+        Sums.Add(phi, c * ChunkSize);
+        CompletedChunks = c + 1;
+        return count;
+    }
+
+    private NetworkDivergenceException Divergence(long c) => new(FormattableString.Invariant(
+        $"networks of chunk {c} gave non-finite outputs ({Architecture.Kind}, {Architecture.Describe()}): the activations overflow at these inputs; use smaller σ_W or σ_b, inputs nearer 0, or float64"));
+
+    /// <summary>
+    /// What a checkpoint of this ensemble carries (and a resumed one must match). The fused route adds
+    /// "engine": "fused" to the target; the tensor route's target has no engine, so its checkpoints keep their header.
+    /// </summary>
     public CheckpointHeader Header => new(
         "nnft-ensemble", Architecture.Describe(),
-        JsonSerializer.Serialize(new
+        WithEngine(JsonSerializer.Serialize(new
         {
             points = Inputs, networks = Options.Networks, chunk = ChunkSize, blocks = Options.Blocks, max_order = Options.MaxOrder, seed = Seed,
             lambda = Options.Deformation?.Coupling, quadrature_nodes = Options.Deformation?.Nodes.Count,
             counterterm = Options.Deformation?.MassCounterterm, linear_response = Options.Deformation?.LinearResponse,
             projection = Options.Projection,
-        }),
+        })),
         Options.DType.ToString());
+
+    private string WithEngine(string target) => Engine == EnsembleEngine.Fused ? target[..^1] + ",\"engine\":\"fused\"}" : target;
 
     /// <summary>Writes the sums and the chunk count, atomically (<see cref="Checkpoint"/>).</summary>
     public void SaveCheckpoint(string path) =>

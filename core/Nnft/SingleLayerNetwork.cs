@@ -125,22 +125,26 @@ public sealed class SingleLayerNetwork : IGaussianParameterNetwork
         using var scope = NewDisposeScope();
         var (dtype, device) = (inputs.dtype, inputs.device);
         long n = Width, d = InputDimension;
+        // Scalars held here rather than made on the fly: a collection during the call would free a temporary one
+        // under libtorch (docs/runtime.md, "Scalars and the garbage collector").
+        using Scalar scaleW0 = SigmaW / Math.Sqrt(d), scaleB = SigmaB, scaleW1 = SigmaW / Math.Sqrt(n);
+        using Scalar inputScale = SigmaW * SigmaW / d, biasVariance = SigmaB * SigmaB, one = 1.0;   // add's default α is a temporary too
         // Draw in a fixed order (W0, b0, W1, b1) so that a network is a function of the generator's state alone.
-        var w0 = randn(new[] { count, n, d }, dtype: dtype, device: device, generator: generator).mul_(SigmaW / Math.Sqrt(d));
-        var b0 = randn(new[] { count, n, 1L }, dtype: dtype, device: device, generator: generator).mul_(SigmaB);
-        var w1 = randn(new[] { count, 1L, n }, dtype: dtype, device: device, generator: generator).mul_(SigmaW / Math.Sqrt(n));
-        var b1 = randn(new[] { count, 1L }, dtype: dtype, device: device, generator: generator).mul_(SigmaB);
-        var pre = matmul(w0, inputs.t()).add_(b0);                       // [count, N, P]
+        var w0 = randn(new[] { count, n, d }, dtype: dtype, device: device, generator: generator).mul_(scaleW0);
+        var b0 = randn(new[] { count, n, 1L }, dtype: dtype, device: device, generator: generator).mul_(scaleB);
+        var w1 = randn(new[] { count, 1L, n }, dtype: dtype, device: device, generator: generator).mul_(scaleW1);
+        var b1 = randn(new[] { count, 1L }, dtype: dtype, device: device, generator: generator).mul_(scaleB);
+        var pre = matmul(w0, inputs.t()).add_(b0, one);                  // [count, N, P]
         var h = Activation switch
         {
             NetworkActivation.Erf => pre.erf_(),
             NetworkActivation.Relu => pre.relu_(),
             NetworkActivation.Exp => pre.exp_(),
             // e^{z − (σ_b² + σ_W²|x|²/d)}: the normalisation goes into the exponent, which keeps large |x| finite.
-            NetworkActivation.Gauss => pre.sub_(inputs.square().sum(1).mul(SigmaW * SigmaW / d).add(SigmaB * SigmaB)).exp_(),
+            NetworkActivation.Gauss => pre.sub_(inputs.square().sum(1).mul(inputScale).add(biasVariance, one)).exp_(),
             _ => throw new ArgumentException($"activation {Activation} is not known"),
         };
-        var phi = matmul(w1, h).squeeze(1).add_(b1);                      // [count, P]
+        var phi = matmul(w1, h).squeeze(1).add_(b1, one);                 // [count, P]
         return phi.MoveToOuterDisposeScope();
     }
 }

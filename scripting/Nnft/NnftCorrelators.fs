@@ -62,6 +62,7 @@ module NnftCorrelators =
             { Network = network; Points = points; Ensemble = ensembleOptions
               Seed = CommonOptions.seed o; RootSeed = CommonOptions.rootSeed o; Replica = CommonOptions.replica o; Device = CommonOptions.device o
               Checkpoint = { File = None; Resume = false } }
+        NnftOptions.engineName config.Ensemble (NetworkSpec.build network) config.Device |> ignore   // --engine fused where it does not apply: refused here
         let header = (ensemble config TorchSharp.torch.CPU).Header
         { config with Checkpoint = CheckpointOptions.choice o header }
 
@@ -78,6 +79,7 @@ module NnftCorrelators =
               "chunk", Json.integer c.Ensemble.ChunkSize
               "order", Json.integer c.Ensemble.MaxOrder
               "dtype", Json.text (string c.Ensemble.DType)
+              "engine", Json.text (NnftOptions.engineName c.Ensemble (NetworkSpec.build c.Network) c.Device)
               "seed", Json.integer c.Seed
               "device", Json.text ((string c.Device).ToLowerInvariant()) ]
             @ CommonOptions.describeReplicaOf c.RootSeed c.Replica

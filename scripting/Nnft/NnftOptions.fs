@@ -93,12 +93,13 @@ module NnftOptions =
                 raise (UsageError(sprintf "--chunk %d would need about %.1f GiB for its networks, more than the %.1f GiB this machine offers; give a smaller --chunk, or 0 to size it from memory"
                                       options.ChunkSize (gib need) (gib available)))
 
-    /// --networks, --blocks, --chunk, --dtype.
+    /// --networks, --blocks, --chunk, --dtype, --engine.
     let ensemble =
         [ CommandLine.option "networks" IntOption "1000000" "networks in the ensemble"
           CommandLine.option "blocks" IntOption "64" "blocks for the errors (jackknife, bootstrap), each of at least 100 networks"
           CommandLine.option "chunk" IntOption "0" "networks drawn at once (0: from the memory they need)"
-          CommandLine.option "dtype" TextOption "float64" "float64 | float32 (the networks; sums are float64)" ]
+          CommandLine.option "dtype" TextOption "float64" "float64 | float32 (the networks; sums are float64)"
+          CommandLine.option "engine" TextOption "auto" "auto | fused | tensor: the fused CPU kernel (single-layer gauss, exp and relu nets on the CPU, without projection or deformation) or libtorch tensors; auto: fused where it applies" ]
 
     /// The ensemble settings up to `maxOrder`, with a deformation to reweight to and a projection of the fields
     /// (null for none).
@@ -108,6 +109,12 @@ module NnftOptions =
             | "float64" -> TorchSharp.torch.ScalarType.Float64
             | "float32" -> TorchSharp.torch.ScalarType.Float32
             | other -> raise (UsageError(sprintf "--dtype %s is not known; allowed: float64, float32" other))
+        let engine =
+            match (CommandLine.text o "engine" |> Option.defaultValue "auto").ToLowerInvariant() with
+            | "auto" -> EnsembleEngine.Auto
+            | "fused" -> EnsembleEngine.Fused
+            | "tensor" -> EnsembleEngine.Tensor
+            | other -> raise (UsageError(sprintf "--engine %s is not known; allowed: auto, fused, tensor" other))
         let options =
             EnsembleOptions(
                 Networks = (CommandLine.intIn o "networks" 2L 1_000_000_000_000L |> CommandLine.required "networks"),
@@ -115,6 +122,7 @@ module NnftOptions =
                 ChunkSize = (CommandLine.intIn o "chunk" 0L 100_000_000L |> CommandLine.required "chunk" |> int),
                 MaxOrder = maxOrder,
                 DType = dtype,
+                Engine = engine,
                 Deformation = deformation,
                 Projection = projection)
         // The errors are a jackknife over block means, which assumes those means nearly Gaussian. A block mean of
@@ -124,6 +132,12 @@ module NnftOptions =
         checkBlocks options.Networks options.Blocks
         CommandLine.validate options.Validate
         options
+
+    /// The route ("fused" or "tensor") an ensemble of `architecture` with `options` takes on `device`, for config.json
+    /// (the two routes draw different streams); --engine fused where the kernel does not apply is refused naming why.
+    let engineName (options: EnsembleOptions) (architecture: INetworkArchitecture) (device: Hybrid.Runtime.ComputeDevice) =
+        let engine = CommandLine.validate (fun () -> NetworkEnsemble.EngineFor(architecture, options, Hybrid.Runtime.TorchRuntime.Resolve device))
+        (string engine).ToLowerInvariant()
 
     /// The ensemble settings up to `maxOrder`, without deformation or projection.
     let ensembleOptions (o: ParsedOptions) (maxOrder: int) : EnsembleOptions = ensembleOptionsWith o maxOrder null null

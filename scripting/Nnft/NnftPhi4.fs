@@ -113,6 +113,7 @@ module NnftPhi4 =
                     CommandLine.intIn o "trajectories" 2L 10_000_000L |> CommandLine.required "trajectories" |> int,
                     CommandLine.intIn o "thermalization" 0L 10_000_000L |> CommandLine.required "thermalization" |> int)
             | other -> raise (UsageError(sprintf "--sampler %s is not known; allowed: reweight, hmc" other))
+        if sampler = Reweighting then NnftOptions.engineName ensemble (NetworkSpec.build network) (CommonOptions.device o) |> ignore   // --engine fused: refused here
         { Network = network; Points = points; Lambda = lambda; Box = box; Panels = panels; Sampler = sampler; Ensemble = ensemble
           Seed = CommonOptions.seed o; RootSeed = CommonOptions.rootSeed o; Replica = CommonOptions.replica o; Device = CommonOptions.device o }
 
@@ -131,6 +132,7 @@ module NnftPhi4 =
               "networks", Json.integer c.Ensemble.Networks
               "blocks", Json.integer c.Ensemble.Blocks
               "dtype", Json.text (string c.Ensemble.DType)
+              "engine", (match c.Sampler with Reweighting -> Json.text (NnftOptions.engineName c.Ensemble (NetworkSpec.build c.Network) c.Device) | _ -> null)
               "seed", Json.integer c.Seed
               "device", Json.text ((string c.Device).ToLowerInvariant()) ]
             @ CommonOptions.describeReplicaOf c.RootSeed c.Replica)

@@ -69,6 +69,7 @@ module NnftWidth =
         let points = NnftOptions.parsePoints (NetworkSpec.dimension network) (CommandLine.text o "points" |> Option.defaultValue "")
         let ensemble = NnftOptions.ensembleOptions o 4
         NnftOptions.checkChunk ensemble (NetworkSpec.build (NetworkSpec.withWidth (List.max widths) network)) points.Length
+        NnftOptions.engineName ensemble (NetworkSpec.build network) (CommonOptions.device o) |> ignore   // --engine fused where it does not apply: refused here
         { Network = network
           Widths = widths
           Points = points
@@ -90,6 +91,7 @@ module NnftWidth =
               "networks", Json.integer c.Ensemble.Networks
               "blocks", Json.integer c.Ensemble.Blocks
               "dtype", Json.text (string c.Ensemble.DType)
+              "engine", Json.text (NnftOptions.engineName c.Ensemble (NetworkSpec.build c.Network) c.Device)
               "seed", Json.integer c.Seed
               "device", Json.text ((string c.Device).ToLowerInvariant()) ]
             @ CommonOptions.describeReplicaOf c.RootSeed c.Replica)

@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.Intrinsics;
 using System.Text;
+using System.Text.Json;
 using Hybrid.Nnft;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -9,11 +11,12 @@ namespace Hybrid.Bench.Nnft;
 
 /// <summary>
 /// Ensemble throughput of random-network field theories: Gauss-nets (d = 1) of widths 10, 100, 1000 at 4 and 16
-/// points, float32 and float64, in networks × points per second through <see cref="NetworkEnsemble"/> (drawing,
-/// evaluation and float64 accumulation of G₂, G₄). Beside it a roofline measured in the same run on the same device:
-/// the same number of Gaussians drawn and the same exponentials and multiply-adds done with bare tensor ops and no
-/// accumulation, which no ensemble code can beat. Then the resident memory after 10⁶ and 10⁸ networks, which must
-/// not grow with the ensemble.
+/// points, float32 and float64, in networks per second through <see cref="NetworkEnsemble"/> (drawing, evaluation and
+/// float64 accumulation of every G₂ and G₄ multiset), by the fused CPU kernel and by the tensor route, interleaved in
+/// one process. Beside them two rooflines measured in the same run: the fused kernel's own bound, the bare vectorised
+/// normal generator's rate over the normals one network needs (3N + 1), and the tensor route's, the same draws and
+/// arithmetic with bare tensor ops and no accumulation. Then the fused route's resident memory after 10⁶ and 10⁸
+/// networks, which must not grow with the ensemble, and the eager-PyTorch anchor when python3 with torch is there.
 /// </summary>
 public static class EnsembleThroughput
 {
@@ -21,17 +24,39 @@ public static class EnsembleThroughput
 
     private static double[][] Points(int p) => p == 4 ? Points4 : Enumerable.Range(0, p).Select(i => new[] { -1.0 + 2.0 * i / (p - 1) }).ToArray();
 
-    /// <summary>Networks per second of the ensemble (median of 3 repetitions of ≥ 1 s).</summary>
-    private static double EnsembleRate(int width, int points, ScalarType dtype, Device device)
+    private static NetworkEnsemble Ensemble(int width, int points, ScalarType dtype, EnsembleEngine engine, Device device) =>
+        new(new SingleLayerNetwork(NetworkActivation.Gauss, 1, width, 0.6, 0.3), Points(points),
+            new EnsembleOptions { Networks = long.MaxValue / 2, DType = dtype, Blocks = 64, Engine = engine }, 1, device);
+
+    /// <summary>Networks per second of one run of ≥ <paramref name="seconds"/> s.</summary>
+    private static double Rate(Func<int> work, double seconds = 1.0)
     {
-        var net = new SingleLayerNetwork(NetworkActivation.Gauss, 1, width, 0.6, 0.3);
-        var ensemble = new NetworkEnsemble(net, Points(points), new EnsembleOptions { Networks = long.MaxValue / 2, DType = dtype, Blocks = 64 }, 1, device);
-        ensemble.Step();   // warm-up
-        return Timing.MedianRate(() => (int)ensemble.Step());
+        var clock = Stopwatch.StartNew();
+        long units = 0;
+        do units += work(); while (clock.Elapsed.TotalSeconds < seconds);
+        return units / clock.Elapsed.TotalSeconds;
     }
 
-    /// <summary>The same arithmetic with bare tensor ops: randn of W0, b0, W1, b1; the pre-activations; exp; the readout.</summary>
-    private static double RooflineRate(int width, int points, int chunk, ScalarType dtype, Device device)
+    private static double Median(List<double> values)
+    {
+        values.Sort();
+        return values[values.Count / 2];
+    }
+
+    private static readonly GaussianLanes GeneratorLanes = new(5);
+    private static readonly Vector512<float>[] SingleNormals = new Vector512<float>[1024];
+    private static readonly Vector512<double>[] DoubleNormals = new Vector512<double>[1024];
+
+    /// <summary>Normals per second of the bare vectorised generator (<see cref="GaussianLanes"/>), one run of ≥ <paramref name="seconds"/> s.</summary>
+    private static double GeneratorRate(ScalarType dtype, double seconds = 0.5) => Rate(() =>
+    {
+        if (dtype == ScalarType.Float32) { GeneratorLanes.Fill(SingleNormals); return SingleNormals.Length * Vector512<float>.Count; }
+        GeneratorLanes.Fill(DoubleNormals);
+        return DoubleNormals.Length * Vector512<double>.Count;
+    }, seconds);
+
+    /// <summary>The same arithmetic as the tensor route with bare tensor ops: randn of W0, b0, W1, b1; the pre-activations; exp; the readout.</summary>
+    private static double TensorRooflineRate(int width, int points, int chunk, ScalarType dtype, Device device)
     {
         using var x = tensor(Points(points).SelectMany(p => p).ToArray(), new long[] { points, 1 }, dtype: dtype, device: device);
         using var generator = new Generator(2, device);
@@ -55,6 +80,42 @@ public static class EnsembleThroughput
         return p.WorkingSet64 / 1048576.0;
     }
 
+    /// <summary>The anchor script, looked for beside the checkout (../shared/anchors) or in it.</summary>
+    private static string? AnchorScript()
+    {
+        foreach (var dir in new[] { Path.Combine("..", "shared", "anchors"), Path.Combine("shared", "anchors") })
+        {
+            var path = Path.GetFullPath(Path.Combine(dir, "nnft_ensemble_torch.py"));
+            if (File.Exists(path)) return path;
+        }
+        return null;
+    }
+
+    /// <summary>Networks per second of the eager-PyTorch anchor (one thread), or null with the reason.</summary>
+    private static (double? Rate, string Note) Anchor(string script, int width, int points, ScalarType dtype)
+    {
+        long networks = width switch { 10 => 400_000, 100 => 100_000, _ => 20_000 };
+        var start = new ProcessStartInfo("/usr/bin/python3")
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+            ArgumentList = { script, "--width", $"{width}", "--points", $"{points}", "--networks", $"{networks}", "--dtype", dtype == ScalarType.Float32 ? "float32" : "float64", "--threads", "1" },
+        };
+        try
+        {
+            using var process = Process.Start(start)!;
+            var stdout = process.StandardOutput.ReadToEndAsync();
+            var stderr = process.StandardError.ReadToEndAsync();
+            if (!process.WaitForExit(120_000)) { process.Kill(); return (null, "timed out"); }
+            if (process.ExitCode != 0) return (null, stderr.Result.Trim().Split('\n').LastOrDefault() ?? $"exit {process.ExitCode}");
+            using var json = JsonDocument.Parse(stdout.Result.Trim().Split('\n').Last());
+            return (json.RootElement.GetProperty("networks_per_s").GetDouble(), "");
+        }
+        catch (Exception e) when (e is System.ComponentModel.Win32Exception or JsonException or InvalidOperationException)
+        {
+            return (null, e.Message);
+        }
+    }
+
     /// <summary>Runs the benchmark and returns its Markdown report.</summary>
     public static string Run(BenchContext context)
     {
@@ -63,36 +124,83 @@ public static class EnsembleThroughput
         md.AppendLine();
         md.AppendLine(context.Describe());
         md.AppendLine();
-        md.AppendLine("Networks × points per second through `NetworkEnsemble` (draw, evaluate, accumulate G₂ and G₄ in float64), and the roofline of the same draws and arithmetic with bare tensor ops at the same chunk size; median of 3 repetitions of ≥ 1 s each.");
+        md.AppendLine("Load: a shared 2-core machine; a long Monte Carlo job and another build ran beside this benchmark, so absolute rates move by tens of per cent between runs. The two routes were measured interleaved (fused, tensor, fused, …) so that their ratio is fair; compare within a row.");
         md.AppendLine();
-        md.AppendLine("| width | points | dtype | chunk | networks·points/s | roofline | fraction of roofline |");
-        md.AppendLine("|---:|---:|---|---:|---:|---:|---:|");
+        GeneratorRate(ScalarType.Float32, 1.0);   // tiered JIT
+        GeneratorRate(ScalarType.Float64, 1.0);
+        var generator = new Dictionary<ScalarType, List<double>> { [ScalarType.Float32] = new(), [ScalarType.Float64] = new() };
+        md.AppendLine("Networks per second through `NetworkEnsemble` (draw, evaluate, accumulate every G₂ and G₄ multiset in float64) by the fused route and by the tensor route; median of 3 interleaved repetitions (fused ≥ 1 s, tensor ≥ 1 s, bare generator ≥ 0.5 s). *Fused roofline*: the bare vectorised generator's normals/s, measured in the same repetitions, over the 3N + 1 normals of one network: an upper bound of the fused route, which also evaluates N·P exponentials and accumulates. *Tensor roofline*: the same draws and arithmetic with bare tensor ops at the tensor route's chunk, no accumulation.");
+        md.AppendLine();
+        md.AppendLine("| width | points | dtype | chunk fused / tensor | fused networks/s | tensor networks/s | fused / tensor | fused roofline | fused fraction | tensor roofline | tensor fraction |");
+        md.AppendLine("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (int width in new[] { 10, 100, 1000 })
             foreach (int points in new[] { 4, 16 })
                 foreach (var dtype in new[] { ScalarType.Float32, ScalarType.Float64 })
                 {
-                    var probe = new NetworkEnsemble(new SingleLayerNetwork(NetworkActivation.Gauss, 1, width, 0.6, 0.3), Points(points), new EnsembleOptions { Networks = long.MaxValue / 2, DType = dtype }, 1, context.Device);
-                    double rate = EnsembleRate(width, points, dtype, context.Device) * points;
-                    double roof = RooflineRate(width, points, probe.ChunkSize, dtype, context.Device) * points;
+                    var fused = Ensemble(width, points, dtype, EnsembleEngine.Fused, context.Device);
+                    var tensorRoute = Ensemble(width, points, dtype, EnsembleEngine.Tensor, context.Device);
+                    fused.Step();   // warm-up
+                    tensorRoute.Step();
+                    var fusedRates = new List<double>();
+                    var tensorRates = new List<double>();
+                    var normalRates = new List<double>();
+                    for (int r = 0; r < 3; r++)
+                    {
+                        fusedRates.Add(Rate(() => (int)fused.Step()));
+                        tensorRates.Add(Rate(() => (int)tensorRoute.Step()));
+                        normalRates.Add(GeneratorRate(dtype));
+                    }
+                    generator[dtype].AddRange(normalRates);
+                    double f = Median(fusedRates), t = Median(tensorRates);
+                    double fusedRoof = Median(normalRates) / (3.0 * width + 1);
+                    double tensorRoof = TensorRooflineRate(width, points, tensorRoute.ChunkSize, dtype, context.Device);
                     var row = string.Create(CultureInfo.InvariantCulture,
-                        $"| {width} | {points} | {(dtype == ScalarType.Float32 ? "float32" : "float64")} | {probe.ChunkSize} | {rate:E3} | {roof:E3} | {rate / roof:P0} |");
+                        $"| {width} | {points} | {(dtype == ScalarType.Float32 ? "float32" : "float64")} | {fused.ChunkSize} / {tensorRoute.ChunkSize} | {f:E3} | {t:E3} | {f / t:F1}× | {fusedRoof:E3} | {f / fusedRoof:P0} | {tensorRoof:E3} | {t / tensorRoof:P0} |");
                     Console.WriteLine(row);
                     md.AppendLine(row);
                 }
         md.AppendLine();
-        md.AppendLine("Resident memory of this process while an ensemble grows (width 10, 4 points, float32): it must stay flat.");
+        double single = Median(generator[ScalarType.Float32]), wide = Median(generator[ScalarType.Float64]);
+        md.AppendLine(string.Create(CultureInfo.InvariantCulture,
+            $"The bare generator (xoshiro256** ×8, Box–Muller, `Vector512`; hardware-accelerated: {Vector512.IsHardwareAccelerated}), median over all rows: {single:E3} normals/s in float32 ({1e9 / single:F2} ns each), {wide:E3} in float64 ({1e9 / wide:F2} ns)."));
+        md.AppendLine();
+        md.AppendLine("Resident memory of this process while a fused-route ensemble grows (width 10, 4 points, float32): it must stay flat.");
         md.AppendLine();
         md.AppendLine("| networks | resident MB | seconds |");
         md.AppendLine("|---:|---:|---:|");
         var net = new SingleLayerNetwork(NetworkActivation.Gauss, 1, 10, 0.6, 0.3);
-        var big = new NetworkEnsemble(net, Points4, new EnsembleOptions { Networks = 100_000_000, DType = ScalarType.Float32 }, 3, context.Device);
+        var big = new NetworkEnsemble(net, Points4, new EnsembleOptions { Networks = 100_000_000, DType = ScalarType.Float32, Engine = EnsembleEngine.Fused }, 3, context.Device);
         var clock = Stopwatch.StartNew();
-        foreach (long target in new[] { 1_000_000L, 100_000_000L })
+        foreach (long target in new[] { 1_000_000L, 10_000_000L, 100_000_000L })
         {
             while (big.Sums.Networks < target) big.Step();
             var row = string.Create(CultureInfo.InvariantCulture, $"| {big.Sums.Networks:E1} | {ResidentMegabytes():F0} | {clock.Elapsed.TotalSeconds:F0} |");
             Console.WriteLine(row);
             md.AppendLine(row);
+        }
+        md.AppendLine();
+        md.AppendLine("The eager-PyTorch anchor (`../shared/anchors/nnft_ensemble_torch.py`, one thread, run from this process; it draws and evaluates the same Gauss-nets but accumulates G₂ and a single G₄, so it does less work at 16 points) beside the fused route's rate measured right after it.");
+        md.AppendLine();
+        var script = AnchorScript();
+        if (script is null || !File.Exists("/usr/bin/python3"))
+            md.AppendLine("Not run: no /usr/bin/python3 or no anchor script beside the checkout.");
+        else
+        {
+            md.AppendLine("| width | points | dtype | PyTorch networks/s | fused / PyTorch |");
+            md.AppendLine("|---:|---:|---|---:|---:|");
+            foreach (int width in new[] { 10, 100, 1000 })
+                foreach (int points in new[] { 4, 16 })
+                {
+                    var (rate, note) = Anchor(script, width, points, ScalarType.Float32);
+                    var fused = Ensemble(width, points, ScalarType.Float32, EnsembleEngine.Fused, context.Device);
+                    fused.Step();
+                    double f = Timing.MedianRate(() => (int)fused.Step());
+                    var row = rate is { } a
+                        ? string.Create(CultureInfo.InvariantCulture, $"| {width} | {points} | float32 | {a:E3} | {f / a:F1}× |")
+                        : $"| {width} | {points} | float32 | not run: {note} | |";
+                    Console.WriteLine(row);
+                    md.AppendLine(row);
+                }
         }
         return md.ToString();
     }

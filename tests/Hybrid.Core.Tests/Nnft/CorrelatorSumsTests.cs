@@ -17,6 +17,35 @@ public class CorrelatorSumsTests
         Assert.Equal(quads.Count, quads.Select(q => string.Join(",", q)).Distinct().Count());
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void HostSumsAreTheTensorSums(bool weighted)
+    {
+        // 45 networks in 4 blocks (uneven), 5 points, every order, twice (the second chunk from network 48).
+        var rng = new Random(9);
+        var values = Enumerable.Range(0, 45 * 5).Select(_ => rng.NextDouble() * 2 - 1).ToArray();
+        var weights = Enumerable.Range(0, 45).Select(_ => rng.NextDouble()).ToArray();
+        var host = new CorrelatorSums(5, 4, 6);
+        var device = new CorrelatorSums(5, 4, 6);
+        foreach (long first in new long[] { 0, 48 })
+        {
+            host.Add(values, first, weighted ? weights : default);
+            using var phi = tensor(values, new long[] { 45, 5 }, dtype: ScalarType.Float64);
+            using var w = tensor(weights, dtype: ScalarType.Float64);
+            device.Add(phi, first, weighted ? w : null);
+        }
+        Assert.Equal(device.Counts, host.Counts);
+        for (int b = 0; b < 4; b++)
+        {
+            Assert.Equal(device.WeightSums[b], host.WeightSums[b], 12);
+            Assert.Equal(device.WeightSquares[b], host.WeightSquares[b], 12);
+            foreach (int order in new[] { 1, 2, 4, 6 })
+                for (int c = 0; c < host.Indices(order).Count; c++)
+                    Assert.Equal(device.Sums(order, b)[c], host.Sums(order, b)[c], 12);
+        }
+    }
+
     [Fact]
     public void SumsEqualBruteForceProductsForEveryOrder()
     {

@@ -70,7 +70,9 @@ let tests =
                     [ "--arch"; "cos"; "--d"; "2"; "--points"; "0,0" ], "needs a momentum cutoff"
                     [ "--points"; "0;x" ], "'x' is not a finite number"
                     [ "--points"; "0,1;2" ], "has dimension 2"
-                    [ "--arch"; "tanh" ], "--arch tanh" ] do
+                    [ "--arch"; "tanh" ], "--arch tanh"
+                    [ "--engine"; "warp" ], "--engine warp"
+                    [ "--arch"; "erf"; "--engine"; "fused" ], "no vectorised erf" ] do
                   let root = newDirectory "hybrid-nnft-bad"
                   let out = Path.Combine(root, "run")
                   let code, err = runCapturingErrors ([ "nnft-correlators" ] @ args @ [ "--out"; out ])
