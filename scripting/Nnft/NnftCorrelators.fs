@@ -63,7 +63,8 @@ module NnftCorrelators =
               Seed = CommonOptions.seed o; RootSeed = CommonOptions.rootSeed o; Replica = CommonOptions.replica o; Device = CommonOptions.device o
               Checkpoint = { File = None; Resume = false } }
         NnftOptions.engineName config.Ensemble (NetworkSpec.build network) config.Device |> ignore   // --engine fused where it does not apply: refused here
-        let header = (ensemble config TorchSharp.torch.CPU).Header
+        // On the device the run takes: the route, and so the header a checkpoint carries, depends on it.
+        let header = (ensemble config (NnftStudy.device config.Device)).Header
         { config with Checkpoint = CheckpointOptions.choice o header }
 
     /// The command-line defaults: the Gauss-net reference point of Halverson et al. at N = 8, 10⁶ networks.
