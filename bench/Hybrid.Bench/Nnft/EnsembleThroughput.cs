@@ -124,7 +124,9 @@ public static class EnsembleThroughput
         md.AppendLine();
         md.AppendLine(context.Describe());
         md.AppendLine();
-        md.AppendLine("Load: a shared 2-core machine; a long Monte Carlo job and another build ran beside this benchmark, so absolute rates move by tens of per cent between runs. The two routes were measured interleaved (fused, tensor, fused, …) so that their ratio is fair; compare within a row.");
+        // Other work on the machine moves absolute rates by tens of per cent: say how busy it was.
+        string load = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "unknown";
+        md.AppendLine($"Load average (1 min) when the table was written: {load}. The two routes were measured interleaved (fused, tensor, fused, …) so that their ratio is fair whatever else runs; compare within a row.");
         md.AppendLine();
         GeneratorRate(ScalarType.Float32, 1.0);   // tiered JIT
         GeneratorRate(ScalarType.Float64, 1.0);
