@@ -124,28 +124,7 @@ public class LocalUpdateTests
         }
     }
 
-    [Fact]
-    public void LocalRouteSamplesTheBornDensityOfAJastrowPair()
-    {
-        // On L = 2, ψ = e^{2vc} with c = n₀·n₁ uniform on [−1, 1]: ⟨c⟩ = coth(4v) − 1/(4v) exactly.
-        const double v = 0.8;
-        var psi = new SingletWavefunction(2, Array.Empty<int>(), 1);
-        using (no_grad()) psi.Parameters[0].fill_(v);
-        const int chains = 64;
-        using var start = new Generator(1);
-        using var sampler = new MetropolisHastings(new BornDensity(psi), new RandomRotationProposal(RotationMove.SingleSite, 1.0), chains, 7,
-            initial: RotorChain.Uniform(chains, 2, start), evaluation: MoveEvaluation.Local);
-        sampler.Thermalize(300, adaptScale: true);
-        var perStep = new List<double[]>();
-        for (int t = 0; t < 1500; t++)
-        {
-            sampler.Step();
-            if (t % 5 == 0) perStep.Add((sampler.State.select(1, 0) * sampler.State.select(1, 1)).sum(-1).data<double>().ToArray());
-        }
-        var (mean, error) = ChainStatistics.MeanOverChains(perStep);
-        double exact = 1 / Math.Tanh(4 * v) - 1 / (4 * v);
-        Assert.True(Math.Abs(mean - exact) < 4 * error, $"⟨c⟩ = {mean} ± {error}, exact {exact}");
-    }
+    // The Jastrow pair against its exact ⟨n₀·n₁⟩ on both routes: RotorWavefunctionTests.MetropolisSamplesTheBornDensityOfAJastrowPair.
 
     [Fact]
     public void LocalRouteSamplesAThreeSiteNetworkAsIndependentSamplingDoes()

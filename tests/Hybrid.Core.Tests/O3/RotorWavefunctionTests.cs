@@ -297,8 +297,10 @@ public class RotorWavefunctionTests
         Assert.Contains("rotation scale -1", Assert.Throws<ArgumentException>(() => all.Scale = -1).Message);
     }
 
-    [Fact]
-    public void MetropolisSamplesTheBornDensityOfAJastrowPair()
+    [Theory]
+    [InlineData(MoveEvaluation.Full)]
+    [InlineData(MoveEvaluation.Local)]
+    public void MetropolisSamplesTheBornDensityOfAJastrowPair(MoveEvaluation evaluation)
     {
         // On L = 2 each site sees the other, so the Jastrow is ψ = e^{2v c} with c = n₀·n₁. For uniform vectors c is
         // uniform on [−1, 1], so |ψ|² = e^{4vc} gives ⟨c⟩ = coth(4v) − 1/(4v) exactly.
@@ -308,7 +310,7 @@ public class RotorWavefunctionTests
         const int chains = 64;
         using var start = new Generator(1);
         using var sampler = new MetropolisHastings(new BornDensity(psi), new RandomRotationProposal(RotationMove.SingleSite, 1.0), chains, 7,
-            initial: RotorChain.Uniform(chains, 2, start));
+            initial: RotorChain.Uniform(chains, 2, start), evaluation: evaluation);
         sampler.Thermalize(300, adaptScale: true);
         var perStep = new List<double[]>();
         for (int t = 0; t < 1500; t++)
