@@ -7,9 +7,11 @@ namespace Hybrid.Nnft;
 /// Standard normal numbers drawn eight streams at a time: eight xoshiro256** generators, each seeded by
 /// <see cref="Seeds.Derive"/>(seed, "lane k"), stepped together in one 512-bit vector, and turned into normals by
 /// Box–Muller, r = √(−2 ln u₁), (r cos 2πu₂, r sin 2πu₂). The code uses only <see cref="Vector512{T}"/> operations
-/// whose results IEEE 754 fixes (integer arithmetic, conversions, +, ×, √) and .NET's vector log and sin/cos (whose
-/// multiply-adds are fused where the CPU has FMA), so the numbers do not depend on whether the machine runs 512-bit
-/// vectors natively or as two 256-bit halves, on any x64 with FMA.
+/// whose results IEEE 754 fixes (integer arithmetic, conversions, +, ×, √), .NET's vector log (and, in float32, its
+/// sin/cos), whose multiply-adds are fused where the CPU has FMA, and in float64 a sine and cosine of its own (a
+/// random quadrant and fdlibm's kernels on [−π/4, π/4]), because .NET's float64 vector sin/cos gave other last bits
+/// with AVX-512 off. The numbers therefore do not depend on whether the machine runs 512-bit vectors natively or as
+/// two 256-bit halves, on any x64 with FMA; a pinned checksum test holds them.
 /// </summary>
 /// <remarks>
 /// u₁ lies in (0, 1] (31 random bits and half a step in float32, 53 bits in float64), so the radius is finite and

@@ -325,4 +325,8 @@ module O3Vmc =
     let describeRun (s: VmcSettings) =
         (describeSettings s |> List.filter (fun (key, _) -> key <> "seed"))
         @ CommonOptions.describeSeeds s.Seed s.Replica @ [ CommonOptions.describeDevice s.Device ]
-        @ [ "moves", Json.text (match s.Moves with MoveEvaluation.Full -> "full" | _ -> "local") ]
+        // The route the chains take: message passing has no local moves and runs the full route whatever was asked.
+        @ [ "moves", Json.text (match s.Moves, s.Ansatz with
+                                | MoveEvaluation.Local, AnsatzSpec.Messages _ -> "full"
+                                | MoveEvaluation.Full, _ -> "full"
+                                | _ -> "local") ]

@@ -6,15 +6,19 @@ open Expecto
 
 /// Marks `test`'s cases so that each runs in the first worker process to reach it: a case claims its name by creating
 /// a file in `folder` (atomic on every file system the suites run on); a worker that finds the claim taken skips the
-/// case. Two workers walking the same list in the same order thus share it as they go, each taking the next case
-/// nobody has started, which balances them whatever the cases cost.
+/// case and records the skip in `folder/elsewhere`, so that the skips can be told from the suite's own ignored cases
+/// when the workers' counts are added up. Two workers walking the same list in the same order thus share it as they
+/// go, each taking the next case nobody has started, which balances them whatever the cases cost.
 let private claimEach (folder: string) (test: Test) =
+    let elsewhere = Directory.CreateDirectory(Path.Combine(folder, "elsewhere")).FullName
     let claim (name: string) =
         let digest = Security.Cryptography.SHA256.HashData(Text.Encoding.UTF8.GetBytes name) |> Convert.ToHexString
         try
             use _ = new FileStream(Path.Combine(folder, digest), FileMode.CreateNew)
             true
-        with :? IOException -> false
+        with :? IOException ->
+            use _ = new FileStream(Path.Combine(elsewhere, sprintf "%s.%d" digest Environment.ProcessId), FileMode.CreateNew)
+            false
     let rec wrap (path: string list) (test: Test) =
         match test with
         | TestCase(code, state) ->
@@ -51,15 +55,17 @@ let main argv =
         | Some other -> testSequencedGroup "in-process" other
         | None -> testList "scripting" []
     // `--claims FOLDER`: one of several worker processes sharing the cases through FOLDER (`build.fsx test` starts
-    // two, one per core: the in-process cases, serial within a process, then run two at a time). A case another worker
-    // ran is reported as ignored here.
-    let tests, argv =
+    // two). A case another worker ran is reported as ignored here, and recorded in FOLDER/elsewhere. A worker runs
+    // its cases one at a time, the end-to-end ones included, without the console spinner's thread: then no other
+    // thread of the process allocates while a TorchSharp call is in flight, so no collection can free one of
+    // TorchSharp's temporary scalars under libtorch (docs/runtime.md), and the workers together keep both cores busy.
+    let tests, argv, settings =
         match Array.tryFindIndex ((=) "--claims") argv with
         | Some i when i + 1 < argv.Length && Directory.Exists argv.[i + 1] ->
-            claimEach argv.[i + 1] tests, Array.append argv.[.. i - 1] argv.[i + 2 ..]
+            claimEach argv.[i + 1] tests, Array.append argv.[.. i - 1] argv.[i + 2 ..], [ Parallel_Workers 1; No_Spinner ]
         | Some i ->
             eprintfn "--claims needs an existing folder, not %s" (if i + 1 < argv.Length then argv.[i + 1] else "nothing")
             exit 2
-        | None -> tests, argv
-    try runTestsWithCLIArgs [ Parallel_Workers 2 ] argv tests
+        | None -> tests, argv, [ Parallel_Workers 2 ]
+    try runTestsWithCLIArgs settings argv tests
     finally Hybrid.Scripting.Tests.Support.removeDirectories ()
