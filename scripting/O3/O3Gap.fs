@@ -11,7 +11,10 @@ open Hybrid.Scripting.Pipeline
 type O3GapConfig =
     { Sites: int
       G2: float
-      Vmc: VmcSettings }
+      Vmc: VmcSettings
+      /// The points directory both states are kept in (each beside its training checkpoint); None: points/ in the run
+      /// directory.
+      Points: string option }
 
 type O3GapResult =
     { Config: O3GapConfig
@@ -25,20 +28,33 @@ module O3Gap =
     let options =
         [ CommandLine.option "L" IntOption "4" "chain length L ≥ 2"
           CommandLine.option "g2" FloatOption "1" "coupling g², 0.01..100"
+          O3Points.option
           yield! O3Vmc.options "1500" O3Vmc.independentReplicas ]
 
     let configure (o: ParsedOptions) : O3GapConfig =
         let sites = O3Vmc.sites o
         let vmc = O3Vmc.settings o sites
         CommandLine.validate (fun () -> AnsatzSpec.build sites 1L Isovector vmc.Ansatz |> ignore)
-        { Sites = sites; G2 = O3Vmc.coupling o; Vmc = vmc }
+        let points = CommandLine.text o "points"
+        // A state in a points file is stamped with the root seed, so a replica would reuse another's state: the
+        // replicas of o3-gap are independent trainings and keep their states apart.
+        if points.IsSome && vmc.Replica.IsSome then
+            raise (UsageError "--points cannot be shared by replicas of o3-gap (each replica trains its own states); leave --points out, each run then keeps its states in its own run directory")
+        O3Points.check points vmc
+        { Sites = sites; G2 = O3Vmc.coupling o; Vmc = vmc; Points = points |> Option.map IO.Path.GetFullPath }
 
     let describe (c: O3GapConfig) =
-        Json.object ([ "L", Json.integer (int64 c.Sites); "g2", Json.number c.G2 ] @ O3Vmc.describeRun c.Vmc)
+        Json.object
+            ([ "L", Json.integer (int64 c.Sites); "g2", Json.number c.G2
+               "points", (match c.Points with Some p -> Json.text p | None -> null) ] @ O3Vmc.describeRun c.Vmc)
 
-    let run (c: O3GapConfig) (_: RunDirectory) : O3GapResult =
+    /// Both states trained in (or reused from) the points directory: a run killed at any moment resumes with
+    /// `--points` naming the earlier run's points/ (a finished state is reused, an interrupted one continues from its
+    /// checkpoint).
+    let run (c: O3GapConfig) (dir: RunDirectory) : O3GapResult =
         let exact = O3Reference.reference c.Sites c.G2 O3Reference.memoryLimit
-        { Config = c; Result = O3Levels.gap None c.Sites c.G2 c.Vmc; Exact = exact }
+        let points = c.Points |> Option.defaultValue (dir.File "points") |> Some
+        { Config = c; Result = O3Levels.gap points c.Sites c.G2 c.Vmc; Exact = exact }
 
     /// The comparison table, VMC against ED: one row per quantity.
     let table (r: GapResult) (exact: RotorChainConvergence option) =

@@ -20,20 +20,47 @@ module O3Points =
     // Json.number writes NaN as null.
     let private value (node: JsonNode) = if isNull node then nan else node.GetValue<float>()
 
+    /// The training curve kept in a points file (energy, error, variance per step; none in files that predate it),
+    /// so that a reused state still carries its energy to zero variance.
+    let private curve (o: JsonNode) : (float * float * float)[] =
+        match o.["curve"] with
+        | null -> [||]
+        | c ->
+            let column (name: string) = [| for x in c.[name].AsArray() -> value x |]
+            let e, err, v = column "energy", column "error", column "variance"
+            if e.Length <> err.Length || e.Length <> v.Length then raise (FormatException "its training curve has columns of different lengths")
+            Array.init e.Length (fun i -> e.[i], err.[i], v.[i])
+
+    let private firstStep (o: JsonNode) =
+        match o.["curve"] with
+        | null -> 1
+        | c -> c.["first_step"].GetValue<int>()
+
+    let private curveJson (r: StateResult) =
+        Json.object
+            [ "first_step", Json.integer (int64 r.FirstStep)
+              "energy", Json.numbers (r.Curve |> Array.map (fun (e, _, _) -> e))
+              "error", Json.numbers (r.Curve |> Array.map (fun (_, e, _) -> e))
+              "variance", Json.numbers (r.Curve |> Array.map (fun (_, _, v) -> v)) ]
+
     /// A points file read back: its VMC settings (as JSON text) and its state, or why it cannot be read (one line).
     let private parse (state: RotorState) (file: string) : Result<string * StateResult, string> =
         try
             let o = JsonNode.Parse(File.ReadAllText file)
             let e = o.["energy"]
+            // Files written before the whole estimate was kept lack these fields (a NaN is written as null).
+            let stored (name: string) (absent: float) = if e.AsObject().ContainsKey name then value e.[name] else absent
             let energy =
                 { Estimate.independent (value e.["mean"]) (value e.["error"]) (e.["samples"].GetValue<int>()) with
-                    TauInt = value e.["tau_int"]; RHat = value e.["r_hat"] }
+                    TauInt = value e.["tau_int"]; RHat = value e.["r_hat"]
+                    TauIntError = stored "tau_int_error" 0.0; Variance = stored "variance" (float (e.["samples"].GetValue<int>()) * value e.["error"] ** 2.0)
+                    Window = int (stored "window" 0.0) }
             let number (name: string) = value o.[name]
             let settings = o.["settings"].ToJsonString()
             Ok(settings,
                { State = state; Sites = o.["L"].GetValue<int>(); G2 = number "g2"; Energy = energy; Variance = number "variance"
                  TailFraction = number "tail_fraction_5sigma"; MaxDeviation = number "max_deviation_sigma"; Acceptance = number "acceptance"
-                 Parameters = o.["parameters"].GetValue<int64>(); Curve = [||]; FirstStep = 1; TrainSeconds = number "train_seconds"; StepSeconds = number "seconds_per_step"
+                 Parameters = o.["parameters"].GetValue<int64>(); Curve = curve o; FirstStep = firstStep o; TrainSeconds = number "train_seconds"; StepSeconds = number "seconds_per_step"
                  MeasureSeconds = number "measure_seconds"; PeakMemory = o.["peak_memory_bytes"].GetValue<int64>()
                  Warnings =
                    match o.["warnings"] with
@@ -101,7 +128,7 @@ module O3Points =
                     | :? JsonObject as o -> [ for kv in o -> kv.Key, kv.Value.DeepClone() ]
                     | _ -> []
                 Json.write f (Json.object ([ "L", Json.integer (int64 sites); "g2", Json.number g2; "state", Json.text (RotorState.name state)
-                                             "settings", Json.object (O3Vmc.describeSettings settings) ] @ fields)))
+                                             "settings", Json.object (O3Vmc.describeSettings settings) ] @ fields @ [ "curve", curveJson r ])))
             r
 
     /// The --points option.

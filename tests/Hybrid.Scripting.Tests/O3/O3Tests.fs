@@ -310,6 +310,22 @@ let tests =
               Directory.Delete(straight, true)
           }
 
+          test "o3-gap resumes from its points: both states reused with their training curves, the same result" {
+              // A killed o3-gap continues with --points naming its points/: each finished state is reused, with the
+              // curve its zero-variance extrapolation needs, so the result equals the uninterrupted run's.
+              let common = [ "o3-gap"; "--L"; "3"; "--g2"; "1.5"; "--chains"; "8"; "--measure"; "10"; "--hidden"; "4"; "--steps"; "100" ]
+              let first = runInto common
+              let points = Path.Combine(first, "points")
+              Expect.equal (Directory.GetFiles(points, "L3-*.json").Length) 2 "both states are kept in points/"
+              let again = runInto (common @ [ "--points"; points ])
+              let observables dir = (summary dir).GetProperty("observables").ToString()
+              Expect.stringContains (observables first) "gap_zero_variance" "the training curves carry E to zero variance"
+              Expect.equal (observables again) (observables first) "the same observables, zero-variance ones included"
+              Expect.equal (File.ReadAllText(Path.Combine(again, "training-l1.csv"))) (File.ReadAllText(Path.Combine(first, "training-l1.csv"))) "the same training curve"
+              Directory.Delete(first, true)
+              Directory.Delete(again, true)
+          }
+
           test "o3-vmc's local moves and --moves full train and measure the same state" {
               // Both routes draw the same random numbers and take the same decisions, so the chains, the training and
               // the measurement agree to rounding.
@@ -328,6 +344,7 @@ let tests =
               refused [ "o3-ed"; "--lmax"; "0" ] "--lmax 0"
               refused [ "o3-ed"; "--L"; "8"; "--lmax"; "4" ] "would need"
               refused [ "o3-vmc"; "--ansatz"; "rbm" ] "--ansatz rbm"
+              refused [ "o3-gap"; "--points"; Path.Combine(Path.GetTempPath(), "hybrid-o3-shared-points"); "--replica"; "0"; "--replicas"; "2" ] "--points cannot be shared"
               refused [ "o3-vmc"; "--state"; "l2" ] "--state l2"
               refused [ "o3-vmc"; "--L"; "4"; "--window"; "6" ] "--window 6"
               refused [ "o3-vmc"; "--hidden"; "16,x" ] "--hidden 16,x"
