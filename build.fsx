@@ -1,7 +1,7 @@
 // Hybrid's build script: `dotnet fsi build.fsx <target> [arguments]`.
 //
 //   build   restore (locked to packages.lock.json) and build the solution in Release
-//   test    build, run every test suite, print "Tests: N passed, M failed[, K skipped]" (--workers 2: the scripting suite in two processes)
+//   test    build, run every test suite, print "Tests: N passed, M failed[, K skipped]" (the scripting suite in two processes; --workers N to change)
 //   run     build, then run scripts.fsx with the remaining arguments (no arguments: the main job; --quick: at toy size)
 //   examples  build, then run every examples/*.fsx with --toy (the code path at toy size), one line per example with its seconds
 //   pack    NuGet packages of the core and the analysis (artifacts/packages), then build and run examples/csharp-consumer against them
@@ -144,8 +144,8 @@ let runExpectoShared (workers: int) (project: string) =
     finally
         Directory.Delete(claims, true)
 
-/// Every suite; the scripting suite in `workers` processes (1: one process, as CI runs it; 2: faster on two cores,
-/// but TorchSharp's temporary-scalar race (docs/runtime.md) then hit 3 cases in 2 of 4 full runs).
+/// Every suite; the scripting suite in `workers` processes (default 2, one per core of a laptop-sized machine; each
+/// runs its cases one at a time with the finaliser thread held, see the suite's Main.fs and docs/runtime.md).
 let test (workers: int) =
     build ()
     let suites =
@@ -218,11 +218,11 @@ let clean () =
     if Directory.Exists results then Directory.Delete(results, true)
 
 let usage =
-    "usage: dotnet fsi build.fsx <target> [arguments]\n\ntargets:\n  build   build the solution (Release)\n  test    run every test suite (`test --workers 2`: the scripting suite in two processes, faster, exposed to TorchSharp's scalar race)\n  run     run scripts.fsx (no arguments: the main job; `run --quick`: the same at toy size; `run help` lists experiments)\n  bench   run the benchmarks (default hmc, flows; also conv-route, flows-quality, nnft, nnqm, o3, o3-local-energy, o3-mc, o3-sweep); results in bench/results/\n  examples  run every examples/*.fsx at toy size (--toy), one line per example with its seconds\n  pack    NuGet packages of the core and the analysis in artifacts/packages, checked by examples/csharp-consumer\n  clean   remove build outputs"
+    "usage: dotnet fsi build.fsx <target> [arguments]\n\ntargets:\n  build   build the solution (Release)\n  test    run every test suite (the scripting suite in two processes; `test --workers 1` in one)\n  run     run scripts.fsx (no arguments: the main job; `run --quick`: the same at toy size; `run help` lists experiments)\n  bench   run the benchmarks (default hmc, flows; also conv-route, flows-quality, nnft, nnqm, o3, o3-local-energy, o3-mc, o3-sweep); results in bench/results/\n  examples  run every examples/*.fsx at toy size (--toy), one line per example with its seconds\n  pack    NuGet packages of the core and the analysis in artifacts/packages, checked by examples/csharp-consumer\n  clean   remove build outputs"
 
 match List.ofArray fsi.CommandLineArgs |> List.tail with
 | [ "build" ] -> build ()
-| [ "test" ] -> test 1
+| [ "test" ] -> test 2
 | [ "test"; "--workers"; n ] when fst (Int32.TryParse n) && int n >= 1 && int n <= 8 -> test (int n)
 | "test" :: rest -> fail (sprintf "test takes no arguments or --workers N (N in 1..8), not %s" (String.concat " " rest))
 // `dotnet fsi` parses options that come right after a script name, so scripts.fsx takes the word `quick`.

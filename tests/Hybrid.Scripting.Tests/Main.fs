@@ -4,6 +4,29 @@ open System
 open System.IO
 open Expecto
 
+/// Runs each of `test`'s cases with the finaliser thread held (Hybrid.Runtime.FinaliserHold): TorchSharp's temporary
+/// scalars cannot be freed under libtorch by a collection that another thread of this process triggers (the test
+/// runner's own, the readers of child processes' output; docs/runtime.md). What dies during a case is finalised when
+/// it ends.
+let private holdingFinalisers (test: Test) =
+    let around (run: unit -> 'a) =
+        use _ = Hybrid.Runtime.FinaliserHold.Enter()
+        run ()
+    let rec wrap (test: Test) =
+        match test with
+        | TestCase(code, state) ->
+            let code =
+                match code with
+                | Sync run -> Sync(fun () -> around run)
+                | SyncWithCancel run -> SyncWithCancel(fun token -> around (fun () -> run token))
+                | Async run -> Async(async { return around (fun () -> Async.RunSynchronously run) })
+                | AsyncFsCheck(config, stress, run) -> AsyncFsCheck(config, stress, fun c -> async { return around (fun () -> Async.RunSynchronously(run c)) })
+            TestCase(code, state)
+        | TestLabel(label, inner, state) -> TestLabel(label, wrap inner, state)
+        | TestList(tests, state) -> TestList(tests |> List.map wrap, state)
+        | Test.Sequenced(method, inner) -> Test.Sequenced(method, wrap inner)
+    wrap test
+
 /// Marks `test`'s cases so that each runs in the first worker process to reach it: a case claims its name by creating
 /// a file in `folder` (atomic on every file system the suites run on); a worker that finds the claim taken skips the
 /// case and records the skip in `folder/elsewhere`, so that the skips can be told from the suite's own ignored cases
@@ -50,15 +73,14 @@ let main argv =
             |> List.map (fun t ->
                 match t with
                 | TestLabel(name, _, _) when outOfProcess.Contains name -> testSequencedGroup "out-of-process" t
-                | _ -> testSequencedGroup "in-process" t)
+                | _ -> testSequencedGroup "in-process" (holdingFinalisers t))
             |> testList "scripting"
-        | Some other -> testSequencedGroup "in-process" other
+        | Some other -> testSequencedGroup "in-process" (holdingFinalisers other)
         | None -> testList "scripting" []
     // `--claims FOLDER`: one of several worker processes sharing the cases through FOLDER (`build.fsx test` starts
     // two). A case another worker ran is reported as ignored here, and recorded in FOLDER/elsewhere. A worker runs
-    // its cases one at a time, the end-to-end ones included, without the console spinner's thread: then no other
-    // thread of the process allocates while a TorchSharp call is in flight, so no collection can free one of
-    // TorchSharp's temporary scalars under libtorch (docs/runtime.md), and the workers together keep both cores busy.
+    // its cases one at a time, the end-to-end ones included, without the console spinner; the workers together keep
+    // both cores busy.
     let tests, argv, settings =
         match Array.tryFindIndex ((=) "--claims") argv with
         | Some i when i + 1 < argv.Length && Directory.Exists argv.[i + 1] ->
