@@ -7,6 +7,9 @@ using Hybrid.Bench.Phi4;
 
 // Usage: Hybrid.Bench [hmc] [flows] [conv-route] [flows-quality] [nnft] [nnqm] [o3] [o3-local-energy] [o3-mc] [o3-sweep] [--out DIR] [--device auto|cpu|cuda]
 //        [--quality-sizes 8,12,20] [--quality-flows realnvp,cnf] [--quality-steps 500,2000] [--quality-seconds 600]
+// The O(3) local-energy benchmark's previous route, measured in a process of its own (its parent starts it).
+if (args is [Hybrid.Bench.O3.SlotRouteThroughput.PreviousRouteArgument])
+    return Hybrid.Bench.O3.SlotRouteThroughput.PreviousRouteChild(Hybrid.Runtime.TorchRuntime.Resolve(Hybrid.Runtime.ComputeDevice.Cpu));
 var plan = new FlowQualityPlan(new[] { 8, 12 }, Hybrid.Phi4.Flows.FlowDefinitions.Kinds, new[] { 500, 2000 }, new[] { 600 });
 var defaultPlan = plan;
 var benchmarks = new Dictionary<string, Func<BenchContext, string>>

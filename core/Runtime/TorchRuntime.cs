@@ -85,6 +85,8 @@ public static class TorchRuntime
             if (loaded) return;
             var notes = new List<string>();
             int? threads = ChooseThreads();
+            // Before the first tensor: every allocation from then on is served from the heaps (NativeHeap).
+            notes.Add(NativeHeap.ConfigureAtStart());
             if (OperatingSystem.IsLinux())
             {
                 var external = externalLibTorch ?? NonEmpty(Environment.GetEnvironmentVariable(LibTorchEnvironmentVariable));

@@ -36,8 +36,9 @@ type VmcSettings =
       SamplesPerChain: int
       /// Configurations per chain in the final measurement.
       Measurements: int
-      /// Configurations per local-energy evaluation (bounds the memory).
-      Chunk: int
+      /// Configurations per local-energy evaluation (bounds the memory); None: RotorChainHamiltonian.DefaultChunk of
+      /// each chain. Like the device, no part of a state's stamp: it changes the evaluation's speed, not the state.
+      Chunk: int option
       /// The root seed (--seed): what a measured state is stamped with (O3Points), so that replicas share points.
       Seed: int64
       /// Which replica this run is, if any: its states are trained and sampled with the seed derived from Seed
@@ -150,7 +151,7 @@ module O3Vmc =
         let module' = psi :?> torch.nn.Module
         // On the device in float64 before the chains first evaluate ψ (the trainer would move it only later).
         module'.``to``(torch.ScalarType.Float64).``to``(device) |> ignore
-        let hamiltonian = RotorChainHamiltonian(sites, g2, LaplacianRoute.Forward, s.Chunk)
+        let hamiltonian = RotorChainHamiltonian(sites, g2, LaplacianRoute.Forward, Option.toNullable s.Chunk)
         use start = new torch.Generator(uint64 (Seeds.Derive(seed, "start")))
         let target = BornDensity(psi)
         let proposal = RandomRotationProposal(RotationMove.SingleSite, 1.0)
@@ -256,7 +257,7 @@ module O3Vmc =
           CommandLine.option "chains" IntOption "128" "independent Metropolis chains"
           CommandLine.option "samples-per-chain" IntOption "4" "configurations per chain per training step (one sweep apart)"
           CommandLine.option "measure" IntOption "400" "configurations per chain in the final measurement"
-          CommandLine.option "chunk" IntOption "256" "configurations per local-energy evaluation (bounds memory)"
+          CommandLine.option "chunk" TextOption "auto" "configurations per local-energy evaluation (bounds memory): a number ≥ 1, or auto (512/L within 16..64, fastest measured on a laptop CPU)"
           CommandLine.option "moves" TextOption "local" "how the chains evaluate a single-site move: local (from cached site terms; mp falls back to full) | full (ln ψ re-evaluated)"
           yield! CommonOptions.optionsWith replicas "where the network, the chains and the local energies live" ]
 
@@ -303,7 +304,10 @@ module O3Vmc =
           Chains = CommandLine.intIn o "chains" 2L 1_000_000L |> CommandLine.required "chains" |> int
           SamplesPerChain = CommandLine.intIn o "samples-per-chain" 1L 100_000L |> CommandLine.required "samples-per-chain" |> int
           Measurements = CommandLine.intIn o "measure" 4L 100_000_000L |> CommandLine.required "measure" |> int
-          Chunk = CommandLine.intIn o "chunk" 1L 1_000_000L |> CommandLine.required "chunk" |> int
+          Chunk =
+            match CommandLine.text o "chunk" |> Option.map (fun t -> t.Trim().ToLowerInvariant()) with
+            | None | Some "auto" -> None
+            | Some _ -> CommandLine.intIn o "chunk" 1L 1_000_000L |> Option.map int
           Seed = CommonOptions.rootSeed o
           Replica = CommonOptions.replica o
           Device = CommonOptions.device o
@@ -319,12 +323,13 @@ module O3Vmc =
     let describeSettings (s: VmcSettings) =
         [ "ansatz", AnsatzSpec.describe s.Ansatz; "optimizer", Json.text (match s.Optimizer with Sr -> "sr" | Adam -> "adam"); "steps", Json.integer (int64 s.Steps); "lr", Json.number s.LearningRate
           "diag_shift", Json.number s.DiagonalShift; "chains", Json.integer (int64 s.Chains); "samples_per_chain", Json.integer (int64 s.SamplesPerChain)
-          "measure", Json.integer (int64 s.Measurements); "chunk", Json.integer (int64 s.Chunk); "seed", Json.integer s.Seed ]
+          "measure", Json.integer (int64 s.Measurements); "seed", Json.integer s.Seed ]
 
     /// The settings, the seeds (the one in use, the root, the replica) and the device, for config.json.
     let describeRun (s: VmcSettings) =
         (describeSettings s |> List.filter (fun (key, _) -> key <> "seed"))
         @ CommonOptions.describeSeeds s.Seed s.Replica @ [ CommonOptions.describeDevice s.Device ]
+        @ [ "chunk", (match s.Chunk with Some c -> Json.integer (int64 c) | None -> Json.text "auto") ]
         // The route the chains take: message passing has no local moves and runs the full route whatever was asked.
         @ [ "moves", Json.text (match s.Moves, s.Ansatz with
                                 | MoveEvaluation.Local, AnsatzSpec.Messages _ -> "full"

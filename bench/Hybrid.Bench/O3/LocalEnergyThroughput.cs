@@ -67,7 +67,10 @@ public static class LocalEnergyThroughput
             }
         });
         sampler.Start();
-        work();
+        // The sampler allocates while the work's TorchSharp calls run: without the hold a collection it triggers could
+        // free one of TorchSharp's temporary scalars under libtorch (docs/runtime.md).
+        using (Hybrid.Runtime.FinaliserHold.Enter())
+            work();
         done.Set();
         sampler.Join();
         return Math.Max(0, peak - before);
