@@ -18,6 +18,7 @@ public sealed class CorrelatorSums
     private readonly double[] weightSums, weightSquares;
     private readonly long[] pairFirst, pairSecond, tripleFirst, tripleSecond, tripleThird;
     private readonly long[] quadFlat, sextetFlat;   // positions in the flattened QᵀQ and TᵀT
+    private readonly ProductGroup[] quadGroups, sextetGroups;   // the same as tiles for the host route
     private double[] scratch = Array.Empty<double>();  // the host route's transposed block (fields, pairs, triples)
 
     /// <summary>Empty sums for <paramref name="points"/> points in <paramref name="blocks"/> blocks, up to order 4 or 6.</summary>
@@ -51,6 +52,8 @@ public sealed class CorrelatorSums
         tripleSecond = triples.Select(t => (long)t[1]).ToArray();
         tripleThird = triples.Select(t => (long)t[2]).ToArray();
         sextetFlat = maxOrder == 6 ? indices[6].Select(s => tripleOf[(s[0], s[1], s[2])] * triples.Length + tripleOf[(s[3], s[4], s[5])]).ToArray() : Array.Empty<long>();
+        quadGroups = Group(quadFlat, pairs.Length);
+        sextetGroups = Group(sextetFlat, triples.Length);
     }
 
     /// <summary>The number of points P.</summary>
@@ -186,7 +189,7 @@ public sealed class CorrelatorSums
             for (int p = 0; p < Points; p++) target1[p] += Dot(w, Row(all, 1 + p));
             var target2 = sums[2][b];
             for (int a = 0; a < pairs.Length; a++) target2[a] += Dot(w, Row(all, pairRow + a));
-            Products(sums[4][b], quadFlat, pairs.Length, all, weightedPairRow, pairRow, stride);
+            Products(sums[4][b], quadGroups, all, weightedPairRow, pairRow, stride);
             if (MaxOrder == 6)
             {
                 int tripleRow = weightedPairRow + pairs.Length, weightedTripleRow = tripleRow + (weighted ? triples : 0);
@@ -197,7 +200,7 @@ public sealed class CorrelatorSums
                     Multiply(row, Row(all, 1 + (int)tripleThird[t]), row);
                     if (weighted) Multiply(w, row, Row(all, weightedTripleRow + t));
                 }
-                Products(sums[6][b], sextetFlat, triples, all, weightedTripleRow, tripleRow, stride);
+                Products(sums[6][b], sextetGroups, all, weightedTripleRow, tripleRow, stride);
             }
             if (weighted)
             {
@@ -215,46 +218,129 @@ public sealed class CorrelatorSums
     }
 
     /// <summary>
-    /// Adds to <paramref name="target"/>[m] the dot product of rows left + a and right + c, (a, c) = flat[m] as
-    /// a·<paramref name="factors"/> + c: the 4-point (6-point) sums from pair (triple) products. Runs of multisets with
-    /// the same left factor (consecutive in lexicographic order) share its loads, four at a time.
+    /// The multisets of a product order (4 or 6) as tiles: φ_I φ_J with I, J the lexicographic factor (pair or triple)
+    /// halves, J running over a contiguous suffix of the factors that depends on I's last index only. Lefts with the
+    /// same suffix share it, so each group is a dense block lefts × rights of the product matrix, and target index
+    /// = <see cref="Bases"/>[left] + (right − <see cref="First"/>).
     /// </summary>
-    private static void Products(double[] target, long[] flat, int factors, Span<double> all, int left, int right, int stride)
+    private sealed record ProductGroup(int[] Lefts, int[] Bases, int First, int Count);
+
+    /// <summary>The groups of <paramref name="flat"/> (a·factors + c per multiset, lexicographic).</summary>
+    private static ProductGroup[] Group(long[] flat, int factors)
     {
-        var rows = MemoryMarshal.Cast<double, Vector512<double>>(all);
-        int vectors = stride / Vector512<double>.Count;
+        var groups = new Dictionary<(int First, int Count), (List<int> Lefts, List<int> Bases)>();
         int m = 0;
         while (m < flat.Length)
         {
-            int a = (int)(flat[m] / factors);
-            int run = 1;
-            while (run < 4 && m + run < flat.Length && flat[m + run] / factors == a) run++;
-            var x = rows.Slice((left + a) * vectors, vectors);
-            if (run == 4)
+            int a = (int)(flat[m] / factors), first = (int)(flat[m] % factors), run = 1;
+            while (m + run < flat.Length && flat[m + run] / factors == a)
             {
-                var y0 = rows.Slice((right + (int)(flat[m] % factors)) * vectors, vectors);
-                var y1 = rows.Slice((right + (int)(flat[m + 1] % factors)) * vectors, vectors);
-                var y2 = rows.Slice((right + (int)(flat[m + 2] % factors)) * vectors, vectors);
-                var y3 = rows.Slice((right + (int)(flat[m + 3] % factors)) * vectors, vectors);
-                Vector512<double> s0 = default, s1 = default, s2 = default, s3 = default;
-                for (int v = 0; v < vectors; v++)
-                {
-                    var xv = x[v];
-                    s0 = Vector512.FusedMultiplyAdd(xv, y0[v], s0);
-                    s1 = Vector512.FusedMultiplyAdd(xv, y1[v], s1);
-                    s2 = Vector512.FusedMultiplyAdd(xv, y2[v], s2);
-                    s3 = Vector512.FusedMultiplyAdd(xv, y3[v], s3);
-                }
-                target[m] += Total(s0);
-                target[m + 1] += Total(s1);
-                target[m + 2] += Total(s2);
-                target[m + 3] += Total(s3);
+                // The rights of one left are consecutive factors: the tiles rely on it.
+                if (flat[m + run] % factors != first + run) throw new InvalidOperationException("the multisets of a left factor are not a contiguous run of right factors");
+                run++;
             }
-            else
-                for (int j = 0; j < run; j++)
-                    target[m + j] += Dot(MemoryMarshal.Cast<Vector512<double>, double>(x), MemoryMarshal.Cast<Vector512<double>, double>(rows.Slice((right + (int)(flat[m + j] % factors)) * vectors, vectors)));
+            if (!groups.TryGetValue((first, run), out var g)) groups[(first, run)] = g = (new List<int>(), new List<int>());
+            g.Lefts.Add(a);
+            g.Bases.Add(m);
             m += run;
         }
+        return groups.Select(g => new ProductGroup(g.Value.Lefts.ToArray(), g.Value.Bases.ToArray(), g.Key.First, g.Key.Count)).ToArray();
+    }
+
+    /// <summary>
+    /// Adds to <paramref name="target"/> every multiset's dot product of rows left + a and right + c over the block's
+    /// networks. Register tiles of 4 lefts × 4 rights: 8 vector loads feed 16 FMAs, so the accumulation runs at the
+    /// FMA rate instead of the load rate of one dot product at a time. Each multiset still has one accumulator summed
+    /// over the vectors in order and one <see cref="Total"/>: the sums are those of a dot product per multiset, bit
+    /// for bit. The rights past the group's end in the last tile repeat its last right and are not written.
+    /// </summary>
+    private static void Products(double[] target, ProductGroup[] groups, Span<double> all, int left, int right, int stride)
+    {
+        int vectors = stride / Vector512<double>.Count;
+        ref double origin = ref MemoryMarshal.GetReference(all);
+        Span<double> totals = stackalloc double[16];
+        foreach (var g in groups)
+        {
+            int li = 0;
+            for (; li + 4 <= g.Lefts.Length; li += 4)
+            {
+                nuint x0 = (nuint)((left + g.Lefts[li]) * stride), x1 = (nuint)((left + g.Lefts[li + 1]) * stride);
+                nuint x2 = (nuint)((left + g.Lefts[li + 2]) * stride), x3 = (nuint)((left + g.Lefts[li + 3]) * stride);
+                for (int c = 0; c < g.Count; c += 4)
+                {
+                    int last = g.Count - 1;
+                    nuint y0 = (nuint)((right + g.First + c) * stride), y1 = (nuint)((right + g.First + Math.Min(c + 1, last)) * stride);
+                    nuint y2 = (nuint)((right + g.First + Math.Min(c + 2, last)) * stride), y3 = (nuint)((right + g.First + Math.Min(c + 3, last)) * stride);
+                    Tile4x4(ref origin, x0, x1, x2, x3, y0, y1, y2, y3, vectors, totals);
+                    int width = Math.Min(4, g.Count - c);
+                    for (int l = 0; l < 4; l++)
+                    {
+                        int t = g.Bases[li + l] + c;
+                        for (int r = 0; r < width; r++) target[t + r] += totals[4 * l + r];
+                    }
+                }
+            }
+            for (; li < g.Lefts.Length; li++)
+            {
+                nuint x = (nuint)((left + g.Lefts[li]) * stride);
+                for (int c = 0; c < g.Count; c += 4)
+                {
+                    int last = g.Count - 1;
+                    nuint y0 = (nuint)((right + g.First + c) * stride), y1 = (nuint)((right + g.First + Math.Min(c + 1, last)) * stride);
+                    nuint y2 = (nuint)((right + g.First + Math.Min(c + 2, last)) * stride), y3 = (nuint)((right + g.First + Math.Min(c + 3, last)) * stride);
+                    Tile1x4(ref origin, x, y0, y1, y2, y3, vectors, totals);
+                    int width = Math.Min(4, g.Count - c), t = g.Bases[li] + c;
+                    for (int r = 0; r < width; r++) target[t + r] += totals[r];
+                }
+            }
+        }
+    }
+
+    /// <summary>The 16 dot products of rows at x0..x3 with rows at y0..y3 (offsets in doubles), <paramref name="vectors"/> vectors long.</summary>
+    private static void Tile4x4(ref double origin, nuint x0, nuint x1, nuint x2, nuint x3, nuint y0, nuint y1, nuint y2, nuint y3, int vectors, Span<double> totals)
+    {
+        Vector512<double> s00 = default, s01 = default, s02 = default, s03 = default, s10 = default, s11 = default, s12 = default, s13 = default;
+        Vector512<double> s20 = default, s21 = default, s22 = default, s23 = default, s30 = default, s31 = default, s32 = default, s33 = default;
+        nuint end = (nuint)(vectors * Vector512<double>.Count);
+        for (nuint v = 0; v < end; v += (nuint)Vector512<double>.Count)
+        {
+            var b0 = Vector512.LoadUnsafe(ref origin, y0 + v);
+            var b1 = Vector512.LoadUnsafe(ref origin, y1 + v);
+            var b2 = Vector512.LoadUnsafe(ref origin, y2 + v);
+            var b3 = Vector512.LoadUnsafe(ref origin, y3 + v);
+            var a = Vector512.LoadUnsafe(ref origin, x0 + v);
+            s00 = Vector512.FusedMultiplyAdd(a, b0, s00); s01 = Vector512.FusedMultiplyAdd(a, b1, s01);
+            s02 = Vector512.FusedMultiplyAdd(a, b2, s02); s03 = Vector512.FusedMultiplyAdd(a, b3, s03);
+            a = Vector512.LoadUnsafe(ref origin, x1 + v);
+            s10 = Vector512.FusedMultiplyAdd(a, b0, s10); s11 = Vector512.FusedMultiplyAdd(a, b1, s11);
+            s12 = Vector512.FusedMultiplyAdd(a, b2, s12); s13 = Vector512.FusedMultiplyAdd(a, b3, s13);
+            a = Vector512.LoadUnsafe(ref origin, x2 + v);
+            s20 = Vector512.FusedMultiplyAdd(a, b0, s20); s21 = Vector512.FusedMultiplyAdd(a, b1, s21);
+            s22 = Vector512.FusedMultiplyAdd(a, b2, s22); s23 = Vector512.FusedMultiplyAdd(a, b3, s23);
+            a = Vector512.LoadUnsafe(ref origin, x3 + v);
+            s30 = Vector512.FusedMultiplyAdd(a, b0, s30); s31 = Vector512.FusedMultiplyAdd(a, b1, s31);
+            s32 = Vector512.FusedMultiplyAdd(a, b2, s32); s33 = Vector512.FusedMultiplyAdd(a, b3, s33);
+        }
+        totals[0] = Total(s00); totals[1] = Total(s01); totals[2] = Total(s02); totals[3] = Total(s03);
+        totals[4] = Total(s10); totals[5] = Total(s11); totals[6] = Total(s12); totals[7] = Total(s13);
+        totals[8] = Total(s20); totals[9] = Total(s21); totals[10] = Total(s22); totals[11] = Total(s23);
+        totals[12] = Total(s30); totals[13] = Total(s31); totals[14] = Total(s32); totals[15] = Total(s33);
+    }
+
+    /// <summary>The 4 dot products of the row at x with rows at y0..y3 (offsets in doubles).</summary>
+    private static void Tile1x4(ref double origin, nuint x, nuint y0, nuint y1, nuint y2, nuint y3, int vectors, Span<double> totals)
+    {
+        Vector512<double> s0 = default, s1 = default, s2 = default, s3 = default;
+        nuint end = (nuint)(vectors * Vector512<double>.Count);
+        for (nuint v = 0; v < end; v += (nuint)Vector512<double>.Count)
+        {
+            var a = Vector512.LoadUnsafe(ref origin, x + v);
+            s0 = Vector512.FusedMultiplyAdd(a, Vector512.LoadUnsafe(ref origin, y0 + v), s0);
+            s1 = Vector512.FusedMultiplyAdd(a, Vector512.LoadUnsafe(ref origin, y1 + v), s1);
+            s2 = Vector512.FusedMultiplyAdd(a, Vector512.LoadUnsafe(ref origin, y2 + v), s2);
+            s3 = Vector512.FusedMultiplyAdd(a, Vector512.LoadUnsafe(ref origin, y3 + v), s3);
+        }
+        totals[0] = Total(s0); totals[1] = Total(s1); totals[2] = Total(s2); totals[3] = Total(s3);
     }
 
     /// <summary>Σ xᵢyᵢ over whole vectors, in a fixed order (the same on every machine).</summary>

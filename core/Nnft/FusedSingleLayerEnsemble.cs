@@ -186,11 +186,11 @@ public sealed class FusedSingleLayerEnsemble
         static abstract Vector512<T> Apply<T>(Vector512<T> pre) where T : unmanaged, IFloatingPointIeee754<T>;
     }
 
-    /// <summary>e^z (Exp-net, and Gauss-net with its shift).</summary>
+    /// <summary>e^z (Exp-net, and Gauss-net with its shift), by <see cref="VectorExp"/>.</summary>
     private readonly struct Exponential : IActivation
     {
         public static Vector512<T> Apply<T>(Vector512<T> pre) where T : unmanaged, IFloatingPointIeee754<T> =>
-            typeof(T) == typeof(float) ? Vector512.Exp(pre.AsSingle()).As<float, T>() : Vector512.Exp(pre.AsDouble()).As<double, T>();
+            typeof(T) == typeof(float) ? VectorExp.Exp(pre.AsSingle()).As<float, T>() : VectorExp.Exp(pre.AsDouble()).As<double, T>();
     }
 
     /// <summary>max(0, z).</summary>
