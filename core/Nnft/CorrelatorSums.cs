@@ -18,7 +18,7 @@ public sealed class CorrelatorSums
     private readonly double[] weightSums, weightSquares;
     private readonly long[] pairFirst, pairSecond, tripleFirst, tripleSecond, tripleThird;
     private readonly long[] quadFlat, sextetFlat;   // positions in the flattened QᵀQ and TᵀT
-    private readonly ProductGroup[] quadGroups, sextetGroups;   // the same as tiles for the host route
+    private readonly ProductRows quadRows, sextetRows;   // the same as register tiles for the host route
     private double[] scratch = Array.Empty<double>();  // the host route's transposed block (fields, pairs, triples)
 
     /// <summary>Empty sums for <paramref name="points"/> points in <paramref name="blocks"/> blocks, up to order 4 or 6.</summary>
@@ -52,8 +52,8 @@ public sealed class CorrelatorSums
         tripleSecond = triples.Select(t => (long)t[1]).ToArray();
         tripleThird = triples.Select(t => (long)t[2]).ToArray();
         sextetFlat = maxOrder == 6 ? indices[6].Select(s => tripleOf[(s[0], s[1], s[2])] * triples.Length + tripleOf[(s[3], s[4], s[5])]).ToArray() : Array.Empty<long>();
-        quadGroups = Group(quadFlat, pairs.Length);
-        sextetGroups = Group(sextetFlat, triples.Length);
+        quadRows = Staircase(quadFlat, pairs.Length);
+        sextetRows = Staircase(sextetFlat, triples.Length);
     }
 
     /// <summary>The number of points P.</summary>
@@ -189,7 +189,7 @@ public sealed class CorrelatorSums
             for (int p = 0; p < Points; p++) target1[p] += Dot(w, Row(all, 1 + p));
             var target2 = sums[2][b];
             for (int a = 0; a < pairs.Length; a++) target2[a] += Dot(w, Row(all, pairRow + a));
-            Products(sums[4][b], quadGroups, all, weightedPairRow, pairRow, stride);
+            Products(sums[4][b], quadRows, all, weightedPairRow, pairRow, stride);
             if (MaxOrder == 6)
             {
                 int tripleRow = weightedPairRow + pairs.Length, weightedTripleRow = tripleRow + (weighted ? triples : 0);
@@ -200,7 +200,7 @@ public sealed class CorrelatorSums
                     Multiply(row, Row(all, 1 + (int)tripleThird[t]), row);
                     if (weighted) Multiply(w, row, Row(all, weightedTripleRow + t));
                 }
-                Products(sums[6][b], sextetGroups, all, weightedTripleRow, tripleRow, stride);
+                Products(sums[6][b], sextetRows, all, weightedTripleRow, tripleRow, stride);
             }
             if (weighted)
             {
@@ -218,79 +218,63 @@ public sealed class CorrelatorSums
     }
 
     /// <summary>
-    /// The multisets of a product order (4 or 6) as tiles: φ_I φ_J with I, J the lexicographic factor (pair or triple)
-    /// halves, J running over a contiguous suffix of the factors that depends on I's last index only. Lefts with the
-    /// same suffix share it, so each group is a dense block lefts × rights of the product matrix, and target index
-    /// = <see cref="Bases"/>[left] + (right − <see cref="First"/>).
+    /// The multisets of a product order (4 or 6) as a staircase in the product matrix: φ_I φ_J with I, J the
+    /// lexicographic factor (pair or triple) halves, J running over the suffix of the factors from
+    /// <see cref="Firsts"/>[row] (set by I's last index) to the end. Rows are sorted by that start, so 4 consecutive
+    /// rows need nearly the same columns, and target index = <see cref="Bases"/>[row] + (column − Firsts[row]).
     /// </summary>
-    private sealed record ProductGroup(int[] Lefts, int[] Bases, int First, int Count);
+    private sealed record ProductRows(int[] Lefts, int[] Bases, int[] Firsts, int Factors);
 
-    /// <summary>The groups of <paramref name="flat"/> (a·factors + c per multiset, lexicographic).</summary>
-    private static ProductGroup[] Group(long[] flat, int factors)
+    /// <summary>The staircase of <paramref name="flat"/> (a·factors + c per multiset, lexicographic).</summary>
+    private static ProductRows Staircase(long[] flat, int factors)
     {
-        var groups = new Dictionary<(int First, int Count), (List<int> Lefts, List<int> Bases)>();
+        var rows = new List<(int Left, int Base, int First)>();
         int m = 0;
         while (m < flat.Length)
         {
             int a = (int)(flat[m] / factors), first = (int)(flat[m] % factors), run = 1;
-            while (m + run < flat.Length && flat[m + run] / factors == a)
-            {
-                // The rights of one left are consecutive factors: the tiles rely on it.
-                if (flat[m + run] % factors != first + run) throw new InvalidOperationException("the multisets of a left factor are not a contiguous run of right factors");
-                run++;
-            }
-            if (!groups.TryGetValue((first, run), out var g)) groups[(first, run)] = g = (new List<int>(), new List<int>());
-            g.Lefts.Add(a);
-            g.Bases.Add(m);
+            while (m + run < flat.Length && flat[m + run] / factors == a) run++;
+            // The rights of a left are the factors from its first to the last: the tiles rely on it.
+            for (int r = 0; r < run; r++)
+                if (flat[m + r] % factors != first + r) throw new InvalidOperationException("the multisets of a left factor are not a contiguous run of right factors");
+            if (first + run != factors) throw new InvalidOperationException("the multisets of a left factor do not run to the last right factor");
+            rows.Add((a, m, first));
             m += run;
         }
-        return groups.Select(g => new ProductGroup(g.Value.Lefts.ToArray(), g.Value.Bases.ToArray(), g.Key.First, g.Key.Count)).ToArray();
+        var sorted = rows.OrderBy(r => r.First).ThenBy(r => r.Left).ToArray();
+        return new ProductRows(sorted.Select(r => r.Left).ToArray(), sorted.Select(r => r.Base).ToArray(), sorted.Select(r => r.First).ToArray(), factors);
     }
 
     /// <summary>
     /// Adds to <paramref name="target"/> every multiset's dot product of rows left + a and right + c over the block's
     /// networks. Register tiles of 4 lefts × 4 rights: 8 vector loads feed 16 FMAs, so the accumulation runs at the
-    /// FMA rate instead of the load rate of one dot product at a time. Each multiset still has one accumulator summed
-    /// over the vectors in order and one <see cref="Total"/>: the sums are those of a dot product per multiset, bit
-    /// for bit. The rights past the group's end in the last tile repeat its last right and are not written.
+    /// FMA rate instead of the load rate of one dot product at a time. A tile's columns start at its first row's
+    /// start; the entries left of a later row's start (about 12% at 16 points) and past the last column are computed
+    /// and not written. Each multiset has one accumulator summed over the vectors in order and one
+    /// <see cref="Total"/>: the sums are those of a dot product per multiset, bit for bit, whatever the tiling.
     /// </summary>
-    private static void Products(double[] target, ProductGroup[] groups, Span<double> all, int left, int right, int stride)
+    private static void Products(double[] target, ProductRows rows, Span<double> all, int left, int right, int stride)
     {
-        int vectors = stride / Vector512<double>.Count;
+        int vectors = stride / Vector512<double>.Count, count = rows.Lefts.Length, lastColumn = rows.Factors - 1;
+        if (count == 0) return;
         ref double origin = ref MemoryMarshal.GetReference(all);
         Span<double> totals = stackalloc double[16];
-        foreach (var g in groups)
+        Span<int> tile = stackalloc int[4];
+        for (int li = 0; li < count; li += 4)
         {
-            int li = 0;
-            for (; li + 4 <= g.Lefts.Length; li += 4)
+            for (int l = 0; l < 4; l++) tile[l] = Math.Min(li + l, count - 1);   // a partial last tile repeats its last row
+            nuint x0 = (nuint)((left + rows.Lefts[tile[0]]) * stride), x1 = (nuint)((left + rows.Lefts[tile[1]]) * stride);
+            nuint x2 = (nuint)((left + rows.Lefts[tile[2]]) * stride), x3 = (nuint)((left + rows.Lefts[tile[3]]) * stride);
+            for (int c = rows.Firsts[tile[0]]; c <= lastColumn; c += 4)
             {
-                nuint x0 = (nuint)((left + g.Lefts[li]) * stride), x1 = (nuint)((left + g.Lefts[li + 1]) * stride);
-                nuint x2 = (nuint)((left + g.Lefts[li + 2]) * stride), x3 = (nuint)((left + g.Lefts[li + 3]) * stride);
-                for (int c = 0; c < g.Count; c += 4)
+                nuint y0 = (nuint)((right + c) * stride), y1 = (nuint)((right + Math.Min(c + 1, lastColumn)) * stride);
+                nuint y2 = (nuint)((right + Math.Min(c + 2, lastColumn)) * stride), y3 = (nuint)((right + Math.Min(c + 3, lastColumn)) * stride);
+                Tile4x4(ref origin, x0, x1, x2, x3, y0, y1, y2, y3, vectors, totals);
+                int width = Math.Min(4, lastColumn + 1 - c);
+                for (int l = 0; l < 4 && li + l < count; l++)
                 {
-                    int last = g.Count - 1;
-                    nuint y0 = (nuint)((right + g.First + c) * stride), y1 = (nuint)((right + g.First + Math.Min(c + 1, last)) * stride);
-                    nuint y2 = (nuint)((right + g.First + Math.Min(c + 2, last)) * stride), y3 = (nuint)((right + g.First + Math.Min(c + 3, last)) * stride);
-                    Tile4x4(ref origin, x0, x1, x2, x3, y0, y1, y2, y3, vectors, totals);
-                    int width = Math.Min(4, g.Count - c);
-                    for (int l = 0; l < 4; l++)
-                    {
-                        int t = g.Bases[li + l] + c;
-                        for (int r = 0; r < width; r++) target[t + r] += totals[4 * l + r];
-                    }
-                }
-            }
-            for (; li < g.Lefts.Length; li++)
-            {
-                nuint x = (nuint)((left + g.Lefts[li]) * stride);
-                for (int c = 0; c < g.Count; c += 4)
-                {
-                    int last = g.Count - 1;
-                    nuint y0 = (nuint)((right + g.First + c) * stride), y1 = (nuint)((right + g.First + Math.Min(c + 1, last)) * stride);
-                    nuint y2 = (nuint)((right + g.First + Math.Min(c + 2, last)) * stride), y3 = (nuint)((right + g.First + Math.Min(c + 3, last)) * stride);
-                    Tile1x4(ref origin, x, y0, y1, y2, y3, vectors, totals);
-                    int width = Math.Min(4, g.Count - c), t = g.Bases[li] + c;
-                    for (int r = 0; r < width; r++) target[t + r] += totals[r];
+                    int first = rows.Firsts[li + l], at = rows.Bases[li + l] - first;
+                    for (int r = Math.Max(0, first - c); r < width; r++) target[at + c + r] += totals[4 * l + r];
                 }
             }
         }
@@ -325,22 +309,6 @@ public sealed class CorrelatorSums
         totals[4] = Total(s10); totals[5] = Total(s11); totals[6] = Total(s12); totals[7] = Total(s13);
         totals[8] = Total(s20); totals[9] = Total(s21); totals[10] = Total(s22); totals[11] = Total(s23);
         totals[12] = Total(s30); totals[13] = Total(s31); totals[14] = Total(s32); totals[15] = Total(s33);
-    }
-
-    /// <summary>The 4 dot products of the row at x with rows at y0..y3 (offsets in doubles).</summary>
-    private static void Tile1x4(ref double origin, nuint x, nuint y0, nuint y1, nuint y2, nuint y3, int vectors, Span<double> totals)
-    {
-        Vector512<double> s0 = default, s1 = default, s2 = default, s3 = default;
-        nuint end = (nuint)(vectors * Vector512<double>.Count);
-        for (nuint v = 0; v < end; v += (nuint)Vector512<double>.Count)
-        {
-            var a = Vector512.LoadUnsafe(ref origin, x + v);
-            s0 = Vector512.FusedMultiplyAdd(a, Vector512.LoadUnsafe(ref origin, y0 + v), s0);
-            s1 = Vector512.FusedMultiplyAdd(a, Vector512.LoadUnsafe(ref origin, y1 + v), s1);
-            s2 = Vector512.FusedMultiplyAdd(a, Vector512.LoadUnsafe(ref origin, y2 + v), s2);
-            s3 = Vector512.FusedMultiplyAdd(a, Vector512.LoadUnsafe(ref origin, y3 + v), s3);
-        }
-        totals[0] = Total(s0); totals[1] = Total(s1); totals[2] = Total(s2); totals[3] = Total(s3);
     }
 
     /// <summary>Σ xᵢyᵢ over whole vectors, in a fixed order (the same on every machine).</summary>
