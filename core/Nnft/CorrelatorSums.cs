@@ -172,7 +172,8 @@ public sealed class CorrelatorSums
             int inBlock = rows / Blocks + (b < rows % Blocks ? 1 : 0);
             counts[b] += inBlock;
             if (inBlock == 0) continue;
-            all.Clear();
+            // Only the padding of the weights and fields needs zeros: every product row is written whole from them.
+            for (int r = 0; r <= Points; r++) Row(all, r)[inBlock..].Clear();
             var w = Row(all, 0);
             for (int g = 0; g < inBlock; g++)
             {
