@@ -115,7 +115,7 @@ public static class EnsembleThroughput
         FusedRoofline.Measure(true, 1.0);   // tiered JIT
         FusedRoofline.Measure(false, 1.0);
         var measured = new Dictionary<bool, List<FusedRoofline.Rates>> { [true] = new(), [false] = new() };
-        md.AppendLine("Networks per second through `NetworkEnsemble` (draw, evaluate, accumulate every G₂ and G₄ multiset in float64) by the fused route and by the tensor route; median of 3 interleaved repetitions, each the fastest trial within ≥ 1 s of the thread's CPU time. *Fused roofline*: what the fused route would reach if each unavoidable part of a network ran at the rate of its bare vectorised kernel, measured in the same repetitions (bare rates below): the 3N + 1 normals at the generator's rate, the N·P activations at the vector exponential's, the N·P·(d + 1) multiply-adds of pre-activations and readout at the FMA peak of the dtype, and the C(P+3, 4) + 2·C(P+1, 2) + P float64 multiply-adds of the G₄ multisets, pair products, G₂ multisets and G₁ at the float64 FMA peak (1 / the summed times). *Tensor roofline*: the same draws and arithmetic with bare tensor ops at the tensor route's chunk, no accumulation.");
+        md.AppendLine("Networks per second through `NetworkEnsemble` (draw, evaluate, accumulate every G₂ and G₄ multiset in float64) by the fused route and by the tensor route; median of 3 interleaved repetitions, each the fastest trial within ≥ 1 s of the thread's CPU time (each bare rate of the roofline within ≥ 0.5 s). *Fused roofline*: what the fused route would reach if each unavoidable part of a network ran at the rate of its bare vectorised kernel, measured in the same repetitions (bare rates below): the 3N + 1 normals at the generator's rate, the N·P activations at the vector exponential's, the N·P·(d + 1) multiply-adds of pre-activations and readout at the FMA peak of the dtype, and the C(P+3, 4) + 2·C(P+1, 2) + P float64 multiply-adds of the G₄ multisets, pair products, G₂ multisets and G₁ at the float64 FMA peak (1 / the summed times). *Tensor roofline*: the same draws and arithmetic with bare tensor ops at the tensor route's chunk, no accumulation.");
         md.AppendLine();
         md.AppendLine("| width | points | dtype | chunk fused / tensor | fused networks/s | tensor networks/s | fused / tensor | fused roofline | fused fraction | tensor roofline | tensor fraction |");
         md.AppendLine("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|");
@@ -135,7 +135,7 @@ public static class EnsembleThroughput
                     {
                         fusedRates.Add(Rate(() => (int)fused.Step()));
                         tensorRates.Add(Rate(() => (int)tensorRoute.Step()));
-                        var rates = FusedRoofline.Measure(single, 0.25);
+                        var rates = FusedRoofline.Measure(single, 0.5);
                         measured[single].Add(rates);
                         roofRates.Add(FusedRoofline.NetworksPerSecond(width, points, 1, rates));
                     }

@@ -46,8 +46,9 @@ public static class FusedRoofline
     }
 
     private static readonly GaussianLanes GeneratorLanes = new(5);
-    private static readonly Vector512<float>[] SingleNormals = new Vector512<float>[1024];
-    private static readonly Vector512<double>[] DoubleNormals = new Vector512<double>[1024];
+    // 64 vectors (4 KB), refilled: in L1 like the kernel's draws of a group, so that the bound is the generator's arithmetic.
+    private static readonly Vector512<float>[] SingleNormals = new Vector512<float>[64];
+    private static readonly Vector512<double>[] DoubleNormals = new Vector512<double>[64];
     private static readonly Vector512<float>[] SingleArguments = Arguments<float>();
     private static readonly Vector512<double>[] DoubleArguments = Arguments<double>();
     private static double sink;   // keeps the bare loops' results alive
