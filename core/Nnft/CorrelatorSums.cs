@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using static TorchSharp.torch;
 
 namespace Hybrid.Nnft;
@@ -221,7 +222,7 @@ public sealed class CorrelatorSums
     /// <summary>
     /// The multisets of a product order (4 or 6) as a staircase in the product matrix: φ_I φ_J with I, J the
     /// lexicographic factor (pair or triple) halves, J running over the suffix of the factors from
-    /// <see cref="Firsts"/>[row] (set by I's last index) to the end. Rows are sorted by that start, so 4 consecutive
+    /// <see cref="Firsts"/>[row] (set by I's last index) to the end. Rows are sorted by that start, so consecutive
     /// rows need nearly the same columns, and target index = <see cref="Bases"/>[row] + (column − Firsts[row]).
     /// </summary>
     private sealed record ProductRows(int[] Lefts, int[] Bases, int[] Firsts, int Factors);
@@ -248,9 +249,9 @@ public sealed class CorrelatorSums
 
     /// <summary>
     /// Adds to <paramref name="target"/> every multiset's dot product of rows left + a and right + c over the block's
-    /// networks. Register tiles of 4 lefts × 4 rights: 8 vector loads feed 16 FMAs, so the accumulation runs at the
+    /// networks. Register tiles of 6 lefts × 4 rights: 10 vector loads feed 24 FMAs, so the accumulation runs near the
     /// FMA rate instead of the load rate of one dot product at a time. A tile's columns start at its first row's
-    /// start; the entries left of a later row's start (about 12% at 16 points) and past the last column are computed
+    /// start; the entries left of a later row's start (about 14% at 16 points) and past the last column are computed
     /// and not written. Each multiset has one accumulator summed over the vectors in order and one
     /// <see cref="Total"/>: the sums are those of a dot product per multiset, bit for bit, whatever the tiling.
     /// </summary>
@@ -259,33 +260,48 @@ public sealed class CorrelatorSums
         int vectors = stride / Vector512<double>.Count, count = rows.Lefts.Length, lastColumn = rows.Factors - 1;
         if (count == 0) return;
         ref double origin = ref MemoryMarshal.GetReference(all);
-        Span<double> totals = stackalloc double[16];
-        Span<int> tile = stackalloc int[4];
-        for (int li = 0; li < count; li += 4)
+        Span<double> totals = stackalloc double[4 * Height];
+        Span<nuint> x = stackalloc nuint[Height];
+        for (int li = 0; li < count; li += Height)
         {
-            for (int l = 0; l < 4; l++) tile[l] = Math.Min(li + l, count - 1);   // a partial last tile repeats its last row
-            nuint x0 = (nuint)((left + rows.Lefts[tile[0]]) * stride), x1 = (nuint)((left + rows.Lefts[tile[1]]) * stride);
-            nuint x2 = (nuint)((left + rows.Lefts[tile[2]]) * stride), x3 = (nuint)((left + rows.Lefts[tile[3]]) * stride);
-            for (int c = rows.Firsts[tile[0]]; c <= lastColumn; c += 4)
+            // A partial last tile repeats its last row.
+            for (int l = 0; l < Height; l++) x[l] = (nuint)((left + rows.Lefts[Math.Min(li + l, count - 1)]) * stride);
+            for (int c = rows.Firsts[li]; c <= lastColumn; c += 4)
             {
                 nuint y0 = (nuint)((right + c) * stride), y1 = (nuint)((right + Math.Min(c + 1, lastColumn)) * stride);
                 nuint y2 = (nuint)((right + Math.Min(c + 2, lastColumn)) * stride), y3 = (nuint)((right + Math.Min(c + 3, lastColumn)) * stride);
-                Tile4x4(ref origin, x0, x1, x2, x3, y0, y1, y2, y3, vectors, totals);
+                Tile(ref origin, x, y0, y1, y2, y3, vectors, totals);
                 int width = Math.Min(4, lastColumn + 1 - c);
-                for (int l = 0; l < 4 && li + l < count; l++)
+                for (int l = 0; l < Height && li + l < count; l++)
                 {
                     int first = rows.Firsts[li + l], at = rows.Bases[li + l] - first;
-                    for (int r = Math.Max(0, first - c); r < width; r++) target[at + c + r] += totals[4 * l + r];
+                    if (width == 4 && c >= first)
+                    {
+                        // A whole row of the tile: four consecutive multisets.
+                        var into = target.AsSpan(at + c, 4);
+                        (Vector256.Create<double>(into) + Vector256.Create<double>(totals.Slice(4 * l, 4))).CopyTo(into);
+                    }
+                    else
+                        for (int r = Math.Max(0, first - c); r < width; r++) target[at + c + r] += totals[4 * l + r];
                 }
             }
         }
     }
 
-    /// <summary>The 16 dot products of rows at x0..x3 with rows at y0..y3 (offsets in doubles), <paramref name="vectors"/> vectors long.</summary>
-    private static void Tile4x4(ref double origin, nuint x0, nuint x1, nuint x2, nuint x3, nuint y0, nuint y1, nuint y2, nuint y3, int vectors, Span<double> totals)
+    /// <summary>Rows of a register tile: 6 × 4 accumulators and 5 operands fill 29 of the 32 vector registers.</summary>
+    private const int Height = 6;
+
+    /// <summary>
+    /// The 6 × 4 dot products of the rows at <paramref name="x"/> with the rows at y0..y3 (offsets in doubles),
+    /// <paramref name="vectors"/> vectors long. The 6 left rows stay in L1 while the column tiles pass; each right row
+    /// read from L2 feeds 6 FMAs.
+    /// </summary>
+    private static void Tile(ref double origin, ReadOnlySpan<nuint> x, nuint y0, nuint y1, nuint y2, nuint y3, int vectors, Span<double> totals)
     {
+        nuint x0 = x[0], x1 = x[1], x2 = x[2], x3 = x[3], x4 = x[4], x5 = x[5];
         Vector512<double> s00 = default, s01 = default, s02 = default, s03 = default, s10 = default, s11 = default, s12 = default, s13 = default;
         Vector512<double> s20 = default, s21 = default, s22 = default, s23 = default, s30 = default, s31 = default, s32 = default, s33 = default;
+        Vector512<double> s40 = default, s41 = default, s42 = default, s43 = default, s50 = default, s51 = default, s52 = default, s53 = default;
         nuint end = (nuint)(vectors * Vector512<double>.Count);
         for (nuint v = 0; v < end; v += (nuint)Vector512<double>.Count)
         {
@@ -305,11 +321,36 @@ public sealed class CorrelatorSums
             a = Vector512.LoadUnsafe(ref origin, x3 + v);
             s30 = Vector512.FusedMultiplyAdd(a, b0, s30); s31 = Vector512.FusedMultiplyAdd(a, b1, s31);
             s32 = Vector512.FusedMultiplyAdd(a, b2, s32); s33 = Vector512.FusedMultiplyAdd(a, b3, s33);
+            a = Vector512.LoadUnsafe(ref origin, x4 + v);
+            s40 = Vector512.FusedMultiplyAdd(a, b0, s40); s41 = Vector512.FusedMultiplyAdd(a, b1, s41);
+            s42 = Vector512.FusedMultiplyAdd(a, b2, s42); s43 = Vector512.FusedMultiplyAdd(a, b3, s43);
+            a = Vector512.LoadUnsafe(ref origin, x5 + v);
+            s50 = Vector512.FusedMultiplyAdd(a, b0, s50); s51 = Vector512.FusedMultiplyAdd(a, b1, s51);
+            s52 = Vector512.FusedMultiplyAdd(a, b2, s52); s53 = Vector512.FusedMultiplyAdd(a, b3, s53);
         }
-        totals[0] = Total(s00); totals[1] = Total(s01); totals[2] = Total(s02); totals[3] = Total(s03);
-        totals[4] = Total(s10); totals[5] = Total(s11); totals[6] = Total(s12); totals[7] = Total(s13);
-        totals[8] = Total(s20); totals[9] = Total(s21); totals[10] = Total(s22); totals[11] = Total(s23);
-        totals[12] = Total(s30); totals[13] = Total(s31); totals[14] = Total(s32); totals[15] = Total(s33);
+        Total4(s00, s01, s02, s03).CopyTo(totals);
+        Total4(s10, s11, s12, s13).CopyTo(totals[4..]);
+        Total4(s20, s21, s22, s23).CopyTo(totals[8..]);
+        Total4(s30, s31, s32, s33).CopyTo(totals[12..]);
+        Total4(s40, s41, s42, s43).CopyTo(totals[16..]);
+        Total4(s50, s51, s52, s53).CopyTo(totals[20..]);
+    }
+
+    /// <summary>
+    /// <see cref="Total"/> of four vectors at once, the same additions of the same pairs (so the same bits): the halves
+    /// of each, then the quarters of two at a time side by side, then the last pairs by one horizontal add.
+    /// </summary>
+    private static Vector256<double> Total4(Vector512<double> a, Vector512<double> b, Vector512<double> c, Vector512<double> d)
+    {
+        if (!Avx.IsSupported) return Vector256.Create(Total(a), Total(b), Total(c), Total(d));
+        var ha = a.GetLower() + a.GetUpper();
+        var hb = b.GetLower() + b.GetUpper();
+        var hc = c.GetLower() + c.GetUpper();
+        var hd = d.GetLower() + d.GetUpper();
+        var ab = Vector256.Create(ha.GetLower(), hb.GetLower()) + Vector256.Create(ha.GetUpper(), hb.GetUpper());   // qa₀ qa₁ qb₀ qb₁
+        var cd = Vector256.Create(hc.GetLower(), hd.GetLower()) + Vector256.Create(hc.GetUpper(), hd.GetUpper());   // qc₀ qc₁ qd₀ qd₁
+        var sums = Avx.HorizontalAdd(ab, cd);                                                                     // a b c d as a c b d
+        return Vector256.Create(sums.GetLower().GetElement(0), sums.GetUpper().GetElement(0), sums.GetLower().GetElement(1), sums.GetUpper().GetElement(1));
     }
 
     /// <summary>Σ xᵢyᵢ over whole vectors, in a fixed order (the same on every machine).</summary>

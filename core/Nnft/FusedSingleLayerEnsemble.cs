@@ -174,10 +174,12 @@ public sealed class FusedSingleLayerEnsemble
             }
         }
         var b1 = z[k] * scaleB;
+        // Each sum stored once and read back as scalars: GetElement with a variable lane stores the vector every time.
+        Span<T> lane = stackalloc T[Vector512<T>.Count];
         for (int p = 0; p < points; p++)
         {
-            var phiP = sum[p] + b1;
-            for (int l = 0; l < rows; l++) phi[(first + l) * points + p] = double.CreateTruncating(phiP.GetElement(l));
+            (sum[p] + b1).CopyTo(lane);
+            for (int l = 0; l < rows; l++) phi[(first + l) * points + p] = double.CreateTruncating(lane[l]);
         }
     }
 
