@@ -5,7 +5,7 @@
 //   run     build, then run scripts.fsx with the remaining arguments (no arguments: the main job; --quick: at toy size)
 //   examples  build, then run every examples/*.fsx with --toy (the code path at toy size), one line per example with its seconds
 //   pack    NuGet packages of the core and the analysis (artifacts/packages), then build and run examples/csharp-consumer against them
-//   bench   build, then run the benchmarks (default hmc and flows; also conv-route, nnft, nnqm, o3, o3-local-energy, o3-mc, o3-sweep; `bench flows-quality` trains for long), results in bench/results/
+//   bench   build, then run the benchmarks (default hmc and flows; also conv-route, nnft, nnft-profile, nnqm, o3, o3-local-energy, o3-mc, o3-sweep; `bench flows-quality` trains for long), results in bench/results/
 //   clean   remove build outputs
 //
 // Plain F# with no dependencies, so that it runs on a fresh machine with only the .NET SDK.
@@ -218,7 +218,7 @@ let clean () =
     if Directory.Exists results then Directory.Delete(results, true)
 
 let usage =
-    "usage: dotnet fsi build.fsx <target> [arguments]\n\ntargets:\n  build   build the solution (Release)\n  test    run every test suite (the scripting suite in two processes; `test --workers 1` in one)\n  run     run scripts.fsx (no arguments: the main job; `run --quick`: the same at toy size; `run help` lists experiments)\n  bench   run the benchmarks (default hmc, flows; also conv-route, flows-quality, nnft, nnqm, o3, o3-local-energy, o3-mc, o3-sweep); results in bench/results/\n  examples  run every examples/*.fsx at toy size (--toy), one line per example with its seconds\n  pack    NuGet packages of the core and the analysis in artifacts/packages, checked by examples/csharp-consumer\n  clean   remove build outputs"
+    "usage: dotnet fsi build.fsx <target> [arguments]\n\ntargets:\n  build   build the solution (Release)\n  test    run every test suite (the scripting suite in two processes; `test --workers 1` in one)\n  run     run scripts.fsx (no arguments: the main job; `run --quick`: the same at toy size; `run help` lists experiments)\n  bench   run the benchmarks (default hmc, flows; also conv-route, flows-quality, nnft, nnft-profile, nnqm, o3, o3-local-energy, o3-mc, o3-sweep); results in bench/results/\n  examples  run every examples/*.fsx at toy size (--toy), one line per example with its seconds\n  pack    NuGet packages of the core and the analysis in artifacts/packages, checked by examples/csharp-consumer\n  clean   remove build outputs"
 
 match List.ofArray fsi.CommandLineArgs |> List.tail with
 | [ "build" ] -> build ()

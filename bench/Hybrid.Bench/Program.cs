@@ -5,7 +5,7 @@ using System.Text;
 using Hybrid.Bench;
 using Hybrid.Bench.Phi4;
 
-// Usage: Hybrid.Bench [hmc] [flows] [conv-route] [flows-quality] [nnft] [nnqm] [o3] [o3-local-energy] [o3-mc] [o3-sweep] [--out DIR] [--device auto|cpu|cuda]
+// Usage: Hybrid.Bench [hmc] [flows] [conv-route] [flows-quality] [nnft] [nnft-profile] [nnqm] [o3] [o3-local-energy] [o3-mc] [o3-sweep] [--out DIR] [--device auto|cpu|cuda]
 //        [--quality-sizes 8,12,20] [--quality-flows realnvp,cnf] [--quality-steps 500,2000] [--quality-seconds 600]
 // The O(3) local-energy benchmark's previous route, measured in a process of its own (its parent starts it).
 if (args is [Hybrid.Bench.O3.SlotRouteThroughput.PreviousRouteArgument])
@@ -19,6 +19,7 @@ var benchmarks = new Dictionary<string, Func<BenchContext, string>>
     ["conv-route"] = FlowBenchmarks.ConvolutionRoute,
     ["flows-quality"] = context => FlowBenchmarks.Quality(context, plan),
     ["nnft"] = Hybrid.Bench.Nnft.EnsembleThroughput.Run,
+    ["nnft-profile"] = Hybrid.Bench.Nnft.FusedRoofline.Profile,
     ["nnqm"] = Hybrid.Bench.Nnqm.PathThroughput.Run,
     ["o3"] = Hybrid.Bench.O3.LocalEnergyThroughput.Run,
     ["o3-local-energy"] = Hybrid.Bench.O3.SlotRouteThroughput.Run,

@@ -174,10 +174,12 @@ public sealed class FusedSingleLayerEnsemble
             }
         }
         var b1 = z[k] * scaleB;
+        // Each sum stored once and read back as scalars: GetElement with a variable lane stores the vector every time.
+        Span<T> lane = stackalloc T[Vector512<T>.Count];
         for (int p = 0; p < points; p++)
         {
-            var phiP = sum[p] + b1;
-            for (int l = 0; l < rows; l++) phi[(first + l) * points + p] = double.CreateTruncating(phiP.GetElement(l));
+            (sum[p] + b1).CopyTo(lane);
+            for (int l = 0; l < rows; l++) phi[(first + l) * points + p] = double.CreateTruncating(lane[l]);
         }
     }
 
@@ -186,11 +188,11 @@ public sealed class FusedSingleLayerEnsemble
         static abstract Vector512<T> Apply<T>(Vector512<T> pre) where T : unmanaged, IFloatingPointIeee754<T>;
     }
 
-    /// <summary>e^z (Exp-net, and Gauss-net with its shift).</summary>
+    /// <summary>e^z (Exp-net, and Gauss-net with its shift), by <see cref="VectorExp"/>.</summary>
     private readonly struct Exponential : IActivation
     {
         public static Vector512<T> Apply<T>(Vector512<T> pre) where T : unmanaged, IFloatingPointIeee754<T> =>
-            typeof(T) == typeof(float) ? Vector512.Exp(pre.AsSingle()).As<float, T>() : Vector512.Exp(pre.AsDouble()).As<double, T>();
+            typeof(T) == typeof(float) ? VectorExp.Exp(pre.AsSingle()).As<float, T>() : VectorExp.Exp(pre.AsDouble()).As<double, T>();
     }
 
     /// <summary>max(0, z).</summary>

@@ -13,10 +13,12 @@ namespace Hybrid.Bench.Nnft;
 /// Ensemble throughput of random-network field theories: Gauss-nets (d = 1) of widths 10, 100, 1000 at 4 and 16
 /// points, float32 and float64, in networks per second through <see cref="NetworkEnsemble"/> (drawing, evaluation and
 /// float64 accumulation of every G₂ and G₄ multiset), by the fused CPU kernel and by the tensor route, interleaved in
-/// one process. Beside them two rooflines measured in the same run: the fused kernel's own bound, the bare vectorised
-/// normal generator's rate over the normals one network needs (3N + 1), and the tensor route's, the same draws and
-/// arithmetic with bare tensor ops and no accumulation. Then the fused route's resident memory after 10⁶ and 10⁸
-/// networks, which must not grow with the ensemble, and the eager-PyTorch anchor when python3 with torch is there.
+/// one process. Beside them two rooflines measured in the same run: the fused kernel's (<see cref="FusedRoofline"/>:
+/// every unavoidable part of a network, normals, activations, multiply-adds and the float64 accumulation, at the rate of
+/// its bare vectorised kernel) and the tensor route's (the same draws and arithmetic with bare tensor ops, no
+/// accumulation); then the fused route's time split into those parts, its resident memory after 10⁶ and 10⁸ networks,
+/// which must not grow with the ensemble, and the eager-PyTorch anchor when python3 with torch is there. Times are
+/// the thread's CPU time (<see cref="ThreadClock"/>), so that other work on a shared machine does not count.
 /// </summary>
 public static class EnsembleThroughput
 {
@@ -28,14 +30,8 @@ public static class EnsembleThroughput
         new(new SingleLayerNetwork(NetworkActivation.Gauss, 1, width, 0.6, 0.3), Points(points),
             new EnsembleOptions { Networks = long.MaxValue / 2, DType = dtype, Blocks = 64, Engine = engine }, 1, device);
 
-    /// <summary>Networks per second of one run of ≥ <paramref name="seconds"/> s.</summary>
-    private static double Rate(Func<int> work, double seconds = 1.0)
-    {
-        var clock = Stopwatch.StartNew();
-        long units = 0;
-        do units += work(); while (clock.Elapsed.TotalSeconds < seconds);
-        return units / clock.Elapsed.TotalSeconds;
-    }
+    /// <summary>Networks per second: the fastest trial of ≥ 0.02 s (at least one call) within ≥ <paramref name="seconds"/> s of the thread's CPU time.</summary>
+    private static double Rate(Func<int> work, double seconds = 1.0) => ThreadClock.BestRate(() => work(), seconds);
 
     private static double Median(List<double> values)
     {
@@ -43,24 +39,12 @@ public static class EnsembleThroughput
         return values[values.Count / 2];
     }
 
-    private static readonly GaussianLanes GeneratorLanes = new(5);
-    private static readonly Vector512<float>[] SingleNormals = new Vector512<float>[1024];
-    private static readonly Vector512<double>[] DoubleNormals = new Vector512<double>[1024];
-
-    /// <summary>Normals per second of the bare vectorised generator (<see cref="GaussianLanes"/>), one run of ≥ <paramref name="seconds"/> s.</summary>
-    private static double GeneratorRate(ScalarType dtype, double seconds = 0.5) => Rate(() =>
-    {
-        if (dtype == ScalarType.Float32) { GeneratorLanes.Fill(SingleNormals); return SingleNormals.Length * Vector512<float>.Count; }
-        GeneratorLanes.Fill(DoubleNormals);
-        return DoubleNormals.Length * Vector512<double>.Count;
-    }, seconds);
-
     /// <summary>The same arithmetic as the tensor route with bare tensor ops: randn of W0, b0, W1, b1; the pre-activations; exp; the readout.</summary>
     private static double TensorRooflineRate(int width, int points, int chunk, ScalarType dtype, Device device)
     {
         using var x = tensor(Points(points).SelectMany(p => p).ToArray(), new long[] { points, 1 }, dtype: dtype, device: device);
         using var generator = new Generator(2, device);
-        return Timing.MedianRate(() =>
+        return Median(Enumerable.Range(0, 3).Select(_ => Rate(() =>
         {
             using var scope = NewDisposeScope();
             var w0 = randn(new long[] { chunk, width, 1 }, dtype: dtype, device: device, generator: generator);
@@ -70,7 +54,7 @@ public static class EnsembleThroughput
             var phi = matmul(w1, matmul(w0, x.t()).add_(b0).exp_()).squeeze(1).add_(b1);
             phi.sum().to(ScalarType.Float64).item<double>();   // wait for the device
             return chunk;
-        });
+        })).ToList());
     }
 
     private static double ResidentMegabytes()
@@ -128,10 +112,10 @@ public static class EnsembleThroughput
         string load = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "unknown";
         md.AppendLine($"Load average (1 min) when the table was written: {load}. The two routes were measured interleaved (fused, tensor, fused, …) so that their ratio is fair whatever else runs; compare within a row.");
         md.AppendLine();
-        GeneratorRate(ScalarType.Float32, 1.0);   // tiered JIT
-        GeneratorRate(ScalarType.Float64, 1.0);
-        var generator = new Dictionary<ScalarType, List<double>> { [ScalarType.Float32] = new(), [ScalarType.Float64] = new() };
-        md.AppendLine("Networks per second through `NetworkEnsemble` (draw, evaluate, accumulate every G₂ and G₄ multiset in float64) by the fused route and by the tensor route; median of 3 interleaved repetitions (fused ≥ 1 s, tensor ≥ 1 s, bare generator ≥ 0.5 s). *Fused roofline*: the bare vectorised generator's normals/s, measured in the same repetitions, over the 3N + 1 normals of one network: an upper bound of the fused route, which also evaluates N·P exponentials and accumulates. *Tensor roofline*: the same draws and arithmetic with bare tensor ops at the tensor route's chunk, no accumulation.");
+        FusedRoofline.Measure(true, 1.0);   // tiered JIT
+        FusedRoofline.Measure(false, 1.0);
+        var measured = new Dictionary<bool, List<FusedRoofline.Rates>> { [true] = new(), [false] = new() };
+        md.AppendLine("Networks per second through `NetworkEnsemble` (draw, evaluate, accumulate every G₂ and G₄ multiset in float64) by the fused route and by the tensor route; median of 3 interleaved repetitions, each the fastest trial within ≥ 1 s of the thread's CPU time (each bare rate of the roofline within ≥ 0.5 s). *Fused roofline*: what the fused route would reach if each unavoidable part of a network ran at the rate of its bare vectorised kernel, measured in the same repetitions (bare rates below): the 3N + 1 normals at the generator's rate, the N·P activations at the vector exponential's, the N·P·(d + 1) multiply-adds of pre-activations and readout at the FMA peak of the dtype, and the C(P+3, 4) + 2·C(P+1, 2) + P float64 multiply-adds of the G₄ multisets, pair products, G₂ multisets and G₁ at the float64 FMA peak (1 / the summed times). *Tensor roofline*: the same draws and arithmetic with bare tensor ops at the tensor route's chunk, no accumulation.");
         md.AppendLine();
         md.AppendLine("| width | points | dtype | chunk fused / tensor | fused networks/s | tensor networks/s | fused / tensor | fused roofline | fused fraction | tensor roofline | tensor fraction |");
         md.AppendLine("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|");
@@ -139,32 +123,47 @@ public static class EnsembleThroughput
             foreach (int points in new[] { 4, 16 })
                 foreach (var dtype in new[] { ScalarType.Float32, ScalarType.Float64 })
                 {
+                    bool single = dtype == ScalarType.Float32;
                     var fused = Ensemble(width, points, dtype, EnsembleEngine.Fused, context.Device);
                     var tensorRoute = Ensemble(width, points, dtype, EnsembleEngine.Tensor, context.Device);
                     fused.Step();   // warm-up
                     tensorRoute.Step();
                     var fusedRates = new List<double>();
                     var tensorRates = new List<double>();
-                    var normalRates = new List<double>();
+                    var roofRates = new List<double>();
                     for (int r = 0; r < 3; r++)
                     {
                         fusedRates.Add(Rate(() => (int)fused.Step()));
                         tensorRates.Add(Rate(() => (int)tensorRoute.Step()));
-                        normalRates.Add(GeneratorRate(dtype));
+                        var rates = FusedRoofline.Measure(single, 0.5);
+                        measured[single].Add(rates);
+                        roofRates.Add(FusedRoofline.NetworksPerSecond(width, points, 1, rates));
                     }
-                    generator[dtype].AddRange(normalRates);
                     double f = Median(fusedRates), t = Median(tensorRates);
-                    double fusedRoof = Median(normalRates) / (3.0 * width + 1);
+                    double fusedRoof = Median(roofRates);
                     double tensorRoof = TensorRooflineRate(width, points, tensorRoute.ChunkSize, dtype, context.Device);
                     var row = string.Create(CultureInfo.InvariantCulture,
-                        $"| {width} | {points} | {(dtype == ScalarType.Float32 ? "float32" : "float64")} | {fused.ChunkSize} / {tensorRoute.ChunkSize} | {f:E3} | {t:E3} | {f / t:F1}× | {fusedRoof:E3} | {f / fusedRoof:P0} | {tensorRoof:E3} | {t / tensorRoof:P0} |");
+                        $"| {width} | {points} | {(single ? "float32" : "float64")} | {fused.ChunkSize} / {tensorRoute.ChunkSize} | {f:E3} | {t:E3} | {f / t:F1}× | {fusedRoof:E3} | {f / fusedRoof:P0} | {tensorRoof:E3} | {t / tensorRoof:P0} |");
                     Console.WriteLine(row);
                     md.AppendLine(row);
                 }
         md.AppendLine();
-        double single = Median(generator[ScalarType.Float32]), wide = Median(generator[ScalarType.Float64]);
-        md.AppendLine(string.Create(CultureInfo.InvariantCulture,
-            $"The bare generator (xoshiro256** ×8, Box–Muller, `Vector512`; hardware-accelerated: {Vector512.IsHardwareAccelerated}), median over all rows: {single:E3} normals/s in float32 ({1e9 / single:F2} ns each), {wide:E3} in float64 ({1e9 / wide:F2} ns)."));
+        md.AppendLine("The bare rates the fused roofline charges, median over all rows (`Vector512`; hardware-accelerated: " + Vector512.IsHardwareAccelerated + "): the generator is xoshiro256** ×8 with Box–Muller, the exponential `VectorExp` on L1-resident arguments, the FMA peak twelve independent register accumulators.");
+        md.AppendLine();
+        md.AppendLine("| dtype | normals/s | exponentials/s | FMA/s (dtype) | FMA/s (float64) |");
+        md.AppendLine("|---|---:|---:|---:|---:|");
+        foreach (bool single in new[] { true, false })
+        {
+            var r = measured[single];
+            var row = string.Create(CultureInfo.InvariantCulture,
+                $"| {(single ? "float32" : "float64")} | {Median(r.Select(x => x.Normals).ToList()):E3} | {Median(r.Select(x => x.Exponentials).ToList()):E3} | {Median(r.Select(x => x.Fma).ToList()):E3} | {Median(r.Select(x => x.Fma64).ToList()):E3} |");
+            Console.WriteLine(row);
+            md.AppendLine(row);
+        }
+        md.AppendLine();
+        md.AppendLine("Where the fused route's time goes, nanoseconds per network (fastest of 3 interleaved rounds): *normals* the bare generator over the kernel's draws; *evaluation* a ReLU-net's kernel (its max nearly free) less the normals: pre-activations, readout, writing φ; *activations* the Gauss-net's kernel less the ReLU-net's; *accumulation* `CorrelatorSums.Add` on a chunk of 16384 networks' φ in 64 blocks. Beside them the roofline's time and its four parts (normals + exponentials + multiply-adds + float64 accumulation).");
+        md.AppendLine();
+        FusedRoofline.ProfileTable(md);
         md.AppendLine();
         md.AppendLine("Resident memory of this process while a fused-route ensemble grows (width 10, 4 points, float32): it must stay flat.");
         md.AppendLine();
