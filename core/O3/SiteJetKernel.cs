@@ -26,14 +26,14 @@ namespace Hybrid.O3;
 internal sealed class SiteJetKernel
 {
     private static readonly int Lanes = Vector512<double>.Count;
-    private readonly int features, slots;
+    private readonly int features, slots, messageRange;
     private readonly int[] first, second;      // each feature's two slots
     private readonly int[] widths;             // hidden widths
     private readonly int[] vectors;            // hidden widths in whole vectors
     // The network's weights, repacked on every evaluation (training changes them between evaluations).
     private readonly double[] skip;                      // [K]
     private readonly Vector512<double>[] inputColumns;   // [K × P₀]: column k of W₀
-    private readonly Vector512<double>[][] layerRows;    // layer l ≥ 1: [H_{l−1} × P_l], row j = W_l[:, j]
+    private readonly Vector512<double>[][] layerRows;    // layer l ≥ 1: [(2R + 1) H_{l−1} × P_l], row j = W_l[:, j]
     private readonly Vector512<double>[][] biases;       // [P_l]
     private readonly Vector512<double>[] output;         // [P_last]
     // One site's workspace.
@@ -41,15 +41,27 @@ internal sealed class SiteJetKernel
     private readonly double[] invariants;                // [K]
     private readonly double[] tangents;                  // [K × 6]: ∇x_k at slot a, then at slot b
     private readonly Vector512<double>[] gradient, nextGradient;   // [3D × P]: rows (slot, component)
-    private readonly Vector512<double>[] value, laplacian, squares, first1, second1;   // [P]
+    private readonly Vector512<double>[] value, laplacian, squares, first1;   // [P]: z or σ, Δz or Δσ, |∇z|², σ'
     private readonly Vector512<double>[] scaledRows;     // [H × P]: diag(σ') Wᵀ of the next layer
     private readonly double[] siteGradient;              // [3D]
+    // With messages, the whole chain's jets of one configuration, layer by layer (sized on first use for a chain
+    // length): each site's block of rows at a fixed stride, the current layer and the next.
+    private int chainSites;
+    private int chainStride;                              // vectors per site's rows: 3 × the widest frame × P
+    private Vector512<double>[][] chainRows = Array.Empty<Vector512<double>[]>();
+    private Vector512<double>[][] chainValues = Array.Empty<Vector512<double>[]>();        // a = tanh z, [L × P]
+    private Vector512<double>[][] chainLaplacians = Array.Empty<Vector512<double>[]>();    // Δa, [L × P]
+    private Vector512<double>[] chainSlopes = Array.Empty<Vector512<double>>();           // σ', [L × P]
+    private Vector512<double>[] chainSquares = Array.Empty<Vector512<double>>();          // |∇z|², [L × P]
+    private double[] chainSkip = Array.Empty<double>();                                   // s·x_i, [L]
+    private double[] chainSkipGradient = Array.Empty<double>();                           // [L × 3D], origin 0
 
     public SiteJetKernel(InvariantNetwork network)
     {
         var pairs = network.Features.Pairs;
         features = pairs.Count;
         slots = network.Features.Offsets;
+        messageRange = network.MessageRange;
         first = pairs.Select(p => p.A).ToArray();
         second = pairs.Select(p => p.B).ToArray();
         widths = network.Hidden.ToArray();
@@ -58,7 +70,7 @@ internal sealed class SiteJetKernel
         int widestWidth = widths.Length == 0 ? 1 : widths.Max();
         skip = new double[features];
         inputColumns = new Vector512<double>[features * (vectors.Length == 0 ? 0 : vectors[0])];
-        layerRows = Enumerable.Range(0, widths.Length).Select(l => new Vector512<double>[l == 0 ? 0 : widths[l - 1] * vectors[l]]).ToArray();
+        layerRows = Enumerable.Range(0, widths.Length).Select(l => new Vector512<double>[l == 0 ? 0 : (2 * messageRange + 1) * widths[l - 1] * vectors[l]]).ToArray();
         biases = vectors.Select(p => new Vector512<double>[p]).ToArray();
         output = new Vector512<double>[vectors.Length == 0 ? 0 : vectors[^1]];
         neighbours = new double[slots * 3];
@@ -70,7 +82,6 @@ internal sealed class SiteJetKernel
         laplacian = new Vector512<double>[widest];
         squares = new Vector512<double>[widest];
         first1 = new Vector512<double>[widest];
-        second1 = new Vector512<double>[widest];
         scaledRows = new Vector512<double>[widestWidth * widest];
         siteGradient = new double[3 * slots];
     }
@@ -80,7 +91,7 @@ internal sealed class SiteJetKernel
     /// autograd graph, so not where one would be taped.
     /// </summary>
     public static bool Applies(InvariantNetwork network, Tensor n) =>
-        network.MessageRange == 0 && n.device_type == DeviceType.CPU && n.dtype == ScalarType.Float64
+        n.device_type == DeviceType.CPU && n.dtype == ScalarType.Float64
         && network.Ordered.All(p => p.device_type == DeviceType.CPU && p.dtype == ScalarType.Float64)
         && !(is_grad_enabled() && (n.requires_grad || network.Ordered.Any(p => p.requires_grad)));
 
@@ -91,6 +102,7 @@ internal sealed class SiteJetKernel
         long batch = n.shape[0];
         int sites = (int)n.shape[1];
         using var contiguous = n.contiguous();
+        if (messageRange > 0) return EvaluateChain(contiguous, batch, sites);
         var values = empty(new[] { batch, sites }, dtype: ScalarType.Float64);
         var gradients = empty(new[] { batch, sites, slots, 3L }, dtype: ScalarType.Float64);
         var laplacians = empty(new[] { batch, sites }, dtype: ScalarType.Float64);
@@ -111,6 +123,185 @@ internal sealed class SiteJetKernel
         return new SiteJet(values, gradients, laplacians, 0);
     }
 
+    /// <summary>
+    /// With messages (R &gt; 0) the sites' jets depend on each other, so the chain of one configuration goes layer by
+    /// layer: the first layer site by site as without messages; then site i's next jet is Σ_r over its neighbours
+    /// i + r (|r| ≤ R) of their rows times diag(σ') W_rᵀ, each neighbour's slot d landing in slot d + r + R of a frame
+    /// R sites further left and 2R wider (modulo L once the frame covers the chain, where slots of one sphere add),
+    /// as the tensor route's reframing does. Output origin −R × (layers − 1).
+    /// </summary>
+    private SiteJet EvaluateChain(Tensor n, long batch, int sites)
+    {
+        int layers = widths.Length, r0 = messageRange;
+        var frames = new int[layers];
+        frames[0] = slots;
+        for (int l = 1; l < layers; l++) frames[l] = Math.Min(frames[l - 1] + 2 * r0, sites);
+        int last = frames[^1], origin = -r0 * (layers - 1);
+        int widest = vectors.Max();
+        if (chainSites != sites)
+        {
+            chainSites = sites;
+            chainStride = 3 * frames.Max() * widest;
+            chainRows = new[] { new Vector512<double>[sites * chainStride], new Vector512<double>[sites * chainStride] };
+            chainValues = new[] { new Vector512<double>[sites * widest], new Vector512<double>[sites * widest] };
+            chainLaplacians = new[] { new Vector512<double>[sites * widest], new Vector512<double>[sites * widest] };
+            chainSlopes = new Vector512<double>[sites * widest];
+            chainSquares = new Vector512<double>[sites * widest];
+            chainSkip = new double[sites];
+            chainSkipGradient = new double[sites * 3 * slots];
+        }
+        var values = empty(new[] { batch, sites }, dtype: ScalarType.Float64);
+        var gradients = empty(new[] { batch, sites, last, 3L }, dtype: ScalarType.Float64);
+        var laplacians = empty(new[] { batch, sites }, dtype: ScalarType.Float64);
+        ReadOnlySpan<double> input = MemoryMarshal.Cast<byte, double>(n.bytes);
+        var valueOut = MemoryMarshal.Cast<byte, double>(values.bytes);
+        var gradientOut = MemoryMarshal.Cast<byte, double>(gradients.bytes);
+        var laplacianOut = MemoryMarshal.Cast<byte, double>(laplacians.bytes);
+        int stride = chainStride;
+        for (long b = 0; b < batch; b++)
+        {
+            var configuration = input.Slice((int)(b * sites * 3), sites * 3);
+            int current = 0;
+            // The embedding, site by site, activated.
+            int p = vectors[0];
+            for (int i = 0; i < sites; i++)
+            {
+                chainSkip[i] = Invariants(configuration, sites, i);
+                siteGradient.AsSpan().CopyTo(chainSkipGradient.AsSpan(i * 3 * slots, 3 * slots));
+                InputLayer();
+                Activate(0);
+                value.AsSpan(0, p).CopyTo(chainValues[current].AsSpan(i * widest, p));
+                laplacian.AsSpan(0, p).CopyTo(chainLaplacians[current].AsSpan(i * widest, p));
+                first1.AsSpan(0, p).CopyTo(chainSlopes.AsSpan(i * widest, p));
+                gradient.AsSpan(0, 3 * slots * p).CopyTo(chainRows[current].AsSpan(i * stride, 3 * slots * p));
+            }
+            // Rounds of messages.
+            for (int l = 1; l < layers; l++)
+            {
+                int next = 1 - current, pIn = vectors[l - 1], fanIn = widths[l - 1], from = frames[l - 1], to = frames[l];
+                p = vectors[l];
+                var w = layerRows[l];
+                for (int i = 0; i < sites; i++)
+                {
+                    var z = chainValues[next].AsSpan(i * widest, p);
+                    var lap = chainLaplacians[next].AsSpan(i * widest, p);
+                    biases[l].AsSpan(0, p).CopyTo(z);
+                    lap.Clear();
+                    var target = chainRows[next].AsSpan(i * stride, 3 * to * p);
+                    target.Clear();
+                    for (int r = -r0; r <= r0; r++)
+                    {
+                        int j = ((i + r) % sites + sites) % sites;
+                        var a = MemoryMarshal.Cast<Vector512<double>, double>(chainValues[current].AsSpan(j * widest, pIn));
+                        var lapIn = MemoryMarshal.Cast<Vector512<double>, double>(chainLaplacians[current].AsSpan(j * widest, pIn));
+                        var slope = MemoryMarshal.Cast<Vector512<double>, double>(chainSlopes.AsSpan(j * widest, pIn));
+                        var block = w.AsSpan((r + r0) * fanIn * p, fanIn * p);
+                        for (int k = 0; k < fanIn; k++)
+                        {
+                            var ak = Vector512.Create(a[k]);
+                            var lk = Vector512.Create(lapIn[k]);
+                            var sk = Vector512.Create(slope[k]);
+                            for (int q = 0; q < p; q++)
+                            {
+                                var wq = block[k * p + q];
+                                z[q] = Vector512.FusedMultiplyAdd(ak, wq, z[q]);
+                                lap[q] = Vector512.FusedMultiplyAdd(lk, wq, lap[q]);
+                                scaledRows[k * p + q] = sk * wq;
+                            }
+                        }
+                        // Neighbour j's slot d goes to slot d + r + R, wrapped modulo L where the frame covers the chain.
+                        var source = MemoryMarshal.Cast<Vector512<double>, double>(chainRows[current].AsSpan(j * stride, 3 * from * pIn));
+                        var m = scaledRows.AsSpan(0, fanIn * p);
+                        for (int d = 0; d < from;)
+                        {
+                            int slot = (d + r + r0) % sites, run = Math.Min(from - d, sites - slot);
+                            Accumulate(source.Slice(3 * d * pIn * Lanes), pIn * Lanes, fanIn, m, target.Slice(3 * slot * p, 3 * run * p), 3 * run, p);
+                            d += run;
+                        }
+                    }
+                    var sq = chainSquares.AsSpan(i * widest, p);
+                    sq.Clear();
+                    for (int row = 0; row < 3 * to; row++)
+                        for (int q = 0; q < p; q++)
+                            sq[q] = Vector512.FusedMultiplyAdd(target[row * p + q], target[row * p + q], sq[q]);
+                }
+                for (int i = 0; i < sites; i++)
+                    Activate(chainValues[next].AsSpan(i * widest, p), chainLaplacians[next].AsSpan(i * widest, p), chainSquares.AsSpan(i * widest, p), chainSlopes.AsSpan(i * widest, p));
+                current = next;
+            }
+            // f_i = s·x_i + w·σ(z_i); the skip's slots move from origin 0 to the output frame.
+            p = vectors[^1];
+            int skipShift = ((-origin) % sites + sites) % sites;
+            for (int i = 0; i < sites; i++)
+            {
+                long site = b * sites + i;
+                var a = chainValues[current].AsSpan(i * widest, p);
+                var lap = chainLaplacians[current].AsSpan(i * widest, p);
+                var slope = chainSlopes.AsSpan(i * widest, p);
+                var valueSum = Vector512<double>.Zero;
+                var laplacianSum = Vector512<double>.Zero;
+                for (int q = 0; q < p; q++)
+                {
+                    valueSum = Vector512.FusedMultiplyAdd(output[q], a[q], valueSum);
+                    laplacianSum = Vector512.FusedMultiplyAdd(output[q], lap[q], laplacianSum);
+                    scaledRows[q] = slope[q] * output[q];
+                }
+                valueOut[(int)site] = chainSkip[i] + Vector512.Sum(valueSum);
+                laplacianOut[(int)site] = -4 * chainSkip[i] + Vector512.Sum(laplacianSum);
+                var g = gradientOut.Slice((int)(site * last * 3), last * 3);
+                var rows = chainRows[current].AsSpan(i * stride, 3 * last * p);
+                for (int row = 0; row < 3 * last; row++)
+                {
+                    var sum = Vector512<double>.Zero;
+                    for (int q = 0; q < p; q++) sum = Vector512.FusedMultiplyAdd(rows[row * p + q], scaledRows[q], sum);
+                    g[row] = Vector512.Sum(sum);
+                }
+                var skipGradient = chainSkipGradient.AsSpan(i * 3 * slots, 3 * slots);
+                for (int d = 0; d < slots; d++)
+                {
+                    int to = (d + skipShift) % sites;
+                    g[3 * to] += skipGradient[3 * d];
+                    g[3 * to + 1] += skipGradient[3 * d + 1];
+                    g[3 * to + 2] += skipGradient[3 * d + 2];
+                }
+            }
+        }
+        return new SiteJet(values, gradients, laplacians, origin);
+    }
+
+    // target (rows × p vectors) += input rows (stride doubles apart, fanIn used) × m (fanIn × p vectors).
+    private static void Accumulate(ReadOnlySpan<double> input, int stride, int fanIn, ReadOnlySpan<Vector512<double>> m, Span<Vector512<double>> target, int rows, int p)
+    {
+        if (p == 2)
+        {
+            for (int r = 0; r < rows; r++)
+            {
+                var c0 = target[2 * r];
+                var c1 = target[2 * r + 1];
+                var row = input.Slice(r * stride, fanIn);
+                for (int j = 0; j < fanIn; j++)
+                {
+                    var g = Vector512.Create(row[j]);
+                    c0 = Vector512.FusedMultiplyAdd(g, m[2 * j], c0);
+                    c1 = Vector512.FusedMultiplyAdd(g, m[2 * j + 1], c1);
+                }
+                target[2 * r] = c0;
+                target[2 * r + 1] = c1;
+            }
+            return;
+        }
+        for (int r = 0; r < rows; r++)
+        {
+            var row = input.Slice(r * stride, fanIn);
+            var output = target.Slice(r * p, p);
+            for (int j = 0; j < fanIn; j++)
+            {
+                var g = Vector512.Create(row[j]);
+                for (int q = 0; q < p; q++) output[q] = Vector512.FusedMultiplyAdd(g, m[j * p + q], output[q]);
+            }
+        }
+    }
+
     private void Repack(IReadOnlyList<Parameter> weights)
     {
         int k = 0;
@@ -119,7 +310,7 @@ internal sealed class SiteJetKernel
         {
             var w = Read(weights[k++]);                              // [H_l, fan-in]
             var b = Read(weights[k++]);                              // [H_l]
-            int fanIn = l == 0 ? features : widths[l - 1], p = vectors[l];
+            int fanIn = l == 0 ? features : (2 * messageRange + 1) * widths[l - 1], p = vectors[l];
             var columns = MemoryMarshal.Cast<Vector512<double>, double>(l == 0 ? inputColumns.AsSpan() : layerRows[l].AsSpan());
             columns.Clear();
             for (int h = 0; h < widths[l]; h++)
@@ -146,13 +337,24 @@ internal sealed class SiteJetKernel
     /// <summary>Site i's value and Laplacian; its gradient slots in <see cref="siteGradient"/>.</summary>
     private (double Value, double Laplacian) Site(ReadOnlySpan<double> n, int sites, int i)
     {
+        double f = Invariants(n, sites, i);
+        double lap = -4 * f;
+        if (widths.Length == 0) return (f, lap);
+        return SiteLayers(f, lap, siteGradient);
+    }
+
+    /// <summary>
+    /// Site i's invariants and their tangent gradients (<see cref="invariants"/>, <see cref="tangents"/>); returns the
+    /// linear skip s·x_i and puts its gradient slots in <see cref="siteGradient"/>.
+    /// </summary>
+    private double Invariants(ReadOnlySpan<double> n, int sites, int i)
+    {
         for (int d = 0, j = i; d < slots; d++, j = j + 1 == sites ? 0 : j + 1)
         {
             neighbours[3 * d] = n[3 * j];
             neighbours[3 * d + 1] = n[3 * j + 1];
             neighbours[3 * d + 2] = n[3 * j + 2];
         }
-        // The invariants with their tangent gradients, and the linear skip s·x with its jets.
         var g = siteGradient.AsSpan();
         g.Clear();
         double f = 0;
@@ -171,9 +373,11 @@ internal sealed class SiteJetKernel
             g[a] += s * t[0]; g[a + 1] += s * t[1]; g[a + 2] += s * t[2];
             g[b] += s * t[3]; g[b + 1] += s * t[4]; g[b + 2] += s * t[5];
         }
-        double lap = -4 * f;
-        if (widths.Length == 0) return (f, lap);
+        return f;
+    }
 
+    private (double Value, double Laplacian) SiteLayers(double f, double lap, Span<double> g)
+    {
         InputLayer();
         int rows = 3 * slots;
         var current = gradient;
@@ -250,19 +454,24 @@ internal sealed class SiteJetKernel
     private void Activate(int layer)
     {
         int p = vectors[layer];
-        var z = MemoryMarshal.Cast<Vector512<double>, double>(value.AsSpan(0, p));
-        var d1 = MemoryMarshal.Cast<Vector512<double>, double>(first1.AsSpan(0, p));
-        var d2 = MemoryMarshal.Cast<Vector512<double>, double>(second1.AsSpan(0, p));
+        Activate(value.AsSpan(0, p), laplacian.AsSpan(0, p), squares.AsSpan(0, p), first1.AsSpan(0, p));
+    }
+
+    // The same on given spans: z ← σ(z), Δz ← σ' Δz + σ'' |∇z|², slope ← σ'.
+    private static void Activate(Span<Vector512<double>> values, Span<Vector512<double>> laplacians, ReadOnlySpan<Vector512<double>> squares, Span<Vector512<double>> slopes)
+    {
+        var z = MemoryMarshal.Cast<Vector512<double>, double>(values);
+        var lap = MemoryMarshal.Cast<Vector512<double>, double>(laplacians);
+        var sq = MemoryMarshal.Cast<Vector512<double>, double>(squares);
+        var d1 = MemoryMarshal.Cast<Vector512<double>, double>(slopes);
         for (int h = 0; h < z.Length; h++)
         {
             double a = Math.Tanh(z[h]);
             double s = 1 - a * a;
             z[h] = a;
             d1[h] = s;
-            d2[h] = -2 * a * s;
+            lap[h] = s * lap[h] - 2 * a * s * sq[h];
         }
-        for (int q = 0; q < p; q++)
-            laplacian[q] = first1[q] * laplacian[q] + second1[q] * squares[q];
     }
 
     // z' = W σ + b, Δz' = W Δσ, ∇z' = ∇z diag(σ') Wᵀ: rows of the current jet times the scaled rows of W,

@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace Hybrid.Core.Tests.O3;
 
 /// <summary>
-/// The managed site-jet kernel (per-site networks in float64 on the CPU, <see cref="SlotRoute.Fused"/>) gives the
+/// The managed site-jet kernel (float64 on the CPU, <see cref="SlotRoute.Fused"/>) gives the
 /// dense tensor route's site values, gradient slots and Laplacians, and through them the isovector's ln ψ, gradient,
 /// Laplacian and local energy, to 1e-12 relative; it stands aside for message passing, float32 and taped gradients.
 /// </summary>
@@ -30,10 +30,11 @@ public class SiteJetKernelTests
             "jastrow" => Array.Empty<int>(),
             "deep" => new[] { 9, 17, 3 },      // widths across vector boundaries, three layers
             "wide" => new[] { 16, 16 },        // the experiments' widths
-            "mp" => new[] { 5, 4, 3 },
+            "mp" or "mp2" => new[] { 5, 4, 3 },
+            "mp-wide" => new[] { 16, 16, 16 },   // the experiments' mp ansatz
             _ => new[] { 6, 5 },
         };
-        int messages = ansatz == "mp" ? 1 : 0;
+        int messages = ansatz switch { "mp" or "mp-wide" => 1, "mp2" => 2, _ => 0 };
         IRotorWavefunction psi = state == "singlet"
             ? new SingletWavefunction(sites, hidden, 3, features, messages)
             : new IsovectorWavefunction(sites, hidden, 3, features, state == "moving" ? 1 : 0, messages);
@@ -63,10 +64,11 @@ public class SiteJetKernelTests
     public static TheoryData<string, int> JetCases()
     {
         var data = new TheoryData<string, int>();
-        foreach (var ansatz in new[] { "jastrow", "mlp", "window", "gram", "deep", "wide" })
+        foreach (var ansatz in new[] { "jastrow", "mlp", "window", "gram", "deep", "wide", "mp", "mp2", "mp-wide" })
             foreach (int sites in new[] { 3, 8, 16 })
                 data.Add(ansatz, sites);
         data.Add("wide", 32);
+        data.Add("mp-wide", 32);
         return data;
     }
 
@@ -95,12 +97,13 @@ public class SiteJetKernelTests
     public static TheoryData<string, string, int> StateCases()
     {
         var data = new TheoryData<string, string, int>();
-        foreach (var ansatz in new[] { "jastrow", "mlp", "window", "deep" })
+        foreach (var ansatz in new[] { "jastrow", "mlp", "window", "deep", "mp", "mp2" })
             foreach (int sites in new[] { 3, 8, 16 })
                 data.Add(ansatz, "isovector", sites);
         data.Add("window", "moving", 8);
         data.Add("wide", "moving", 16);
         data.Add("gram", "isovector", 8);
+        data.Add("mp", "moving", 16);
         return data;
     }
 
@@ -134,8 +137,6 @@ public class SiteJetKernelTests
         using var scope = NewDisposeScope();
         using var g = new Generator(31);
         var n = RotorChain.Uniform(3, 8, g);
-        var mp = (SingletWavefunction)Build("mp", "singlet", 8);
-        Assert.False(mp.Network.UsesManagedKernel(n));
         var mlp = (SingletWavefunction)Build("mlp", "singlet", 8);
         Assert.False(mlp.Network.UsesManagedKernel(n.to_type(ScalarType.Float32)));
         // Parameters that require gradients, with autograd on: the kernel's results would carry no graph.
