@@ -8,8 +8,9 @@ using static TorchSharp.torch;
 namespace Hybrid.O3;
 
 /// <summary>
-/// The forward-Laplacian jets (value, gradient slots, Laplacian) of a per-site <see cref="InvariantNetwork"/> in float64
-/// on the CPU, one site of one configuration at a time. A site's jets span D slots × 3 components × the layer's width,
+/// The forward-Laplacian jets (value, gradient slots, Laplacian) of an <see cref="InvariantNetwork"/> in float64 on the
+/// CPU, one site of one configuration at a time (with messages, one configuration's chain layer by layer, see
+/// <see cref="EvaluateChain"/>). A site's jets span D slots × 3 components × the layer's width,
 /// about 12 KB at L = 64 (D = 33, width 16): they stay in the L1/L2 cache and the same workspace serves every site, so an
 /// evaluation allocates nothing beside its outputs and does no more than the arithmetic of the shapes, where the tensor
 /// route streams every layer's [B, L, D, 3, H] jet through freshly allocated memory.
@@ -21,7 +22,8 @@ namespace Hybrid.O3;
 /// rows × width product that also sums |∇z|² for the next tanh. Widths are padded to whole 512-bit vectors with zero
 /// weights, which keep the padding lanes at zero.
 /// </para>
-/// <para>Not thread-safe: one workspace per network.</para>
+/// <para>Not thread-safe: one workspace per network. Memory: the workspace (with messages, two layers of one chain's
+/// jets, about 2 MB at L = 64) and the outputs of the chunk, whatever the batch.</para>
 /// </summary>
 internal sealed class SiteJetKernel
 {
