@@ -240,8 +240,9 @@ internal sealed class FusedSiteKernel
     }
 
     /// <summary>
-    /// y = x·w for x [R, pin] (R a multiple of 4), w [pin, pout], y [R, pout], with s += Σ_rows y ⊙ y: four rows at a
-    /// time, so each loaded vector of w feeds four multiply-adds.
+    /// y = x·w for x [R, pin] (R a multiple of 4), w [pin, pout], y [R, pout], with s += Σ_rows y ⊙ y: a block of four
+    /// rows by two vectors of outputs at a time, so eight independent multiply-adds hide the FMA latency and each
+    /// loaded vector of w feeds four of them.
     /// </summary>
     private static void Product(ReadOnlySpan<double> x, ReadOnlySpan<double> w, Span<double> y, int pin, int pout, Span<double> s)
     {
@@ -250,16 +251,49 @@ internal sealed class FusedSiteKernel
         ref double yr = ref MemoryMarshal.GetReference(y);
         ref double sr = ref MemoryMarshal.GetReference(s);
         int count = x.Length / pin;
-        for (int h = 0; h < pout; h += Lane)
+        int h = 0;
+        for (; h + 2 * Lane <= pout; h += 2 * Lane)
+        {
+            var s0 = Vector512.LoadUnsafe(ref sr, (nuint)h);
+            var s1 = Vector512.LoadUnsafe(ref sr, (nuint)(h + Lane));
+            for (int r = 0; r < count; r += 4)
+            {
+                nuint x0 = (nuint)(r * pin), x1 = x0 + (nuint)pin, x2 = x1 + (nuint)pin, x3 = x2 + (nuint)pin;
+                Vector512<double> a0 = default, a1 = default, a2 = default, a3 = default;
+                Vector512<double> b0 = default, b1 = default, b2 = default, b3 = default;
+                for (int j = 0; j < pin; j++)
+                {
+                    var wa = Vector512.LoadUnsafe(ref wr, (nuint)(j * pout + h));
+                    var wb = Vector512.LoadUnsafe(ref wr, (nuint)(j * pout + h + Lane));
+                    var e0 = Vector512.Create(Unsafe.Add(ref xr, x0 + (nuint)j));
+                    var e1 = Vector512.Create(Unsafe.Add(ref xr, x1 + (nuint)j));
+                    var e2 = Vector512.Create(Unsafe.Add(ref xr, x2 + (nuint)j));
+                    var e3 = Vector512.Create(Unsafe.Add(ref xr, x3 + (nuint)j));
+                    a0 = Vector512.FusedMultiplyAdd(e0, wa, a0); b0 = Vector512.FusedMultiplyAdd(e0, wb, b0);
+                    a1 = Vector512.FusedMultiplyAdd(e1, wa, a1); b1 = Vector512.FusedMultiplyAdd(e1, wb, b1);
+                    a2 = Vector512.FusedMultiplyAdd(e2, wa, a2); b2 = Vector512.FusedMultiplyAdd(e2, wb, b2);
+                    a3 = Vector512.FusedMultiplyAdd(e3, wa, a3); b3 = Vector512.FusedMultiplyAdd(e3, wb, b3);
+                }
+                nuint y0 = (nuint)(r * pout + h), step = (nuint)pout;
+                a0.StoreUnsafe(ref yr, y0); b0.StoreUnsafe(ref yr, y0 + (nuint)Lane);
+                a1.StoreUnsafe(ref yr, y0 + step); b1.StoreUnsafe(ref yr, y0 + step + (nuint)Lane);
+                a2.StoreUnsafe(ref yr, y0 + 2 * step); b2.StoreUnsafe(ref yr, y0 + 2 * step + (nuint)Lane);
+                a3.StoreUnsafe(ref yr, y0 + 3 * step); b3.StoreUnsafe(ref yr, y0 + 3 * step + (nuint)Lane);
+                s0 = Vector512.FusedMultiplyAdd(a0, a0, s0); s1 = Vector512.FusedMultiplyAdd(b0, b0, s1);
+                s0 = Vector512.FusedMultiplyAdd(a1, a1, s0); s1 = Vector512.FusedMultiplyAdd(b1, b1, s1);
+                s0 = Vector512.FusedMultiplyAdd(a2, a2, s0); s1 = Vector512.FusedMultiplyAdd(b2, b2, s1);
+                s0 = Vector512.FusedMultiplyAdd(a3, a3, s0); s1 = Vector512.FusedMultiplyAdd(b3, b3, s1);
+            }
+            s0.StoreUnsafe(ref sr, (nuint)h);
+            s1.StoreUnsafe(ref sr, (nuint)(h + Lane));
+        }
+        for (; h < pout; h += Lane)
         {
             var s0 = Vector512.LoadUnsafe(ref sr, (nuint)h);
             for (int r = 0; r < count; r += 4)
             {
                 nuint x0 = (nuint)(r * pin), x1 = x0 + (nuint)pin, x2 = x1 + (nuint)pin, x3 = x2 + (nuint)pin;
-                var a0 = Vector512<double>.Zero;
-                var a1 = Vector512<double>.Zero;
-                var a2 = Vector512<double>.Zero;
-                var a3 = Vector512<double>.Zero;
+                Vector512<double> a0 = default, a1 = default, a2 = default, a3 = default;
                 for (int j = 0; j < pin; j++)
                 {
                     var wv = Vector512.LoadUnsafe(ref wr, (nuint)(j * pout + h));
@@ -268,10 +302,11 @@ internal sealed class FusedSiteKernel
                     a2 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref xr, x2 + (nuint)j)), wv, a2);
                     a3 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref xr, x3 + (nuint)j)), wv, a3);
                 }
-                a0.StoreUnsafe(ref yr, (nuint)(r * pout + h));
-                a1.StoreUnsafe(ref yr, (nuint)((r + 1) * pout + h));
-                a2.StoreUnsafe(ref yr, (nuint)((r + 2) * pout + h));
-                a3.StoreUnsafe(ref yr, (nuint)((r + 3) * pout + h));
+                nuint y0 = (nuint)(r * pout + h), step = (nuint)pout;
+                a0.StoreUnsafe(ref yr, y0);
+                a1.StoreUnsafe(ref yr, y0 + step);
+                a2.StoreUnsafe(ref yr, y0 + 2 * step);
+                a3.StoreUnsafe(ref yr, y0 + 3 * step);
                 s0 = Vector512.FusedMultiplyAdd(a0, a0, s0);
                 s0 = Vector512.FusedMultiplyAdd(a1, a1, s0);
                 s0 = Vector512.FusedMultiplyAdd(a2, a2, s0);

@@ -1,15 +1,17 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
+using System.Text.Json;
 using Hybrid.O3;
 using static TorchSharp.torch;
 
 namespace Hybrid.Bench.O3;
 
 /// <summary>
-/// The O(3) rotor chain's forward-Laplacian local energy with the first layer's two slot routes side by side: the
-/// sparse placement of each feature's gradient rows into their slots (the default) against the dense contraction with
-/// the one-hot feature → slot map, on the same wavefunction and configurations, interleaved in one process.
+/// The O(3) rotor chain's forward-Laplacian local energy by its three routes side by side: the fused CPU loop (the
+/// default for per-site singlets), the tensor route with the sparse placement of each feature's gradient rows into
+/// their slots, and the tensor route with the dense contraction against the one-hot feature → slot map; on the same
+/// wavefunction and configurations, interleaved in one process with the eager-PyTorch anchor and a float64 GEMM.
 /// </summary>
 public static class SlotRouteThroughput
 {
@@ -59,28 +61,108 @@ public static class SlotRouteThroughput
         return (common + sparse, common + dense, dense);
     }
 
+    /// <summary>The anchor script, looked for beside the checkout (../shared/anchors) or in it.</summary>
+    private static string? AnchorScript()
+    {
+        foreach (var dir in new[] { Path.Combine("..", "shared", "anchors"), Path.Combine("shared", "anchors") })
+        {
+            var path = Path.GetFullPath(Path.Combine(dir, "o3_local_energy_torch.py"));
+            if (File.Exists(path)) return path;
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// Configurations per second of the eager-PyTorch anchor (one thread, 3L double-backward passes, 64 configurations
+    /// per evaluation; the median of its three repetitions of ≥ <see cref="MinSeconds"/> s), or null with the reason.
+    /// </summary>
+    private static (double? Rate, string Note) Anchor(string script, int sites)
+    {
+        var start = new ProcessStartInfo("/usr/bin/python3")
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+            ArgumentList = { script, "bench", "--L", $"{sites}", "--batch", $"{Batch}", "--seconds", MinSeconds.ToString(CultureInfo.InvariantCulture) },
+        };
+        try
+        {
+            using var process = Process.Start(start)!;
+            var stdout = process.StandardOutput.ReadToEndAsync();
+            var stderr = process.StandardError.ReadToEndAsync();
+            if (!process.WaitForExit(300_000)) { process.Kill(); return (null, "timed out"); }
+            if (process.ExitCode != 0) return (null, stderr.Result.Trim().Split('\n').LastOrDefault() ?? $"exit {process.ExitCode}");
+            using var json = JsonDocument.Parse(stdout.Result.Trim().Split('\n').Last());
+            var rates = json.RootElement.GetProperty("loop_conf_per_s").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+            return (Median(rates), "");
+        }
+        catch (Exception e) when (e is System.ComponentModel.Win32Exception or JsonException or InvalidOperationException or KeyNotFoundException)
+        {
+            return (null, e.Message);
+        }
+    }
+
+    private static double Median(IEnumerable<double> values) => values.Order().ElementAt(values.Count() / 2);
+
+    /// <summary>
+    /// The float64 matrix-product rate of this libtorch (torch.mm, one thread, GFLOP/s, 2 per multiply-add) at
+    /// [m, k] × [k, n], median of 3 repetitions of ≥ 0.2 s.
+    /// </summary>
+    private static double GemmRate(long m, long k, long n)
+    {
+        using var scope = NewDisposeScope();
+        using var g = new TorchSharp.torch.Generator(11);
+        var a = randn(new[] { m, k }, dtype: ScalarType.Float64, generator: g);
+        var b = randn(new[] { k, n }, dtype: ScalarType.Float64, generator: g);
+        a.mm(b).Dispose();
+        var rates = new List<double>();
+        for (int rep = 0; rep < 3; rep++)
+        {
+            var clock = Stopwatch.StartNew();
+            long calls = 0;
+            do { a.mm(b).Dispose(); calls++; } while (clock.Elapsed.TotalSeconds < 0.2);
+            rates.Add(2.0 * m * k * n * calls / clock.Elapsed.TotalSeconds / 1e9);
+        }
+        return Median(rates);
+    }
+
     /// <summary>Runs the benchmark and returns its Markdown report.</summary>
     public static string Run(BenchContext context)
     {
         var device = context.Device;
         var md = new StringBuilder();
-        md.AppendLine("# O(3) rotor chain: local energy, sparse against dense slot placement");
+        md.AppendLine("# O(3) rotor chain: local energy, fused loop against the sparse and dense slot routes");
         md.AppendLine();
         md.AppendLine(context.Describe());
         md.AppendLine();
+        string load = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "unknown";
+        md.AppendLine($"Load average (1 min) when the run started: {load}.");
+        md.AppendLine();
         var chunkText = string.Join(" or ", Chunks);
         md.AppendLine(string.Create(CultureInfo.InvariantCulture,
-            $"Forward-Laplacian local energies (float64) of the singlet ansätze of `bench o3`: window (star to L/2 and a window of min(L, 6) sites, tanh 16, 16) and mp (the star embedded, two rounds of range-1 messages, tanh 16, 16, 16). K features, D slots. The first layer places each feature's two gradient rows into the slots of its two sites either by a dense contraction with the one-hot [2K, D] map (dense, the former route) or sparsely (the default): one matrix product per slot that several features feed, one in-place broadcast multiply-add per run of slots fed by one feature each. {Batch} configurations evaluated in chunks of {chunkText} (`bench o3` uses 64, o3-vmc 256 by default), the same wavefunction and configurations for both routes; configurations per second, median of {Repetitions} repetitions of ≥ {MinSeconds} s, the two routes interleaved (dense, sparse, dense, …) in one process; sparse / dense is the median of the repetitions' ratios. FLOPs per configuration are counted from the shapes (2 per multiply-add; linear maps, slot placement, message mixing and tanh's gradient work): useful (executed by the sparse route), executed by the dense route, and the dense placement's share of the latter. |ΔE| is the largest difference of the two routes' local energies relative to the largest |E|."));
+            $"Forward-Laplacian local energies (float64) of the singlet ansätze of `bench o3`: window (star to L/2 and a window of min(L, 6) sites, tanh 16, 16) and mp (the star embedded, two rounds of range-1 messages, tanh 16, 16, 16). K features, D slots. Three routes on the same wavefunction and configurations: *fused* (the default for per-site singlets in float64 on the CPU: one vectorised C# loop over configurations and sites, a site's jet in cache), *sparse* (tensor ops; the first layer places each feature's gradient rows into its slots by one matrix product per shared slot and one in-place multiply-add per run of single slots) and *dense* (tensor ops with a dense contraction against the one-hot [2K, D] feature → slot map). The fused loop does not apply to message passing, so mp has no fused column. {Batch} configurations evaluated in chunks of {chunkText}; configurations per second, median of {Repetitions} repetitions of ≥ {MinSeconds} s, the routes interleaved (dense, sparse, fused, anchor, dense, …) in one process; ratios are medians of the repetitions' ratios. *Anchor*: the eager-PyTorch script (`/work/shared/anchors/o3_local_energy_torch.py bench`, PyTorch 1.13 with reference BLAS, one thread, 3L double-backward passes) on the window ansatz with 64 configurations per evaluation, started once per repetition from this process; its rate stands in both chunk rows. FLOPs per configuration are counted from the shapes (2 per multiply-add): the useful count is the work of the sparse placement and the layers (values, Laplacians and 3D gradient rows through every linear map, tanh's gradient work), the dense count adds the one-hot contraction. *GEMM fraction*: useful GFLOP/s of the fused loop over the float64 torch.mm rate measured in this run (the larger of the two shapes below). |ΔE|: largest difference of the fused (window) or sparse (mp) local energies from the dense route's, relative to the largest |E|."));
         md.AppendLine();
-        md.AppendLine("| L | ansatz | K | D | chunk | dense (conf/s) | sparse (conf/s) | sparse / dense | useful MFLOP/conf | dense MFLOP/conf | dense placement share | useful GFLOP/s (sparse) | rel. \\|ΔE\\| |");
-        md.AppendLine("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        // The GEMM reference: the shape of the dominant product (the second layer on the gradient rows of 16
+        // configurations at L = 64: [16·64·3·33, 16] × [16, 16]) and a square product near libtorch's peak.
+        double gemmThin = GemmRate(16 * 64 * 3 * 33, 16, 16), gemmSquare = GemmRate(512, 512, 512);
+        double gemm = Math.Max(gemmThin, gemmSquare);
+        md.AppendLine(string.Create(CultureInfo.InvariantCulture,
+            $"float64 torch.mm, one thread: {gemmThin:F2} GFLOP/s at [33792, 16] × [16, 16] (the second layer's gradient rows of 16 configurations at L = 64), {gemmSquare:F2} GFLOP/s at 512³; the fraction below is against {gemm:F2} GFLOP/s."));
+        md.AppendLine();
+        md.AppendLine("| L | ansatz | K | D | chunk | dense (conf/s) | sparse (conf/s) | fused (conf/s) | fused / dense | fused / sparse | sparse / dense | anchor (conf/s) | fused / anchor | useful MFLOP/conf | dense MFLOP/conf | useful GFLOP/s (fastest) | GEMM fraction | rel. \\|ΔE\\| |");
+        md.AppendLine("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        var anchorScript = File.Exists("/usr/bin/python3") ? AnchorScript() : null;
+        var anchorNotes = new List<string>();
         foreach (int sites in new[] { 16, 32, 64 })
         {
             foreach (var (name, psi) in new[] { ("window", LocalEnergyThroughput.Ansatz(sites, 16, device)), ("mp", LocalEnergyThroughput.MessagePassing(sites, device)) })
             {
                 using var g = new TorchSharp.torch.Generator(3, device);
                 using var n = RotorChain.Uniform(Batch, sites, g, device);
-                var (useful, executed, placement) = Flops(psi.Network, sites);
+                var (useful, executed, _) = Flops(psi.Network, sites);
+                bool fusedApplies;
+                using (no_grad()) fusedApplies = psi.Network.FusedDerivatives(n.narrow(0, 0, 1)) is { } probe && probe.LogAbs.numel() == 1;
+                var routes = fusedApplies ? new[] { SlotRoute.Dense, SlotRoute.Sparse, SlotRoute.Fused } : new[] { SlotRoute.Dense, SlotRoute.Sparse };
+                bool withAnchor = name == "window" && anchorScript is not null;
+                var anchorRates = new List<double>();
                 foreach (int chunk in Chunks)
                 {
                     var h = new RotorChainHamiltonian(sites, 1.0, LaplacianRoute.Forward, chunk);
@@ -89,14 +171,14 @@ public static class SlotRouteThroughput
                     {
                         psi.SlotRoute = SlotRoute.Dense;
                         var dense = h.LocalValues(psi, n);
-                        psi.SlotRoute = SlotRoute.Sparse;
-                        var sparse = h.LocalValues(psi, n);
-                        difference = (sparse - dense).abs().max().item<double>() / dense.abs().max().item<double>();
+                        psi.SlotRoute = routes[^1];
+                        var best = h.LocalValues(psi, n);
+                        difference = (best - dense).abs().max().item<double>() / dense.abs().max().item<double>();
                     }
-                    var rates = new Dictionary<SlotRoute, List<double>> { [SlotRoute.Dense] = new(), [SlotRoute.Sparse] = new() };
+                    var rates = routes.ToDictionary(r => r, _ => new List<double>());
                     for (int rep = 0; rep < Repetitions; rep++)
                     {
-                        foreach (var route in new[] { SlotRoute.Dense, SlotRoute.Sparse })
+                        foreach (var route in routes)
                         {
                             psi.SlotRoute = route;
                             var clock = Stopwatch.StartNew();
@@ -109,26 +191,38 @@ public static class SlotRouteThroughput
                             } while (clock.Elapsed.TotalSeconds < MinSeconds);
                             rates[route].Add(configurations / clock.Elapsed.TotalSeconds);
                         }
+                        // The anchor in the first chunk's repetitions only: it has no chunks of its own.
+                        if (withAnchor && chunk == Chunks[0])
+                        {
+                            var (rate, note) = Anchor(anchorScript!, sites);
+                            if (rate is { } r) anchorRates.Add(r);
+                            else anchorNotes.Add($"L = {sites}: {note}");
+                        }
                     }
-                    psi.SlotRoute = SlotRoute.Sparse;
-                    static double Median(IEnumerable<double> values) => values.Order().ElementAt(values.Count() / 2);
-                    double denseRate = Median(rates[SlotRoute.Dense]), sparseRate = Median(rates[SlotRoute.Sparse]);
-                    double ratio = Median(rates[SlotRoute.Sparse].Zip(rates[SlotRoute.Dense], (a, b) => a / b));
+                    psi.SlotRoute = SlotRoute.Fused;
+                    double Rate(SlotRoute r) => rates.TryGetValue(r, out var list) ? Median(list) : double.NaN;
+                    double Ratio(SlotRoute a, SlotRoute b) => rates.ContainsKey(a) && rates.ContainsKey(b) ? Median(rates[a].Zip(rates[b], (x, y) => x / y)) : double.NaN;
+                    string Text(double v, string format) => double.IsNaN(v) ? "–" : v.ToString(format, CultureInfo.InvariantCulture);
+                    double fastest = fusedApplies ? Rate(SlotRoute.Fused) : Rate(SlotRoute.Sparse);
+                    double anchor = anchorRates.Count > 0 ? Median(anchorRates) : double.NaN;
+                    double usefulRate = useful * fastest / 1e9;
                     var row = string.Create(CultureInfo.InvariantCulture,
-                        $"| {sites} | {name} | {psi.Network.Features.Count} | {psi.Network.Features.Offsets} | {chunk} | {denseRate:F0} | {sparseRate:F0} | {ratio:F2} | {useful / 1e6:F2} | {executed / 1e6:F2} | {placement / executed:P0} | {useful * sparseRate / 1e9:F2} | {difference:E1} |");
+                        $"| {sites} | {name} | {psi.Network.Features.Count} | {psi.Network.Features.Offsets} | {chunk} | {Rate(SlotRoute.Dense):F0} | {Rate(SlotRoute.Sparse):F0} | {Text(Rate(SlotRoute.Fused), "F0")} | {Text(Ratio(SlotRoute.Fused, SlotRoute.Dense), "F1")} | {Text(Ratio(SlotRoute.Fused, SlotRoute.Sparse), "F1")} | {Ratio(SlotRoute.Sparse, SlotRoute.Dense):F2} | {Text(anchor, "F0")} | {Text(fusedApplies ? Rate(SlotRoute.Fused) / anchor : double.NaN, "F0")} | {useful / 1e6:F2} | {executed / 1e6:F2} | {usefulRate:F2} | {usefulRate / gemm:P0} | {difference:E1} |");
                     Console.WriteLine(row);
                     md.AppendLine(row);
                 }
                 psi.Dispose();
             }
         }
+        if (anchorScript is null) md.AppendLine().AppendLine("The anchor did not run: /usr/bin/python3 or /work/shared/anchors/o3_local_energy_torch.py is missing.");
+        foreach (var note in anchorNotes) md.AppendLine().AppendLine($"Anchor failed at {note}");
         md.AppendLine();
         md.AppendLine("## Memory of one evaluation");
         md.AppendLine();
-        md.AppendLine("Rise of the process's resident set during one local-energy evaluation of 64 configurations in one chunk (as in `bench o3`), each route after a warm-up, dense first.");
+        md.AppendLine("Rise of the process's resident set during one local-energy evaluation of 64 configurations in one chunk (as in `bench o3`), each route after a warm-up, dense first; the fused loop's workspace is one site's jet, so its rise is the inputs and outputs alone.");
         md.AppendLine();
-        md.AppendLine("| L | ansatz | dense peak rise (MiB) | sparse peak rise (MiB) |");
-        md.AppendLine("|---:|---|---:|---:|");
+        md.AppendLine("| L | ansatz | dense peak rise (MiB) | sparse peak rise (MiB) | fused peak rise (MiB) |");
+        md.AppendLine("|---:|---|---:|---:|---:|");
         foreach (int sites in new[] { 32, 64 })
         {
             foreach (var (name, psi) in new[] { ("window", LocalEnergyThroughput.Ansatz(sites, 16, device)), ("mp", LocalEnergyThroughput.MessagePassing(sites, device)) })
@@ -137,14 +231,15 @@ public static class SlotRouteThroughput
                 using var n = RotorChain.Uniform(Batch, sites, g, device);
                 var h = new RotorChainHamiltonian(sites, 1.0, LaplacianRoute.Forward, Batch);
                 var rise = new Dictionary<SlotRoute, long>();
-                foreach (var route in new[] { SlotRoute.Dense, SlotRoute.Sparse })
+                foreach (var route in new[] { SlotRoute.Dense, SlotRoute.Sparse, SlotRoute.Fused })
                 {
+                    if (route == SlotRoute.Fused && psi.Network.MessageRange > 0) continue;
                     psi.SlotRoute = route;
                     h.LocalValues(psi, n.narrow(0, 0, 8)).Dispose();   // warm-up
                     rise[route] = LocalEnergyThroughput.PeakRise(() => { using var e = h.LocalValues(psi, n); e.sum().item<double>(); });
                 }
                 var row = string.Create(CultureInfo.InvariantCulture,
-                    $"| {sites} | {name} | {rise[SlotRoute.Dense] / 1048576.0:F1} | {rise[SlotRoute.Sparse] / 1048576.0:F1} |");
+                    $"| {sites} | {name} | {rise[SlotRoute.Dense] / 1048576.0:F1} | {rise[SlotRoute.Sparse] / 1048576.0:F1} | {(rise.TryGetValue(SlotRoute.Fused, out var f) ? (f / 1048576.0).ToString("F1", CultureInfo.InvariantCulture) : "–")} |");
                 Console.WriteLine(row);
                 md.AppendLine(row);
                 psi.Dispose();
