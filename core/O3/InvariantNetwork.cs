@@ -29,9 +29,16 @@ public sealed record SiteJet(Tensor Value, Tensor Gradient, Tensor Laplacian, in
 public enum SlotRoute
 {
     /// <summary>
+    /// Per-site networks (message range 0) of a singlet in float64 on the CPU with no gradient taped: a fused,
+    /// vectorised C# loop over configurations and sites (see <see cref="FusedSiteKernel"/>) that places each feature's
+    /// gradient rows directly and keeps a site's whole jet in cache; per-site jets of such networks (the isovector's)
+    /// by the managed <see cref="SiteJetKernel"/>. Everything else takes <see cref="Sparse"/>. The default.
+    /// </summary>
+    Fused,
+    /// <summary>
     /// Work in proportion to the non-zeros of the feature → slot map: a slot that several features feed takes one
     /// matrix product of their gradients with their weight columns, a run of slots fed by one feature each takes a
-    /// broadcast multiply-add in place. No intermediate of the gradient's size. The default.
+    /// broadcast multiply-add in place. No intermediate of the gradient's size. The tensor route on every device.
     /// </summary>
     Sparse,
     /// <summary>
@@ -80,6 +87,7 @@ public sealed class InvariantNetwork : nn.Module
     // Reframe's slot maps by (shift, slots, chain length, device): the same few for every forward pass, so built once
     // rather than copied from the host on every layer of every evaluation.
     private readonly Dictionary<(long Shift, long Count, int Sites, string Device), Tensor> slotMaps = new();
+    private SiteJetKernel? kernel;
 
     /// <summary>A network over the invariants <paramref name="features"/> with hidden tanh layers <paramref name="hidden"/> (empty: linear).</summary>
     /// <param name="features">The pair invariants of each site.</param>
@@ -145,10 +153,39 @@ public sealed class InvariantNetwork : nn.Module
     public int MessageRange => messageRange;
 
     /// <summary>
-    /// How the first layer places the invariants' gradients into the slots (<see cref="SlotRoute.Sparse"/> unless
+    /// How the first layer places the invariants' gradients into the slots (<see cref="SlotRoute.Fused"/> unless
     /// comparing): the routes agree to rounding.
     /// </summary>
-    public SlotRoute SlotRoute { get; set; } = SlotRoute.Sparse;
+    public SlotRoute SlotRoute { get; set; } = SlotRoute.Fused;
+
+    /// <summary>
+    /// Whether <see cref="SiteJets(Tensor)"/> runs the managed site-jet kernel on configurations <paramref name="n"/>:
+    /// with <see cref="SlotRoute.Fused"/>, per-site networks, float64 on the CPU and no gradient to tape.
+    /// </summary>
+    public bool UsesManagedKernel(Tensor n) => SlotRoute == SlotRoute.Fused && SiteJetKernel.Applies(this, n);
+
+    /// <summary>
+    /// ln ψ = Σ_i f_i with its gradient and Laplacian summed over the sites, by the fused CPU loop, for configurations
+    /// <paramref name="n"/> [B, L, 3]; null where that route does not apply (another route chosen, message passing,
+    /// not float64 on the CPU, or a gradient to tape: its results carry no autograd graph).
+    /// </summary>
+    public WavefunctionDerivatives? FusedDerivatives(Tensor n)
+    {
+        if (SlotRoute != SlotRoute.Fused || messageRange != 0 || n.device_type != DeviceType.CPU || n.dtype != ScalarType.Float64) return null;
+        if (ordered.Any(p => p.device_type != DeviceType.CPU || p.dtype != ScalarType.Float64)) return null;
+        if (is_grad_enabled() && (n.requires_grad || ordered.Any(p => p.requires_grad))) return null;
+        int batch = (int)n.shape[0], sites = (int)n.shape[1];
+        var kernel = new FusedSiteKernel(sites, this, ordered.Select(p => p.detach().contiguous().data<double>().ToArray()).ToList());
+        var input = n.detach().contiguous().data<double>().ToArray();
+        var logAbs = new double[batch];
+        var laplacian = new double[batch];
+        var gradient = new double[batch * sites * 3];
+        kernel.Evaluate(input, batch, logAbs, laplacian, gradient);
+        return new WavefunctionDerivatives(
+            tensor(logAbs, new long[] { batch }, dtype: ScalarType.Float64),
+            tensor(gradient, new long[] { batch, sites, 3 }, dtype: ScalarType.Float64),
+            tensor(laplacian, new long[] { batch }, dtype: ScalarType.Float64));
+    }
 
     /// <summary>The parameters in the order the functional methods take their weights.</summary>
     public IReadOnlyList<Parameter> Ordered => ordered;
@@ -170,7 +207,19 @@ public sealed class InvariantNetwork : nn.Module
     }
 
     /// <summary>
-    /// The per-site outputs with their forward-Laplacian jets, with the network's own weights (see <see cref="SiteJet"/>).
+    /// The per-site outputs with their forward-Laplacian jets at configurations <paramref name="n"/> [B, L, 3], with the
+    /// network's own weights: by the managed site-jet kernel where it applies (see <see cref="UsesManagedKernel"/>),
+    /// else by the tensor route.
+    /// </summary>
+    public SiteJet SiteJets(Tensor n)
+    {
+        if (UsesManagedKernel(n)) return (kernel ??= new SiteJetKernel(this)).Evaluate(ordered, n);
+        var (c, atFirst, atSecond) = RotorChain.PairInvariants(n, Features);
+        return SiteJets(c, atFirst, atSecond);
+    }
+
+    /// <summary>
+    /// The per-site outputs with their forward-Laplacian jets by the tensor route, with the network's own weights (see <see cref="SiteJet"/>).
     /// Inputs come from <see cref="RotorChain.PairInvariants"/>.
     /// </summary>
     public SiteJet SiteJets(Tensor invariants, Tensor gradientAtFirst, Tensor gradientAtSecond)

@@ -85,9 +85,18 @@ public sealed class IsovectorWavefunction : nn.Module<Tensor, Tensor>, IRotorWav
     public WavefunctionDerivatives Derivatives(Tensor n)
     {
         RotorChain.CheckConfigurations(n, Sites);
-        var (c, atFirst, atSecond) = RotorChain.PairInvariants(n, envelope.Features);
-        var u = envelope.SiteJets(c, atFirst, atSecond);
-        var w = weights.SiteJets(c, atFirst, atSecond);
+        SiteJet u, w;
+        if (envelope.UsesManagedKernel(n) && weights.UsesManagedKernel(n))
+        {
+            u = envelope.SiteJets(n);
+            w = weights.SiteJets(n);
+        }
+        else
+        {
+            var (c, atFirst, atSecond) = RotorChain.PairInvariants(n, envelope.Features);
+            u = envelope.SiteJets(c, atFirst, atSecond);
+            w = weights.SiteJets(c, atFirst, atSecond);
+        }
         var wGradient = w.Gradient;
         long self = w.SelfSlot;
         // s = Σ_i (1 + w_i) z_i with z_i = ẑ·n_i: ∇_i z_i = ẑ − z_i n_i, Δ_i z_i = −2 z_i (an l = 1 harmonic).

@@ -64,8 +64,8 @@ public sealed class SingletWavefunction : nn.Module<Tensor, Tensor>, IRotorWavef
     public WavefunctionDerivatives Derivatives(Tensor n)
     {
         RotorChain.CheckConfigurations(n, Sites);
-        var (c, atFirst, atSecond) = RotorChain.PairInvariants(n, network.Features);
-        var jet = network.SiteJets(c, atFirst, atSecond);
+        if (network.FusedDerivatives(n) is { } fused) return fused;
+        var jet = network.SiteJets(n);
         return new WavefunctionDerivatives(jet.Value.sum(1), jet.SumGradient(), jet.Laplacian.sum(1));
     }
 

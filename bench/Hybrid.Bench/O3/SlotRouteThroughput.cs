@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
+using System.Text.Json;
 using Hybrid.O3;
 using Hybrid.Runtime;
 using static TorchSharp.torch;
@@ -8,9 +9,10 @@ using static TorchSharp.torch;
 namespace Hybrid.Bench.O3;
 
 /// <summary>
-/// The O(3) rotor chain's forward-Laplacian local energy with the first layer's two slot routes side by side: the
-/// sparse placement of each feature's gradient rows into their slots (the default) against the dense contraction with
-/// the one-hot feature → slot map, on the same wavefunction and configurations, interleaved in one process.
+/// The O(3) rotor chain's forward-Laplacian local energy by its three routes side by side: the fused CPU loop (the
+/// default for per-site singlets), the tensor route with the sparse placement of each feature's gradient rows into
+/// their slots, and the tensor route with the dense contraction against the one-hot feature → slot map; on the same
+/// wavefunction and configurations, interleaved in one process with the eager-PyTorch anchor and a float64 GEMM.
 /// </summary>
 public static class SlotRouteThroughput
 {
@@ -60,28 +62,67 @@ public static class SlotRouteThroughput
         return (common + sparse, common + dense, dense);
     }
 
-    /// <summary>The core's float64 GEMM rate (GFLOP/s): torch.mm of two 512 × 512 matrices, median of 3 runs of ≥ 0.3 s.</summary>
-    internal static double GemmRate(Device device)
+    /// <summary>The anchor script, looked for beside the checkout (../shared/anchors) or in it.</summary>
+    private static string? AnchorScript()
     {
-        const int size = 512;
-        using var g = new TorchSharp.torch.Generator(1, device);
-        using var a = randn(new long[] { size, size }, dtype: ScalarType.Float64, device: device, generator: g);
-        using var b = randn(new long[] { size, size }, dtype: ScalarType.Float64, device: device, generator: g);
-        using (var warm = a.mm(b)) warm.sum().item<double>();
+        foreach (var dir in new[] { Path.Combine("..", "shared", "anchors"), Path.Combine("shared", "anchors") })
+        {
+            var path = Path.GetFullPath(Path.Combine(dir, "o3_local_energy_torch.py"));
+            if (File.Exists(path)) return path;
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// Configurations per second of the eager-PyTorch anchor (one thread, 3L double-backward passes, 64 configurations
+    /// per evaluation; the median of its three repetitions of ≥ <see cref="MinSeconds"/> s), or null with the reason.
+    /// </summary>
+    private static (double? Rate, string Note) Anchor(string script, int sites)
+    {
+        var start = new ProcessStartInfo("/usr/bin/python3")
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+            ArgumentList = { script, "bench", "--L", $"{sites}", "--batch", $"{Batch}", "--seconds", MinSeconds.ToString(CultureInfo.InvariantCulture) },
+        };
+        try
+        {
+            using var process = Process.Start(start)!;
+            var stdout = process.StandardOutput.ReadToEndAsync();
+            var stderr = process.StandardError.ReadToEndAsync();
+            if (!process.WaitForExit(300_000)) { process.Kill(); return (null, "timed out"); }
+            if (process.ExitCode != 0) return (null, stderr.Result.Trim().Split('\n').LastOrDefault() ?? $"exit {process.ExitCode}");
+            using var json = JsonDocument.Parse(stdout.Result.Trim().Split('\n').Last());
+            var rates = json.RootElement.GetProperty("loop_conf_per_s").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+            return (Median(rates), "");
+        }
+        catch (Exception e) when (e is System.ComponentModel.Win32Exception or JsonException or InvalidOperationException or KeyNotFoundException)
+        {
+            return (null, e.Message);
+        }
+    }
+
+    private static double Median(IEnumerable<double> values) => values.Order().ElementAt(values.Count() / 2);
+
+    /// <summary>
+    /// The float64 matrix-product rate of this libtorch (torch.mm, one thread, GFLOP/s, 2 per multiply-add) at
+    /// [m, k] × [k, n], median of 3 repetitions of ≥ 0.2 s.
+    /// </summary>
+    private static double GemmRate(long m, long k, long n)
+    {
+        using var scope = NewDisposeScope();
+        using var g = new TorchSharp.torch.Generator(11);
+        var a = randn(new[] { m, k }, dtype: ScalarType.Float64, generator: g);
+        var b = randn(new[] { k, n }, dtype: ScalarType.Float64, generator: g);
+        a.mm(b).Dispose();
         var rates = new List<double>();
-        for (int rep = 0; rep < Repetitions; rep++)
+        for (int rep = 0; rep < 3; rep++)
         {
             var clock = Stopwatch.StartNew();
-            long products = 0;
-            do
-            {
-                using var c = a.mm(b);
-                c[0, 0].item<double>();
-                products++;
-            } while (clock.Elapsed.TotalSeconds < MinSeconds);
-            rates.Add(2.0 * size * size * size * products / clock.Elapsed.TotalSeconds / 1e9);
+            long calls = 0;
+            do { a.mm(b).Dispose(); calls++; } while (clock.Elapsed.TotalSeconds < 0.2);
+            rates.Add(2.0 * m * k * n * calls / clock.Elapsed.TotalSeconds / 1e9);
         }
-        return rates.Order().ElementAt(rates.Count / 2);
+        return Median(rates);
     }
 
     /// <summary>The argument that makes the bench process measure the previous route for its parent.</summary>
@@ -160,139 +201,108 @@ public static class SlotRouteThroughput
         }
     }
 
-    /// <summary>The eager-PyTorch anchor's configurations per second (window ansatz, one thread), or null with why.</summary>
-    private static (double? Rate, string Note) Anchor(int sites)
-    {
-        string? script = new[] { Path.Combine("..", "shared", "anchors"), Path.Combine("shared", "anchors") }
-            .Select(d => Path.GetFullPath(Path.Combine(d, "o3_local_energy_torch.py"))).FirstOrDefault(File.Exists);
-        if (script is null || !File.Exists("/usr/bin/python3")) return (null, "no /usr/bin/python3 or no anchor script beside the checkout");
-        var start = new ProcessStartInfo("/usr/bin/python3")
-        {
-            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
-            ArgumentList = { script, "bench", "--L", $"{sites}", "--batch", "16", "--seconds", $"{MinSeconds.ToString(CultureInfo.InvariantCulture)}" },
-        };
-        start.Environment["OMP_NUM_THREADS"] = "1";
-        try
-        {
-            using var process = Process.Start(start)!;
-            var stdout = process.StandardOutput.ReadToEndAsync();
-            var stderr = process.StandardError.ReadToEndAsync();
-            if (!process.WaitForExit(300_000)) { process.Kill(); return (null, "timed out"); }
-            if (process.ExitCode != 0) return (null, stderr.Result.Trim().Split('\n').LastOrDefault() ?? $"exit {process.ExitCode}");
-            using var json = System.Text.Json.JsonDocument.Parse(stdout.Result.Trim().Split('\n').Last());
-            var rates = json.RootElement.GetProperty("loop_conf_per_s").EnumerateArray().Select(e => e.GetDouble()).Order().ToList();
-            return (rates[rates.Count / 2], "");
-        }
-        catch (Exception e) when (e is System.ComponentModel.Win32Exception or System.Text.Json.JsonException or InvalidOperationException or KeyNotFoundException)
-        {
-            return (null, e.Message);
-        }
-    }
-
     /// <summary>Runs the benchmark and returns its Markdown report.</summary>
     public static string Run(BenchContext context)
     {
         var device = context.Device;
         var md = new StringBuilder();
-        md.AppendLine("# O(3) rotor chain: local energy, slot placement and native heap");
+        md.AppendLine("# O(3) rotor chain: local energy, fused loop against the sparse and dense slot routes");
         md.AppendLine();
         md.AppendLine(context.Describe());
         md.AppendLine();
         string load = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "unknown";
-        double gemm = GemmRate(device);
+        md.AppendLine($"Load average (1 min) when the run started: {load}.");
         var (glibc, glibcNote) = PreviousRoute();
+        md.AppendLine();
         var chunkText = string.Join(" or ", Chunks);
         md.AppendLine(string.Create(CultureInfo.InvariantCulture,
-            $"Forward-Laplacian local energies (float64) of the singlet ansätze of `bench o3`: window (star to L/2 and a window of min(L, 6) sites, tanh 16, 16) and mp (the star embedded, two rounds of range-1 messages, tanh 16, 16, 16). K features, D slots. Two choices are crossed. The first layer places each feature's two gradient rows into the slots of its two sites either by a dense contraction with the one-hot [2K, D] map (dense, the former route) or sparsely (the default): one matrix product per slot that several features feed, one in-place broadcast multiply-add per run of slots fed by one feature each. libtorch's tensors come from glibc either under its own policy (system: a fresh mmap for every block above the mmap threshold, set here to 32 MiB, the largest its dynamic threshold reaches, with a trim threshold of 64 MiB, so that this column is glibc's default at its most favourable) or from heaps that keep freed memory (keep: Hybrid's default, `NativeHeap`). The previous route as it ran before (dense · glibc) is measured first in a process of its own started with HYBRID_MALLOC=system, where glibc keeps its start-up policy (a dynamic mmap threshold from 128 KiB, trimming the heap's top), which a process that has called mallopt cannot get back; the current route is sparse · keep. {Batch} configurations evaluated in chunks of {chunkText} (`bench o3` uses 64, o3-vmc 256 by default), the same wavefunction and configurations for every variant; configurations per second, median of {Repetitions} repetitions of ≥ {MinSeconds} s, the four variants interleaved in one process (the heap policy switched with mallopt between them); ratios are medians of the repetitions' ratios. Useful FLOPs per configuration are counted from the shapes (2 per multiply-add; linear maps, the sparse slot placement, message mixing and tanh's gradient work). The float64 GEMM rate of this core, measured in the same run (torch.mm, 512 × 512, one thread): {gemm:F1} GFLOP/s; the last column is the current route's useful rate as a fraction of it. |ΔE| is the largest difference of the routes' local energies relative to the largest |E|. Load average (1 min) at the start: {load}."));
+            $"Forward-Laplacian local energies (float64) of the singlet ansätze of `bench o3`: window (star to L/2 and a window of min(L, 6) sites, tanh 16, 16) and mp (the star embedded, two rounds of range-1 messages, tanh 16, 16, 16). K features, D slots. Three routes on the same wavefunction and configurations: *fused* (the default for per-site singlets in float64 on the CPU: one vectorised C# loop over configurations and sites, a site's jet in cache), *sparse* (tensor ops; the first layer places each feature's gradient rows into its slots by one matrix product per shared slot and one in-place multiply-add per run of single slots) and *dense* (tensor ops with a dense contraction against the one-hot [2K, D] feature → slot map). The fused loop does not apply to message passing, so mp has no fused column. {Batch} configurations evaluated in chunks of {chunkText}; configurations per second, median of {Repetitions} repetitions of ≥ {MinSeconds} s, the routes interleaved (dense, sparse, fused, anchor, dense, …) in one process; ratios are medians of the repetitions' ratios. *Previous*: the dense route as it ran before the native heap was tuned, measured first in a process of its own started with HYBRID_MALLOC=system (glibc's start-up policy: a fresh mmap per large block, the heap's top trimmed), which a process that has called mallopt cannot get back; the other routes run with freed memory kept (`NativeHeap`, Hybrid's default); *current* is the fastest route (fused for the window ansatz, sparse for mp). *Anchor*: the eager-PyTorch script (`/work/shared/anchors/o3_local_energy_torch.py bench`, PyTorch 1.13 with reference BLAS, one thread, 3L double-backward passes) on the window ansatz with 64 configurations per evaluation, started once per repetition from this process; its rate stands in both chunk rows. FLOPs per configuration are counted from the shapes (2 per multiply-add): the useful count is the work of the sparse placement and the layers (values, Laplacians and 3D gradient rows through every linear map, tanh's gradient work), the dense count adds the one-hot contraction. *GEMM fraction*: useful GFLOP/s of the fused loop over the float64 torch.mm rate measured in this run (the larger of the two shapes below). |ΔE|: largest difference of the fused (window) or sparse (mp) local energies from the dense route's, relative to the largest |E|."));
         md.AppendLine();
-        md.AppendLine("| L | ansatz | K | D | chunk | dense · glibc | dense · system | sparse · system | dense · keep | sparse · keep (conf/s) | current / previous | current / dense · system | keep / system (sparse) | sparse / dense (keep) | useful MFLOP/conf | useful GFLOP/s | of GEMM | rel. \\|ΔE\\| |");
-        md.AppendLine("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-        var variants = new[] { (SlotRoute.Dense, false), (SlotRoute.Sparse, false), (SlotRoute.Dense, true), (SlotRoute.Sparse, true) };
-        var anchors = new List<string>();
-        bool keptAtStart = NativeHeap.KeepsFreedMemory;
-        try
+        // The GEMM reference: the shape of the dominant product (the second layer on the gradient rows of 16
+        // configurations at L = 64: [16·64·3·33, 16] × [16, 16]) and a square product near libtorch's peak.
+        double gemmThin = GemmRate(16 * 64 * 3 * 33, 16, 16), gemmSquare = GemmRate(512, 512, 512);
+        double gemm = Math.Max(gemmThin, gemmSquare);
+        md.AppendLine(string.Create(CultureInfo.InvariantCulture,
+            $"float64 torch.mm, one thread: {gemmThin:F2} GFLOP/s at [33792, 16] × [16, 16] (the second layer's gradient rows of 16 configurations at L = 64), {gemmSquare:F2} GFLOP/s at 512³; the fraction below is against {gemm:F2} GFLOP/s."));
+        md.AppendLine();
+        md.AppendLine("| L | ansatz | K | D | chunk | previous (conf/s) | current / previous | dense (conf/s) | sparse (conf/s) | fused (conf/s) | fused / dense | fused / sparse | sparse / dense | anchor (conf/s) | fused / anchor | useful MFLOP/conf | dense MFLOP/conf | useful GFLOP/s (fastest) | GEMM fraction | rel. \\|ΔE\\| |");
+        md.AppendLine("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        var anchorScript = File.Exists("/usr/bin/python3") ? AnchorScript() : null;
+        var anchorNotes = new List<string>();
+        foreach (int sites in new[] { 16, 32, 64 })
         {
-            foreach (int sites in Sizes)
+            foreach (var (name, psi) in new[] { ("window", LocalEnergyThroughput.Ansatz(sites, 16, device)), ("mp", LocalEnergyThroughput.MessagePassing(sites, device)) })
             {
-                double windowCurrent = double.NaN;
-                foreach (var (name, psi) in new[] { ("window", LocalEnergyThroughput.Ansatz(sites, 16, device)), ("mp", LocalEnergyThroughput.MessagePassing(sites, device)) })
+                using var g = new TorchSharp.torch.Generator(3, device);
+                using var n = RotorChain.Uniform(Batch, sites, g, device);
+                var (useful, executed, _) = Flops(psi.Network, sites);
+                bool fusedApplies;
+                using (no_grad()) fusedApplies = psi.Network.FusedDerivatives(n.narrow(0, 0, 1)) is { } probe && probe.LogAbs.numel() == 1;
+                var routes = fusedApplies ? new[] { SlotRoute.Dense, SlotRoute.Sparse, SlotRoute.Fused } : new[] { SlotRoute.Dense, SlotRoute.Sparse };
+                bool withAnchor = name == "window" && anchorScript is not null;
+                var anchorRates = new List<double>();
+                foreach (int chunk in Chunks)
                 {
-                    using var g = new TorchSharp.torch.Generator(3, device);
-                    using var n = RotorChain.Uniform(Batch, sites, g, device);
-                    var (useful, _, _) = Flops(psi.Network, sites);
-                    foreach (int chunk in Chunks)
+                    var h = new RotorChainHamiltonian(sites, 1.0, LaplacianRoute.Forward, chunk);
+                    double difference;
+                    using (var scope = NewDisposeScope())
                     {
-                        var h = new RotorChainHamiltonian(sites, 1.0, LaplacianRoute.Forward, chunk);
-                        double difference;
-                        using (var scope = NewDisposeScope())
-                        {
-                            psi.SlotRoute = SlotRoute.Dense;
-                            var dense = h.LocalValues(psi, n);
-                            psi.SlotRoute = SlotRoute.Sparse;
-                            var sparse = h.LocalValues(psi, n);
-                            difference = (sparse - dense).abs().max().item<double>() / dense.abs().max().item<double>();
-                        }
-                        var rates = variants.ToDictionary(v => v, _ => new List<double>());
-                        for (int rep = 0; rep < Repetitions; rep++)
-                        {
-                            foreach (var variant in variants)
-                            {
-                                NativeHeap.KeepFreedMemory(variant.Item2);
-                                psi.SlotRoute = variant.Item1;
-                                var clock = Stopwatch.StartNew();
-                                long configurations = 0;
-                                do
-                                {
-                                    using var scope = NewDisposeScope();
-                                    h.LocalValues(psi, n).sum().item<double>();
-                                    configurations += Batch;
-                                } while (clock.Elapsed.TotalSeconds < MinSeconds);
-                                rates[variant].Add(configurations / clock.Elapsed.TotalSeconds);
-                            }
-                        }
-                        psi.SlotRoute = SlotRoute.Sparse;
-                        NativeHeap.KeepFreedMemory(keptAtStart);
-                        static double Median(IEnumerable<double> values) => values.Order().ElementAt(values.Count() / 2);
-                        double Rate((SlotRoute, bool) v) => Median(rates[v]);
-                        double Ratio((SlotRoute, bool) a, (SlotRoute, bool) b) => Median(rates[a].Zip(rates[b], (x, y) => x / y));
-                        var previous = (SlotRoute.Dense, false);
-                        var current = (SlotRoute.Sparse, true);
-                        double currentRate = Rate(current);
-                        double Glibc() => glibc.TryGetValue((sites, name, chunk), out double r) ? r : double.NaN;
-                        if (name == "window" && chunk == Chunks[0]) windowCurrent = currentRate;
-                        var row = string.Create(CultureInfo.InvariantCulture,
-                            $"| {sites} | {name} | {psi.Network.Features.Count} | {psi.Network.Features.Offsets} | {chunk} | {Glibc():F0} | {Rate(previous):F0} | {Rate((SlotRoute.Sparse, false)):F0} | {Rate((SlotRoute.Dense, true)):F0} | {currentRate:F0} | {currentRate / Glibc():F1} | {Ratio(current, previous):F1} | {Ratio(current, (SlotRoute.Sparse, false)):F2} | {Ratio(current, (SlotRoute.Dense, true)):F2} | {useful / 1e6:F2} | {useful * currentRate / 1e9:F2} | {useful * currentRate / 1e9 / gemm:P0} | {difference:E1} |");
-                        Console.WriteLine(row);
-                        md.AppendLine(row);
+                        psi.SlotRoute = SlotRoute.Dense;
+                        var dense = h.LocalValues(psi, n);
+                        psi.SlotRoute = routes[^1];
+                        var best = h.LocalValues(psi, n);
+                        difference = (best - dense).abs().max().item<double>() / dense.abs().max().item<double>();
                     }
-                    psi.Dispose();
+                    var rates = routes.ToDictionary(r => r, _ => new List<double>());
+                    for (int rep = 0; rep < Repetitions; rep++)
+                    {
+                        foreach (var route in routes)
+                        {
+                            psi.SlotRoute = route;
+                            var clock = Stopwatch.StartNew();
+                            long configurations = 0;
+                            do
+                            {
+                                using var scope = NewDisposeScope();
+                                h.LocalValues(psi, n).sum().item<double>();
+                                configurations += Batch;
+                            } while (clock.Elapsed.TotalSeconds < MinSeconds);
+                            rates[route].Add(configurations / clock.Elapsed.TotalSeconds);
+                        }
+                        // The anchor in the first chunk's repetitions only: it has no chunks of its own.
+                        if (withAnchor && chunk == Chunks[0])
+                        {
+                            var (rate, note) = Anchor(anchorScript!, sites);
+                            if (rate is { } r) anchorRates.Add(r);
+                            else anchorNotes.Add($"L = {sites}: {note}");
+                        }
+                    }
+                    psi.SlotRoute = SlotRoute.Fused;
+                    double Rate(SlotRoute r) => rates.TryGetValue(r, out var list) ? Median(list) : double.NaN;
+                    double Ratio(SlotRoute a, SlotRoute b) => rates.ContainsKey(a) && rates.ContainsKey(b) ? Median(rates[a].Zip(rates[b], (x, y) => x / y)) : double.NaN;
+                    string Text(double v, string format) => double.IsNaN(v) ? "–" : v.ToString(format, CultureInfo.InvariantCulture);
+                    double fastest = fusedApplies ? Rate(SlotRoute.Fused) : Rate(SlotRoute.Sparse);
+                    double anchor = anchorRates.Count > 0 ? Median(anchorRates) : double.NaN;
+                    double usefulRate = useful * fastest / 1e9;
+                    double previous = glibc.TryGetValue((sites, name, chunk), out double p) ? p : double.NaN;
+                    var row = string.Create(CultureInfo.InvariantCulture,
+                        $"| {sites} | {name} | {psi.Network.Features.Count} | {psi.Network.Features.Offsets} | {chunk} | {Text(previous, "F0")} | {Text(fastest / previous, "F1")} | {Rate(SlotRoute.Dense):F0} | {Rate(SlotRoute.Sparse):F0} | {Text(Rate(SlotRoute.Fused), "F0")} | {Text(Ratio(SlotRoute.Fused, SlotRoute.Dense), "F1")} | {Text(Ratio(SlotRoute.Fused, SlotRoute.Sparse), "F1")} | {Ratio(SlotRoute.Sparse, SlotRoute.Dense):F2} | {Text(anchor, "F0")} | {Text(fusedApplies ? Rate(SlotRoute.Fused) / anchor : double.NaN, "F0")} | {useful / 1e6:F2} | {executed / 1e6:F2} | {usefulRate:F2} | {usefulRate / gemm:P0} | {difference:E1} |");
+                    Console.WriteLine(row);
+                    md.AppendLine(row);
                 }
-                var (anchor, why) = Anchor(sites);
-                anchors.Add(anchor is double a
-                    ? string.Create(CultureInfo.InvariantCulture, $"| {sites} | {a:F1} | {windowCurrent:F0} | {windowCurrent / a:F0} |")
-                    : $"| {sites} | not run: {why} | | |");
+                psi.Dispose();
             }
         }
-        finally
-        {
-            NativeHeap.KeepFreedMemory(keptAtStart);
-        }
-        if (glibcNote != "") md.AppendLine($"\nThe previous route in its own process was not measured: {glibcNote}.");
-        md.AppendLine();
-        md.AppendLine("## Beside the eager-PyTorch anchor");
-        md.AppendLine();
-        md.AppendLine("`../shared/anchors/o3_local_energy_torch.py bench --L L --batch 16` (PyTorch 1.13 with reference BLAS, one thread, the window ansatz, the Laplacian by 3L double-backward passes), run from this process after each L's rows, beside the current route's window rate in chunks of 64 from those rows.");
-        md.AppendLine();
-        md.AppendLine("| L | anchor (conf/s) | Hybrid, sparse · keep (conf/s) | Hybrid / anchor |");
-        md.AppendLine("|---:|---:|---:|---:|");
-        foreach (var line in anchors) md.AppendLine(line);
+        if (glibcNote != "") md.AppendLine().AppendLine($"The previous route in its own process was not measured: {glibcNote}.");
+        if (anchorScript is null) md.AppendLine().AppendLine("The anchor did not run: /usr/bin/python3 or /work/shared/anchors/o3_local_energy_torch.py is missing.");
+        foreach (var note in anchorNotes) md.AppendLine().AppendLine($"Anchor failed at {note}");
         md.AppendLine();
         md.AppendLine("## Memory of one evaluation");
         md.AppendLine();
-        md.AppendLine("Rise of the process's resident set during one local-energy evaluation of 64 configurations in one chunk (as in `bench o3`), each route after a warm-up, dense first.");
+        md.AppendLine("Rise of the process's resident set during one local-energy evaluation of 64 configurations in one chunk (as in `bench o3`), each route after a warm-up, dense first; the fused loop's workspace is one site's jet, so its rise is the inputs and outputs alone.");
         md.AppendLine();
-        md.AppendLine("| L | ansatz | dense peak rise (MiB) | sparse peak rise (MiB) |");
-        md.AppendLine("|---:|---|---:|---:|");
+        md.AppendLine("| L | ansatz | dense peak rise (MiB) | sparse peak rise (MiB) | fused peak rise (MiB) |");
+        md.AppendLine("|---:|---|---:|---:|---:|");
         foreach (int sites in new[] { 32, 64 })
         {
             foreach (var (name, psi) in new[] { ("window", LocalEnergyThroughput.Ansatz(sites, 16, device)), ("mp", LocalEnergyThroughput.MessagePassing(sites, device)) })
@@ -301,14 +311,15 @@ public static class SlotRouteThroughput
                 using var n = RotorChain.Uniform(Batch, sites, g, device);
                 var h = new RotorChainHamiltonian(sites, 1.0, LaplacianRoute.Forward, Batch);
                 var rise = new Dictionary<SlotRoute, long>();
-                foreach (var route in new[] { SlotRoute.Dense, SlotRoute.Sparse })
+                foreach (var route in new[] { SlotRoute.Dense, SlotRoute.Sparse, SlotRoute.Fused })
                 {
+                    if (route == SlotRoute.Fused && psi.Network.MessageRange > 0) continue;
                     psi.SlotRoute = route;
                     h.LocalValues(psi, n.narrow(0, 0, 8)).Dispose();   // warm-up
                     rise[route] = LocalEnergyThroughput.PeakRise(() => { using var e = h.LocalValues(psi, n); e.sum().item<double>(); });
                 }
                 var row = string.Create(CultureInfo.InvariantCulture,
-                    $"| {sites} | {name} | {rise[SlotRoute.Dense] / 1048576.0:F1} | {rise[SlotRoute.Sparse] / 1048576.0:F1} |");
+                    $"| {sites} | {name} | {rise[SlotRoute.Dense] / 1048576.0:F1} | {rise[SlotRoute.Sparse] / 1048576.0:F1} | {(rise.TryGetValue(SlotRoute.Fused, out var f) ? (f / 1048576.0).ToString("F1", CultureInfo.InvariantCulture) : "–")} |");
                 Console.WriteLine(row);
                 md.AppendLine(row);
                 psi.Dispose();

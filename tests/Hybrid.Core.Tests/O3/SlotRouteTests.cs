@@ -5,9 +5,9 @@ using static TorchSharp.torch;
 namespace Hybrid.Core.Tests.O3;
 
 /// <summary>
-/// The first layer's two ways of placing the invariants' gradients into the per-site slots, the sparse (default) and
-/// the dense one-hot contraction, give the same ln ψ, gradient, Laplacian and local energy to rounding, for every
-/// ansatz of the experiments and both states.
+/// The routes of the forward Laplacian, the fused CPU loop (default; per-site singlets), the sparse placement of the
+/// invariants' gradients into the per-site slots and the dense one-hot contraction, give the same ln ψ, gradient,
+/// Laplacian and local energy to rounding, for every ansatz of the experiments and both states.
 /// </summary>
 public class SlotRouteTests
 {
@@ -69,7 +69,7 @@ public class SlotRouteTests
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void SparseAndDenseRoutesAgree(string ansatz, string state, int sites)
+    public void RoutesAgreeWithDense(string ansatz, string state, int sites)
     {
         using var scope = NewDisposeScope();
         var psi = Build(ansatz, state, sites);
@@ -84,13 +84,52 @@ public class SlotRouteTests
         SetRoute(psi, SlotRoute.Sparse);
         var sparse = psi.Derivatives(n);
         var sparseEnergy = h.LocalValues(psi, n);
+        SetRoute(psi, SlotRoute.Fused);
+        WavefunctionDerivatives fused;
+        // As the Hamiltonian calls it: the fused loop tapes no gradient, so it runs only without one.
+        using (no_grad()) fused = psi.Derivatives(n);
+        var fusedEnergy = h.LocalValues(psi, n);
 
-        AssertClose(sparse.LogAbs, dense.LogAbs, "ln ψ");
-        AssertClose(sparse.Gradient, dense.Gradient, "gradient");
-        AssertClose(sparse.Laplacian, dense.Laplacian, "Laplacian");
-        AssertClose(sparseEnergy, denseEnergy, "local energy");
-        // The forward pass agrees with ln ψ evaluated on its own.
-        AssertClose(sparse.LogAbs, psi.LogAbs(n), "ln ψ against LogAbs");
+        foreach (var (route, d, e) in new[] { ("sparse", sparse, sparseEnergy), ("fused", fused, fusedEnergy) })
+        {
+            AssertClose(d.LogAbs, dense.LogAbs, $"{route}: ln ψ");
+            AssertClose(d.Gradient, dense.Gradient, $"{route}: gradient");
+            AssertClose(d.Laplacian, dense.Laplacian, $"{route}: Laplacian");
+            AssertClose(e, denseEnergy, $"{route}: local energy");
+            // The forward pass agrees with ln ψ evaluated on its own.
+            AssertClose(d.LogAbs, psi.LogAbs(n), $"{route}: ln ψ against LogAbs");
+        }
+    }
+
+    [Theory]
+    [InlineData("jastrow", 8)]
+    [InlineData("mlp", 16)]
+    [InlineData("window", 16)]
+    [InlineData("gram", 8)]
+    public void FusedRouteAgreesWithAutodiff(string ansatz, int sites)
+    {
+        using var scope = NewDisposeScope();
+        var psi = (SingletWavefunction)Build(ansatz, "singlet", sites);
+        using var g = new Generator(31);
+        var n = RotorChain.Uniform(9, sites, g);
+        Assert.Equal(SlotRoute.Fused, psi.SlotRoute);
+        using (no_grad()) Assert.NotNull(psi.Network.FusedDerivatives(n));
+        var forward = new RotorChainHamiltonian(sites, 1.3, LaplacianRoute.Forward, chunk: 4).LocalValues(psi, n);
+        var autodiff = new RotorChainHamiltonian(sites, 1.3, LaplacianRoute.Autodiff, chunk: 4).LocalValues(psi, n);
+        AssertClose(forward, autodiff, "fused local energy against autodiff");
+    }
+
+    [Fact]
+    public void FusedRouteTapesNoGradientSoItStepsAside()
+    {
+        using var scope = NewDisposeScope();
+        var psi = (SingletWavefunction)Build("window", "singlet", 8);
+        using var g = new Generator(37);
+        var n = RotorChain.Uniform(3, 8, g);
+        // With gradients taped the tensor route runs, and its ln ψ reaches the parameters.
+        var taped = psi.Derivatives(n);
+        Assert.True(taped.LogAbs.requires_grad);
+        using (no_grad()) Assert.Null(psi.Network.FusedDerivatives(n.to(ScalarType.Float32)));
     }
 
     [Theory]
@@ -119,12 +158,12 @@ public class SlotRouteTests
     }
 
     [Fact]
-    public void SparseIsTheDefault()
+    public void FusedIsTheDefault()
     {
         var singlet = new SingletWavefunction(4, new[] { 3 }, 1);
         var isovector = new IsovectorWavefunction(4, new[] { 3 }, 1);
-        Assert.Equal(SlotRoute.Sparse, singlet.SlotRoute);
-        Assert.Equal(SlotRoute.Sparse, isovector.SlotRoute);
+        Assert.Equal(SlotRoute.Fused, singlet.SlotRoute);
+        Assert.Equal(SlotRoute.Fused, isovector.SlotRoute);
         isovector.SlotRoute = SlotRoute.Dense;
         Assert.Equal(SlotRoute.Dense, isovector.SlotRoute);
     }
