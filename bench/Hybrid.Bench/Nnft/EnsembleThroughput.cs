@@ -161,7 +161,7 @@ public static class EnsembleThroughput
             md.AppendLine(row);
         }
         md.AppendLine();
-        md.AppendLine("Where the fused route's time goes, nanoseconds per network (fastest of 3 interleaved rounds): *normals* the bare generator over the kernel's draws; *evaluation* a ReLU-net's kernel (its max nearly free) less the normals: pre-activations, readout, writing φ; *activations* the Gauss-net's kernel less the ReLU-net's; *accumulation* `CorrelatorSums.Add` on a chunk of 16384 networks' φ in 64 blocks. Beside them the roofline's time and its four parts (normals + exponentials + multiply-adds + float64 accumulation).");
+        md.AppendLine("Where the fused route's time goes, nanoseconds per network (fastest of 3 interleaved rounds): *normals* the bare generator over the kernel's draws; *evaluation* a ReLU-net's kernel (its max nearly free) less the normals: pre-activations, readout, writing φ; *activations* the Gauss-net's kernel less the ReLU-net's; *accumulation* `CorrelatorSums.Add` on a chunk of 16384 networks' φ in 64 blocks. Evaluation and activations are differences of whole kernels: where the exponentials overlap other work, the overlap shows as a shorter activation time. Beside them the roofline's time and its four parts (normals + exponentials + multiply-adds + float64 accumulation).");
         md.AppendLine();
         FusedRoofline.ProfileTable(md);
         md.AppendLine();
